@@ -47,7 +47,9 @@ var layouts = map[Type]layout{
 	Q5_0: {"Q5_0", 32, 2 + 4 + 16},
 	Q5_1: {"Q5_1", 32, 2 + 2 + 4 + 16},
 	Q8_0: {"Q8_0", 32, 2 + 32},
-	Q8_1: {"Q8_1", 32, 4 + 4 + 32},
+	// Q8_1 stores its delta and d*sum(q) as two fp16 values (36 bytes), as
+	// ggml-common.h has since 2024; the old float32 pair (40 bytes) is gone.
+	Q8_1: {"Q8_1", 32, 2 + 2 + 32},
 	Q2_K: {"Q2_K", 256, 16 + 64 + 2 + 2},
 	Q3_K: {"Q3_K", 256, 32 + 64 + 12 + 2},
 	Q4_K: {"Q4_K", 256, 2 + 2 + 12 + 128},

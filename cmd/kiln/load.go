@@ -1,0 +1,58 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/model"
+	"github.com/kiln-llm/kiln/synth"
+	"github.com/kiln-llm/kiln/tokenizer"
+)
+
+// modelFlag registers --model; an empty value means the built-in demo model.
+func modelFlag(fs *flag.FlagSet) *string {
+	return fs.String("model", "", "path of a GGUF model file (default: the built-in demo model)")
+}
+
+// openModelFile opens path, or the built-in demo model (telling stderr so) when it is empty.
+func openModelFile(path string, stderr io.Writer) (*gguf.File, error) {
+	if path == "" {
+		p, err := synth.DefaultModelPath("")
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(stderr, synth.DefaultNotice)
+		path = p
+	}
+	return gguf.Open(path)
+}
+
+// loaded is a model file with its tokenizer and, when weights are wanted, the model.
+type loaded struct {
+	file  *gguf.File
+	tok   *tokenizer.Tokenizer
+	model *model.Model
+}
+
+func load(path string, withWeights bool, workers int, stderr io.Writer) (*loaded, error) {
+	f, err := openModelFile(path, stderr)
+	if err != nil {
+		return nil, err
+	}
+	l := &loaded{file: f}
+	if l.tok, err = tokenizer.FromGGUF(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if withWeights {
+		if l.model, err = model.Load(f, model.Options{Workers: workers}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func (l *loaded) Close() error { return l.file.Close() }

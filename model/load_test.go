@@ -1,0 +1,223 @@
+package model
+
+import (
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/tensor"
+)
+
+// fileParts is an editable copy of a GGUF file's contents.
+type fileParts struct {
+	kv      []gguf.KV
+	tensors []gguf.TensorInfo
+}
+
+func (p *fileParts) setKV(key string, v any) {
+	val, err := gguf.ValueOf(v)
+	if err != nil {
+		panic(err)
+	}
+	for i := range p.kv {
+		if p.kv[i].Key == key {
+			p.kv[i].Value = val
+			return
+		}
+	}
+	p.kv = append(p.kv, gguf.KV{Key: key, Value: val})
+}
+
+func (p *fileParts) dropKV(key string) {
+	p.kv = slices.DeleteFunc(p.kv, func(kv gguf.KV) bool { return kv.Key == key })
+}
+
+// renameArch moves every "from." key to "to." and sets general.architecture.
+func (p *fileParts) renameArch(from, to string) {
+	for i := range p.kv {
+		if k, ok := strings.CutPrefix(p.kv[i].Key, from+"."); ok {
+			p.kv[i].Key = to + "." + k
+		}
+	}
+	p.setKV("general.architecture", to)
+}
+
+func (p *fileParts) tensor(name string) *gguf.TensorInfo {
+	for i := range p.tensors {
+		if p.tensors[i].Name == name {
+			return &p.tensors[i]
+		}
+	}
+	panic("no tensor " + name)
+}
+
+func (p *fileParts) dropTensor(name string) {
+	p.tensors = slices.DeleteFunc(p.tensors, func(t gguf.TensorInfo) bool { return t.Name == name })
+}
+
+// TestLoadErrors edits stories260K.gguf in ways a broken or unsupported file
+// could look and checks that Load names the problem.
+func TestLoadErrors(t *testing.T) {
+	src, err := gguf.Open(modelPath(t, "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+
+	tests := []struct {
+		name string
+		edit func(p *fileParts)
+		want []string // substrings of the error; nil = must load
+	}{
+		{"unchanged", func(*fileParts) {}, nil},
+		{"unknown architecture", func(p *fileParts) { p.renameArch("llama", "mamba") },
+			[]string{`unsupported architecture "mamba"`, "stories"}},
+		{"missing key", func(p *fileParts) { p.dropKV("llama.block_count") },
+			[]string{"llama.block_count"}},
+		{"key of wrong type", func(p *fileParts) { p.setKV("llama.embedding_length", "sixty-four") },
+			[]string{"llama.embedding_length"}},
+		{"kv heads do not divide heads", func(p *fileParts) { p.setKV("llama.attention.head_count_kv", uint32(3)) },
+			[]string{"llama.attention.head_count_kv"}},
+		{"unsupported rope scaling", func(p *fileParts) { p.setKV("llama.rope.scaling.type", "yarn") },
+			[]string{"llama.rope.scaling.type", "yarn"}},
+		{"odd rope dimensions", func(p *fileParts) { p.setKV("llama.rope.dimension_count", uint32(7)) },
+			[]string{"llama.rope.dimension_count"}},
+		{"missing tensor", func(p *fileParts) { p.dropTensor("blk.2.ffn_up.weight") },
+			[]string{`"blk.2.ffn_up.weight"`, "missing"}},
+		{"missing output norm", func(p *fileParts) { p.dropTensor("output_norm.weight") },
+			[]string{`"output_norm.weight"`, "missing"}},
+		{"wrong shape", func(p *fileParts) {
+			ti := p.tensor("blk.0.attn_k.weight")
+			ti.Dims = []uint64{64, 16}
+			ti.Data = ti.Data[:64*16*4]
+		}, []string{`"blk.0.attn_k.weight"`, "shape"}},
+		{"wrong vector length", func(p *fileParts) {
+			ti := p.tensor("blk.1.ffn_norm.weight")
+			ti.Dims = []uint64{32}
+			ti.Data = ti.Data[:32*4]
+		}, []string{`"blk.1.ffn_norm.weight"`, "shape"}},
+		{"unsupported tensor type", func(p *fileParts) {
+			ti := p.tensor("blk.0.attn_q.weight")
+			ti.Type = tensor.Q8_1
+			ti.Data = make([]byte, 64*2*tensor.Q8_1.BlockBytes())
+		}, []string{`"blk.0.attn_q.weight"`, "Q8_1"}},
+		{"qwen2 without biases", func(p *fileParts) { p.renameArch("llama", "qwen2") },
+			[]string{`"blk.0.attn_q.bias"`, "missing"}},
+		{"gemma3 without sliding window", func(p *fileParts) { p.renameArch("llama", "gemma3") },
+			[]string{"gemma3.attention.sliding_window"}},
+		{"phi3 without fused qkv", func(p *fileParts) { p.renameArch("llama", "phi3") },
+			[]string{`"blk.0.attn_qkv.weight"`, "missing"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &fileParts{kv: slices.Clone(src.KV), tensors: slices.Clone(src.Tensors)}
+			tc.edit(p)
+			w := gguf.NewWriter()
+			w.Alignment = src.Alignment
+			for _, kv := range p.kv {
+				if err := w.Set(kv.Key, kv.Value); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, ti := range p.tensors {
+				if err := w.AddTensor(ti.Name, ti.Type, ti.Dims, ti.Data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(t.TempDir(), "stories-edit.gguf")
+			if err := w.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			f, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			m, err := Load(f, Options{Workers: 1})
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if m.Config.Layers != 5 || m.Config.Vocab != 512 || m.Config.HeadsKV != 4 || m.Config.TiedOutput {
+					t.Errorf("config %+v", m.Config)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Load succeeded, want an error containing %q", tc.want)
+			}
+			t.Log(err)
+			for _, s := range tc.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not contain %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadOptions(t *testing.T) {
+	f, err := gguf.Open(modelPath(t, "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := Load(f, Options{Workers: -1}); err == nil || !strings.Contains(err.Error(), "Workers") {
+		t.Errorf("Workers -1: error %v, want one naming Workers", err)
+	}
+	if _, err := Load(nil, Options{}); err == nil {
+		t.Error("Load(nil) succeeded")
+	}
+}
+
+// TestConfigs checks the hyper-parameters read from each architecture's file
+// against the models README.
+func TestConfigs(t *testing.T) {
+	tests := []struct {
+		file string
+		want Config
+		swa  []bool
+	}{
+		{"stories260K.gguf", Config{Arch: "llama", Vocab: 512, Embd: 64, Layers: 5, Heads: 8, HeadsKV: 4, HeadDim: 8, HeadDimV: 8, FF: 172,
+			CtxTrain: 2048, RopeDims: 8, RopeBase: 10000, RopeScale: 1, EmbedScale: 1}, nil},
+		{"synth-llama-tied-rope3-f32.gguf", Config{Arch: "llama", Vocab: 32000, Embd: 64, Layers: 3, Heads: 4, HeadsKV: 2, HeadDim: 16, HeadDimV: 16,
+			FF: 192, CtxTrain: 131072, RopeDims: 16, RopeBase: 500000, RopeScale: 1, EmbedScale: 1, TiedOutput: true}, nil},
+		{"synth-qwen2-f32.gguf", Config{Arch: "qwen2", Vocab: 50257, Embd: 64, Layers: 2, Heads: 4, HeadsKV: 2, HeadDim: 16, HeadDimV: 16,
+			FF: 160, CtxTrain: 32768, RopeDims: 16, RopeNeox: true, RopeBase: 1e6, RopeScale: 1, EmbedScale: 1, TiedOutput: true}, nil},
+		{"synth-qwen3-q4_k.gguf", Config{Arch: "qwen3", Vocab: 512, Embd: 256, Layers: 2, Heads: 8, HeadsKV: 2, HeadDim: 64, HeadDimV: 64,
+			FF: 768, CtxTrain: 40960, RopeDims: 64, RopeNeox: true, RopeBase: 1e6, RopeScale: 1, EmbedScale: 1, TiedOutput: true}, nil},
+		{"synth-phi3-f32.gguf", Config{Arch: "phi3", Vocab: 32064, Embd: 64, Layers: 2, Heads: 4, HeadsKV: 2, HeadDim: 16, HeadDimV: 16,
+			FF: 128, CtxTrain: 4096, RopeDims: 16, RopeNeox: true, RopeBase: 10000, RopeScale: 1, EmbedScale: 1, TiedOutput: true}, nil},
+		{"synth-gemma3-f32.gguf", Config{Arch: "gemma3", Vocab: 32000, Embd: 64, Layers: 6, Heads: 4, HeadsKV: 2, HeadDim: 32, HeadDimV: 32,
+			FF: 128, CtxTrain: 131072, RopeDims: 32, RopeNeox: true, RopeBase: 1e6, RopeScale: 0.125, RopeBaseSWA: 10000, RopeScaleSWA: 1,
+			SlidingWindow: 16, EmbedScale: 8, TiedOutput: true}, []bool{true, true, true, true, true, false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			m := openModel(t, tc.file)
+			got := m.Config
+			if tc.want.RopeBaseSWA == 0 {
+				tc.want.RopeBaseSWA, tc.want.RopeScaleSWA = tc.want.RopeBase, tc.want.RopeScale
+			}
+			if tc.swa == nil {
+				tc.swa = make([]bool, tc.want.Layers)
+			}
+			if !slices.Equal(got.SWA, tc.swa) {
+				t.Errorf("SWA layers %v, want %v", got.SWA, tc.swa)
+			}
+			if d := got.AttnScale*got.AttnScale*float32(got.HeadDim) - 1; d > 1e-6 || d < -1e-6 {
+				t.Errorf("AttnScale %g, want 1/sqrt(%d)", got.AttnScale, got.HeadDim)
+			}
+			if got.NormEps <= 0 || got.NormEps > 1e-5 {
+				t.Errorf("NormEps %g", got.NormEps)
+			}
+			got.SWA, got.AttnScale, got.NormEps = nil, 0, 0
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("config\n got %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}

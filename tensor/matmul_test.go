@@ -1,0 +1,185 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// TestMatMulAgainstReference compares MatMul with a float64 product of the
+// DequantizeRow weights for every type, n = 1 and 5, several worker counts.
+// Tolerance: |got - ref| <= 1e-5 * sum_k |w_k x_k| (float32 accumulation
+// over a few hundred terms in eight partial sums errs by well under that).
+// All worker counts must also give bit-identical results, since each output
+// is computed by exactly one worker in a fixed order.
+func TestMatMulAgainstReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, typ := range allTypes {
+		cols := 3 * typ.BlockSize()
+		if typ.BlockSize() == 1 {
+			cols = 33
+		}
+		const rows = 7
+		data := randomRow(rng, typ, rows*cols)
+		m, err := NewMatrix(typ, rows, cols, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := make([]float32, rows*cols)
+		if err := DequantizeRow(typ, data, w); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{1, 5} {
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			var first []float32
+			var worst float64
+			for _, workers := range []int{1, 3, 0, 100} {
+				dst := make([]float32, n*rows)
+				MatMul(dst, m, x, n, workers)
+				for i := 0; i < n; i++ {
+					for r := 0; r < rows; r++ {
+						var ref, abs float64
+						for k := 0; k < cols; k++ {
+							p := float64(w[r*cols+k]) * float64(x[i*cols+k])
+							ref += p
+							abs += math.Abs(p)
+						}
+						got := float64(dst[i*rows+r])
+						if abs == 0 {
+							abs = math.SmallestNonzeroFloat64
+						}
+						e := math.Abs(got-ref) / abs
+						worst = max(worst, e)
+						if e > 1e-5 {
+							t.Errorf("%s n=%d workers=%d: dst[%d] = %v, reference %v (error %.3g of sum|terms|)",
+								typ, n, workers, i*rows+r, got, ref, e)
+						}
+					}
+				}
+				if first == nil {
+					first = dst
+				} else {
+					for i := range dst {
+						if math.Float32bits(dst[i]) != math.Float32bits(first[i]) {
+							t.Errorf("%s n=%d: workers=%d differs from workers=1 at %d", typ, n, workers, i)
+							break
+						}
+					}
+				}
+			}
+			if testing.Verbose() {
+				t.Logf("%s n=%d: max error %.3g of sum|terms|", typ, n, worst)
+			}
+		}
+	}
+}
+
+// TestMatMulF32Unaligned exercises the copying path for F32 data that cannot
+// be viewed in place, which must agree bit for bit with the direct path.
+func TestMatMulF32Unaligned(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const rows, cols, n = 5, 17, 3
+	aligned := randomRow(rng, F32, rows*cols)
+	shifted := make([]byte, len(aligned)+1)[1:]
+	copy(shifted, aligned)
+	x := make([]float32, n*cols)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	var outs [2][]float32
+	for i, data := range [][]byte{aligned, shifted} {
+		m, err := NewMatrix(F32, rows, cols, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = make([]float32, n*rows)
+		MatMul(outs[i], m, x, n, 2)
+	}
+	for i := range outs[0] {
+		if outs[0][i] != outs[1][i] {
+			t.Fatalf("element %d: aligned %v, unaligned %v", i, outs[0][i], outs[1][i])
+		}
+	}
+}
+
+func TestNewMatrix(t *testing.T) {
+	cases := []struct {
+		name       string
+		typ        Type
+		rows, cols int
+		bytes      int
+		ok         bool
+	}{
+		{"q4_k", Q4_K, 3, 512, 3 * 288, true},
+		{"f32", F32, 2, 3, 24, true},
+		{"empty", Q8_0, 0, 64, 0, true},
+		{"short", Q8_0, 2, 64, 135, false},
+		{"long", Q8_0, 2, 64, 137, false},
+		{"partial block", Q4_0, 1, 48, 27, false},
+		{"negative", F32, -1, 4, 0, false},
+		{"unknown type", Type(5), 1, 32, 32, false},
+		{"huge rows", F32, math.MaxInt / 2, 4, 16, false},
+	}
+	for _, c := range cases {
+		m, err := NewMatrix(c.typ, c.rows, c.cols, make([]byte, c.bytes))
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err = %v, want ok=%v", c.name, err, c.ok)
+		}
+		if err == nil && c.rows > 0 {
+			rb := c.bytes / c.rows
+			last := m.Row(c.rows - 1)
+			if len(last) != rb || cap(last) != rb || &last[0] != &m.Data[(c.rows-1)*rb] {
+				t.Errorf("%s: Row(%d) is not the last %d bytes", c.name, c.rows-1, rb)
+			}
+		}
+	}
+}
+
+func TestMatMulBadLengthsPanic(t *testing.T) {
+	m, err := NewMatrix(F32, 2, 4, make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("MatMul with a short x did not panic")
+		}
+	}()
+	MatMul(make([]float32, 4), m, make([]float32, 7), 2, 1)
+}
+
+// BenchmarkMatMul multiplies a 2048x2048 weight by n = 1 and n = 32 input
+// rows on all CPUs. Bytes/s counts the weight bytes streamed per call.
+func BenchmarkMatMul(b *testing.B) {
+	const rows, cols = 2048, 2048
+	types := []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K}
+	for _, typ := range types {
+		b.Run(typ.String(), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(13, uint64(typ)))
+			m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, n := range []int{1, 32} {
+				b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+					x := make([]float32, n*cols)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+					dst := make([]float32, n*rows)
+					workers := runtime.GOMAXPROCS(0)
+					b.SetBytes(int64(len(m.Data)))
+					b.ResetTimer()
+					for b.Loop() {
+						MatMul(dst, m, x, n, workers)
+					}
+				})
+			}
+		})
+	}
+}
