@@ -23,9 +23,6 @@ func withMessages(msgs string) string {
 	return `{"model":"m","messages":` + msgs + `}`
 }
 
-func fptr(f float64) *float64 { return &f }
-func iptr(i int) *int         { return &i }
-
 func TestDecodeChatValid(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -160,8 +160,6 @@ func (o object) value(key string) json.RawMessage {
 	return raw
 }
 
-func (o object) has(key string) bool { return o.value(key) != nil }
-
 func asArray(raw []byte, path, want string) ([]json.RawMessage, *Error) {
 	if kindOf(raw) != kindArray {
 		return nil, typeError(path, want, raw)

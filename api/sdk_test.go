@@ -194,6 +194,7 @@ func TestSDKChatToolRoundTrip(t *testing.T) {
 	check(t, "call args", c.Message.ToolCalls[0].Function.Arguments, `{"city":"Paris","unit":"c"}`)
 	check(t, "call id", c.Message.ToolCalls[0].ID, "call_1")
 	check(t, "usage", [3]int64{resp.Usage.PromptTokens, resp.Usage.CompletionTokens, resp.Usage.TotalTokens}, [3]int64{20, 10, 30})
+	//lint:ignore SA1019 Kiln sends system_fingerprint (spec README), so the SDK must still read it.
 	check(t, "fingerprint", resp.SystemFingerprint, "fp_kiln")
 	check(t, "object", string(resp.Object), "chat.completion")
 	check(t, "logprob", c.Logprobs.Content[0].Logprob, -0.125)
@@ -255,9 +256,10 @@ func TestSDKChatFormsAndParts(t *testing.T) {
 		Model:          "m",
 		Messages:       []openai.ChatCompletionMessageParamUnion{openai.UserMessage("go")},
 		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}},
-		Functions:      []openai.ChatCompletionNewParamsFunction{{Name: "lookup", Parameters: shared.FunctionParameters{"type": "object"}}},
-		FunctionCall:   openai.ChatCompletionNewParamsFunctionCallUnion{OfFunctionCallOption: &openai.ChatCompletionFunctionCallOptionParam{Name: "lookup"}},
-		Stop:           openai.ChatCompletionNewParamsStopUnion{OfString: openai.String("###")},
+		//lint:ignore SA1019 the deprecated functions interface is in scope (spec 000).
+		Functions:    []openai.ChatCompletionNewParamsFunction{{Name: "lookup", Parameters: shared.FunctionParameters{"type": "object"}}},
+		FunctionCall: openai.ChatCompletionNewParamsFunctionCallUnion{OfFunctionCallOption: &openai.ChatCompletionFunctionCallOptionParam{Name: "lookup"}},
+		Stop:         openai.ChatCompletionNewParamsStopUnion{OfString: openai.String("###")},
 	})
 	if err != nil {
 		t.Fatal(err)
