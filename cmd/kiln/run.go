@@ -48,14 +48,19 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("run: the prompt has %d tokens; the context holds %d", len(ids), n)
 	}
 	cache := l.model.NewCache(1, n)
-	s := sample.NewSampler(*temperature, *seed)
+	s := sample.New(sample.Params{Temperature: *temperature, Seed: *seed}, l.model.Config.Vocab)
+	s.Prompt(ids)
 	out := bufio.NewWriter(stdout)
 	dec := l.tok.NewDecoder(false)
 	_, err = engine.Generate(ctx, l.model, cache, 0, engine.Request{
 		Prompt:    ids,
 		MaxTokens: min(*maxTokens, n-len(ids)),
-		Pick:      s.Sample,
-		IsEnd:     l.tok.IsEOG,
+		Pick: func(logits []float32) int {
+			t := s.Sample(logits, nil)
+			s.Accept(t)
+			return t
+		},
+		IsEnd: l.tok.IsEOG,
 		Emit: func(tok int) error {
 			if _, err := out.WriteString(dec.Add(tok)); err != nil {
 				return err

@@ -1,0 +1,156 @@
+package sample
+
+import (
+	"math"
+	"slices"
+)
+
+// IDLogprob is one token with its log-probability.
+type IDLogprob struct {
+	ID      int
+	Logprob float32
+}
+
+// logSoftmax holds what log-softmax needs of a row: log p_i = l_i - max - logZ.
+// When some logits are +Inf the distribution is uniform over them (the limit
+// of the softmax), which posInf records.
+type logSoftmax struct {
+	max    float64
+	logZ   float64
+	posInf int // count of +Inf logits; 0 in the ordinary case
+}
+
+// newLogSoftmax reduces a row in float64: the maximum is subtracted before
+// exponentiating so nothing overflows, and the sum is accumulated in float64
+// so 262k small terms do not lose the tail. NaN logits count as -Inf.
+func newLogSoftmax(logits []float32) logSoftmax {
+	m := math.Inf(-1)
+	posInf := 0
+	for _, v := range logits {
+		f := float64(v)
+		if f > m {
+			m = f
+		}
+		if math.IsInf(f, 1) {
+			posInf++
+		}
+	}
+	if posInf > 0 || math.IsInf(m, -1) {
+		return logSoftmax{max: m, posInf: posInf}
+	}
+	var z float64
+	for _, v := range logits {
+		z += expNeg(float64(v) - m) // NaN and -Inf give 0
+	}
+	return logSoftmax{max: m, logZ: math.Log(z)}
+}
+
+func (ls logSoftmax) of(v float32) float32 {
+	f := float64(v)
+	switch {
+	case math.IsNaN(f) || math.IsInf(f, -1):
+		return float32(math.Inf(-1))
+	case ls.posInf > 0:
+		if math.IsInf(f, 1) {
+			return float32(-math.Log(float64(ls.posInf)))
+		}
+		return float32(math.Inf(-1))
+	}
+	return float32(f - ls.max - ls.logZ)
+}
+
+// Logprob returns the log-probability of token id under the log-softmax of
+// the raw logits: the model's own distribution, before temperature,
+// penalties, bias or constraints, which is what the reference outputs (and
+// llama.cpp and vLLM by default) report. An id outside the row has
+// probability zero and gets -Inf.
+func Logprob(logits []float32, id int) float32 {
+	if id < 0 || id >= len(logits) {
+		return float32(math.Inf(-1))
+	}
+	return newLogSoftmax(logits).of(logits[id])
+}
+
+// TopLogprobs returns the n most probable tokens of the raw logits (see
+// Logprob), most probable first and the lower id first on ties, so the list
+// is deterministic. n larger than the row gives the whole row; n <= 0 gives
+// nil. It selects with a size-n heap rather than sorting the vocabulary.
+func TopLogprobs(logits []float32, n int) []IDLogprob {
+	n = min(n, len(logits))
+	if n <= 0 {
+		return nil
+	}
+	ls := newLogSoftmax(logits)
+	// h is a min-heap under "ranks before": h[0] is the weakest of the best n so far.
+	h := make([]int, 0, n)
+	for i := range logits {
+		if len(h) < n {
+			h = append(h, i)
+			siftUp(h, logits, len(h)-1)
+			continue
+		}
+		// Most tokens lose to the weakest kept one on the logit alone.
+		if root := logits[h[0]]; logits[i] < root {
+			continue
+		}
+		if ranksBefore(logits, i, h[0]) {
+			h[0] = i
+			siftDown(h, logits, 0)
+		}
+	}
+	slices.SortFunc(h, func(a, b int) int {
+		if ranksBefore(logits, a, b) {
+			return -1
+		}
+		return 1
+	})
+	out := make([]IDLogprob, len(h))
+	for k, id := range h {
+		out[k] = IDLogprob{ID: id, Logprob: ls.of(logits[id])}
+	}
+	return out
+}
+
+// ranksBefore orders tokens by logit, higher first, then by lower id; NaN
+// ranks like -Inf.
+func ranksBefore(logits []float32, a, b int) bool {
+	va, vb := float64(logits[a]), float64(logits[b])
+	if math.IsNaN(va) {
+		va = math.Inf(-1)
+	}
+	if math.IsNaN(vb) {
+		vb = math.Inf(-1)
+	}
+	if va != vb {
+		return va > vb
+	}
+	return a < b
+}
+
+func siftUp(h []int, logits []float32, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !ranksBefore(logits, h[p], h[i]) {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func siftDown(h []int, logits []float32, i int) {
+	for {
+		w := i
+		if l := 2*i + 1; l < len(h) && ranksBefore(logits, h[w], h[l]) {
+			w = l
+		}
+		if r := 2*i + 2; r < len(h) && ranksBefore(logits, h[w], h[r]) {
+			w = r
+		}
+		if w == i {
+			return
+		}
+		h[i], h[w] = h[w], h[i]
+		i = w
+	}
+}
