@@ -1,6 +1,8 @@
-// Package engine turns requests into model steps. Today it runs one sequence
-// at a time (the batch of one); the continuous-batching scheduler grows here on
-// the same model step, which already takes batches of many sequences.
+// Package engine turns requests into model steps. Engine is the server's
+// continuous-batching scheduler: many sequences share each batched model step,
+// joining and leaving between steps. Generate is the plain one-sequence loop
+// the command line uses, and the independent reference the scheduler is
+// tested against.
 package engine
 
 import (

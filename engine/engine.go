@@ -1,0 +1,510 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/kiln-llm/kiln/model"
+	"github.com/kiln-llm/kiln/tokenizer"
+)
+
+// Options sizes the scheduler. Zero values take the defaults.
+type Options struct {
+	// Parallel is the number of KV cache slots, i.e. sequences decoded
+	// together in one batch (default 4).
+	Parallel int
+	// Ctx is the number of positions per slot: prompt plus generated tokens
+	// must fit (default min(4096, the model's training context)).
+	Ctx int
+	// Queue is how many requests may wait for a slot beyond Parallel before
+	// Submit answers ErrQueueFull (default 64; negative: none may wait).
+	Queue int
+	// MaxBatchTokens bounds the tokens of one step (default 512). Decode
+	// tokens go first; prompt chunks fill the rest. It is raised to Parallel
+	// so every decoding sequence advances in every step.
+	MaxBatchTokens int
+}
+
+// Defaults of Options.
+const (
+	DefaultParallel       = 4
+	DefaultCtx            = 4096
+	DefaultQueue          = 64
+	DefaultMaxBatchTokens = 512
+)
+
+func (o Options) withDefaults(ctxTrain int) Options {
+	if o.Parallel <= 0 {
+		o.Parallel = DefaultParallel
+	}
+	if o.Ctx <= 0 {
+		o.Ctx = DefaultCtx
+		if ctxTrain > 0 {
+			o.Ctx = min(o.Ctx, ctxTrain)
+		}
+	}
+	switch {
+	case o.Queue == 0:
+		o.Queue = DefaultQueue
+	case o.Queue < 0:
+		o.Queue = 0
+	}
+	if o.MaxBatchTokens <= 0 {
+		o.MaxBatchTokens = DefaultMaxBatchTokens
+	}
+	o.MaxBatchTokens = max(o.MaxBatchTokens, o.Parallel)
+	return o
+}
+
+// Engine serves generation requests with continuous batching: one scheduler
+// goroutine runs model steps whose batch holds the next token of every
+// decoding sequence plus prompt chunks of sequences still being prefilled.
+// Sequences join and leave between steps, so a long generation never makes a
+// new request wait for it, and one Forward call serves everyone at the cost
+// of reading the weights once.
+type Engine struct {
+	m     *model.Model
+	tok   *tokenizer.Tokenizer
+	opt   Options
+	vocab int   // logits per row
+	eog   []int // end-of-generation ids inside the logits row
+
+	ctx    context.Context // ends with Close; aborts a running Forward
+	cancel context.CancelFunc
+	wake   chan struct{} // capacity 1: new work or a cancellation
+	done   chan struct{} // closed when the scheduler has stopped
+
+	mu      sync.Mutex
+	closed  bool
+	waiting []*seq // FIFO of requests without a slot
+	nActive int    // sequences holding a slot (admitted, not yet released)
+
+	// cacheMu guards cache; only the scheduler uses the cache, the lock
+	// exists so tests can inspect slot lengths safely.
+	cacheMu sync.Mutex
+	cache   *model.Cache
+	stats   stepStats // guarded by cacheMu
+
+	// Owned by the scheduler goroutine.
+	slots  []slotState
+	active []*seq // admission order, which is also prefill priority
+}
+
+// slotState is what the scheduler knows about one KV cache slot.
+type slotState struct {
+	seq *seq
+	// cached lists the tokens whose keys and values the idle slot still
+	// holds, so a new prompt sharing a prefix skips recomputing it.
+	cached []int
+}
+
+// New starts an engine on m. The model and tokenizer must stay usable until
+// Close returns.
+func New(m *model.Model, tok *tokenizer.Tokenizer, opt Options) *Engine {
+	opt = opt.withDefaults(m.Config.CtxTrain)
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{
+		m:      m,
+		tok:    tok,
+		opt:    opt,
+		vocab:  m.Config.Vocab,
+		ctx:    ctx,
+		cancel: cancel,
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		cache:  m.NewCache(opt.Parallel, opt.Ctx),
+		slots:  make([]slotState, opt.Parallel),
+	}
+	for _, id := range tok.EOG() {
+		if id >= 0 && id < e.vocab {
+			e.eog = append(e.eog, id)
+		}
+	}
+	go e.loop()
+	return e
+}
+
+// Close stops the scheduler. Streams still running or waiting end with an
+// event whose Err is ErrClosed; Submit then returns ErrClosed. Close waits
+// for the scheduler, not for consumers to read their channels.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.cancel()
+	<-e.done
+}
+
+// Ctx returns the positions per slot: a request's prompt plus its generated
+// tokens must fit in it.
+func (e *Engine) Ctx() int { return e.opt.Ctx }
+
+// Options returns the effective options (defaults filled in).
+func (e *Engine) Options() Options { return e.opt }
+
+// Submit queues r and returns its event stream. The channel is closed after
+// the event with Finish or Err set; when ctx ends first (the client went
+// away) the sequence is dropped before the next step, its KV slot is cleared
+// and the channel is closed without a Finish event.
+//
+// Submit fails at once with ErrQueueFull when Parallel sequences run and Queue
+// more wait, ErrPromptTooLong when the prompt leaves no room to generate
+// (len(Prompt) >= Ctx), ErrClosed after Close, or a validation error.
+func (e *Engine) Submit(ctx context.Context, r GenRequest) (<-chan Event, error) {
+	if err := e.validate(&r); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("engine: request already cancelled: %w", err)
+	}
+	// The scheduler reads these later; the caller may reuse its slices.
+	r.Prompt, r.Stop = slices.Clone(r.Prompt), slices.Clone(r.Stop)
+	s := newSeq(ctx, r)
+	e.mu.Lock()
+	switch {
+	case e.closed:
+		e.mu.Unlock()
+		return nil, ErrClosed
+	case len(e.waiting)+e.nActive >= e.opt.Parallel+e.opt.Queue:
+		e.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	// The watch is set before the scheduler can see s, so a cancellation
+	// always wakes it (an idle scheduler has nothing else to wake it).
+	s.unwatch = context.AfterFunc(ctx, e.signal)
+	e.waiting = append(e.waiting, s)
+	e.mu.Unlock()
+
+	ch := make(chan Event, 8)
+	go s.out.drain(ctx, ch)
+	e.signal()
+	return ch, nil
+}
+
+func (e *Engine) validate(r *GenRequest) error {
+	switch {
+	case len(r.Prompt) == 0:
+		return errors.New("engine: empty prompt")
+	case r.MaxTokens < 1:
+		return fmt.Errorf("engine: max tokens %d, want at least 1", r.MaxTokens)
+	case r.TopLogprobs < 0:
+		return fmt.Errorf("engine: top logprobs %d, want >= 0", r.TopLogprobs)
+	case len(r.Prompt) >= e.opt.Ctx:
+		return fmt.Errorf("%w: %d prompt tokens, %d positions per slot", ErrPromptTooLong, len(r.Prompt), e.opt.Ctx)
+	}
+	for i, id := range r.Prompt {
+		if id < 0 || id >= e.vocab {
+			return fmt.Errorf("engine: prompt token %d is id %d, outside the vocabulary [0, %d)", i, id, e.vocab)
+		}
+	}
+	return nil
+}
+
+func (e *Engine) signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop is the scheduler goroutine.
+func (e *Engine) loop() {
+	defer close(e.done)
+	for {
+		admit, closed := e.takeWaiting()
+		if closed {
+			e.shutdown()
+			return
+		}
+		for _, s := range admit {
+			e.admit(s)
+		}
+		for _, s := range slices.Clone(e.active) {
+			if s.ctx.Err() != nil {
+				s.out.end()
+				e.release(s, false)
+			}
+		}
+		if len(e.active) == 0 {
+			select {
+			case <-e.wake:
+			case <-e.ctx.Done():
+			}
+			continue
+		}
+		e.step()
+	}
+}
+
+// takeWaiting drops cancelled requests from the queue and removes those that
+// get a free slot now.
+func (e *Engine) takeWaiting() (admit []*seq, closed bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, true
+	}
+	kept := e.waiting[:0]
+	for _, s := range e.waiting {
+		if s.ctx.Err() != nil {
+			s.out.end()
+			s.unwatch()
+			continue
+		}
+		kept = append(kept, s)
+	}
+	clear(e.waiting[len(kept):])
+	e.waiting = kept
+	for len(e.waiting) > 0 && len(e.active)+len(admit) < len(e.slots) {
+		admit = append(admit, e.waiting[0])
+		e.waiting[0] = nil
+		e.waiting = e.waiting[1:]
+		e.nActive++
+	}
+	return admit, false
+}
+
+// shutdown fails every running and waiting request with ErrClosed.
+func (e *Engine) shutdown() {
+	e.mu.Lock()
+	waiting := e.waiting
+	e.waiting = nil
+	e.mu.Unlock()
+	for _, s := range slices.Clone(e.active) {
+		e.fail(s, ErrClosed)
+	}
+	for _, s := range waiting {
+		s.out.push(Event{Err: ErrClosed}, true)
+		s.unwatch()
+	}
+}
+
+// admit gives s a free slot, preferring the one whose cached tokens share the
+// longest prefix with the prompt (then the emptiest, to keep other caches).
+func (e *Engine) admit(s *seq) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("engine: panic admitting a request", "panic", r)
+			s.out.push(Event{Err: fmt.Errorf("engine: internal error admitting the request: %v", r)}, true)
+			s.unwatch()
+			e.mu.Lock()
+			e.nActive--
+			e.mu.Unlock()
+		}
+	}()
+	best, bestLCP := -1, -1
+	for i := range e.slots {
+		st := &e.slots[i]
+		if st.seq != nil {
+			continue
+		}
+		lcp := 0
+		if !s.req.PromptLogprobs { // those need logits of every prompt position
+			lcp = commonPrefix(st.cached, s.req.Prompt)
+		}
+		if lcp > bestLCP || (lcp == bestLCP && len(st.cached) < len(e.slots[best].cached)) {
+			best, bestLCP = i, lcp
+		}
+	}
+	// At least the last prompt token is recomputed: its logits are needed.
+	reuse := min(bestLCP, len(s.req.Prompt)-1)
+	e.cacheMu.Lock()
+	e.cache.Truncate(best, reuse)
+	e.stats.reused += reuse
+	e.cacheMu.Unlock()
+	st := &e.slots[best]
+	st.seq, st.cached = s, nil
+	s.start(e, best, reuse)
+	e.active = append(e.active, s)
+}
+
+func commonPrefix(a, b []int) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// release takes s out of the batch. keep leaves its keys and values in the
+// slot for prefix reuse; otherwise the slot is cleared and its memory freed.
+func (e *Engine) release(s *seq, keep bool) {
+	if s.gone {
+		return
+	}
+	s.gone = true
+	if i := slices.Index(e.active, s); i >= 0 {
+		e.active = slices.Delete(e.active, i, i+1)
+	}
+	st := &e.slots[s.slot]
+	st.seq = nil
+	e.cacheMu.Lock()
+	if keep && e.cache.Len(s.slot) == len(s.fed) {
+		st.cached = s.fed
+	} else {
+		st.cached = nil
+		e.cache.Clear(s.slot)
+	}
+	e.cacheMu.Unlock()
+	s.unwatch()
+	e.mu.Lock()
+	e.nActive--
+	e.mu.Unlock()
+}
+
+// fail ends s with err and frees its slot.
+func (e *Engine) fail(s *seq, err error) {
+	s.out.push(Event{Err: err, PromptTokenCount: len(s.req.Prompt), CompletionTokens: s.generated}, true)
+	e.release(s, false)
+}
+
+// work is one sequence's share of a step.
+type work struct {
+	s      *seq
+	decode bool
+	p0, n  int // prefill: prompt positions [p0, p0+n)
+	row    int // index of its first logits row
+	rows   int
+}
+
+// step runs one batch: decode tokens first (they keep streams flowing),
+// then prompt chunks within MaxBatchTokens.
+func (e *Engine) step() {
+	// forward and process recover on their own; this catches a bug in the
+	// bookkeeping around them, failing the running sequences instead of
+	// taking the server down.
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("engine: panic in a scheduler step", "panic", r)
+			for _, s := range slices.Clone(e.active) {
+				e.fail(s, fmt.Errorf("engine: internal error: %v", r))
+			}
+		}
+	}()
+	b := &model.Batch{}
+	var works []work
+	rows := 0
+	add := func(tok, pos, slot int, out bool) {
+		b.Tokens = append(b.Tokens, tok)
+		b.Pos = append(b.Pos, pos)
+		b.Seq = append(b.Seq, slot)
+		b.Output = append(b.Output, out)
+		if out {
+			rows++
+		}
+	}
+	budget := e.opt.MaxBatchTokens
+	for _, s := range e.active {
+		if s.prefilling() {
+			continue
+		}
+		works = append(works, work{s: s, decode: true, row: rows, rows: 1})
+		add(s.next, len(s.fed), s.slot, true)
+		budget--
+	}
+	for _, s := range e.active {
+		if budget <= 0 {
+			break
+		}
+		if !s.prefilling() {
+			continue
+		}
+		p0 := len(s.fed)
+		n := min(len(s.req.Prompt)-p0, budget)
+		budget -= n
+		w := work{s: s, p0: p0, n: n, row: rows}
+		for i := p0; i < p0+n; i++ {
+			out := s.req.PromptLogprobs || i == len(s.req.Prompt)-1
+			add(s.req.Prompt[i], i, s.slot, out)
+		}
+		w.rows = rows - w.row
+		works = append(works, w)
+	}
+	if len(b.Tokens) == 0 {
+		return
+	}
+	logits, err := e.forward(b, works)
+	if err != nil {
+		if e.ctx.Err() != nil {
+			return // Close: the loop fails everyone with ErrClosed
+		}
+		slog.Error("engine: model step failed", "err", err, "tokens", len(b.Tokens))
+		for _, w := range works {
+			e.fail(w.s, fmt.Errorf("engine: model step: %w", err))
+		}
+		return
+	}
+	for _, w := range works {
+		e.process(w, logits[w.row:w.row+w.rows])
+	}
+}
+
+// stepStats counts what the steps held, so tests can see that batches
+// really mixed sequences and respected the token budget.
+type stepStats struct {
+	steps     int
+	mixed     int // steps with decode tokens and a prompt chunk together
+	maxTokens int // largest batch
+	maxSeqs   int // most sequences in one batch
+	reused    int // prompt positions taken from a cached prefix
+}
+
+// forward runs the model step, turning a panic into an error so one bad
+// step fails its sequences instead of the server.
+func (e *Engine) forward(b *model.Batch, works []work) (out [][]float32, err error) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	st := &e.stats
+	st.steps++
+	if works[0].decode && !works[len(works)-1].decode {
+		st.mixed++
+	}
+	st.maxTokens = max(st.maxTokens, len(b.Tokens))
+	st.maxSeqs = max(st.maxSeqs, len(works))
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("panic in forward: %v", r)
+		}
+	}()
+	return e.m.Forward(e.ctx, e.cache, b)
+}
+
+// process applies a step's result to one sequence. A panic (a bug, or a
+// misbehaving Constraint) fails that sequence only.
+func (e *Engine) process(w work, rows [][]float32) {
+	s := w.s
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("engine: panic processing a sequence", "panic", r)
+			if !s.gone {
+				e.fail(s, fmt.Errorf("engine: internal error: %v", r))
+			}
+		}
+	}()
+	if w.decode {
+		s.fed = append(s.fed, s.next)
+		s.next = -1
+		e.advance(s, rows[0])
+		return
+	}
+	s.fed = append(s.fed, s.req.Prompt[w.p0:w.p0+w.n]...)
+	last := len(s.req.Prompt) - 1
+	if !s.req.PromptLogprobs {
+		if w.p0+w.n-1 == last {
+			e.advance(s, rows[0])
+		}
+		return
+	}
+	for j, row := range rows {
+		pos := w.p0 + j
+		if pos == last {
+			e.advance(s, row)
+			return
+		}
+		s.promptToks = append(s.promptToks, e.token(s.req.Prompt[pos+1], row, true, s.req.TopLogprobs))
+	}
+}

@@ -1,0 +1,260 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/kiln-llm/kiln/sample"
+	"github.com/kiln-llm/kiln/tokenizer"
+)
+
+// seq is one request's generation state. After Submit hands it to the
+// scheduler, only the scheduler goroutine touches it (the outbox is the one
+// part shared with the request's drain goroutine).
+type seq struct {
+	req     GenRequest
+	ctx     context.Context
+	unwatch func() bool // stops the cancellation watch
+	out     *outbox
+
+	slot int
+	gone bool  // released from its slot; nothing more happens to it
+	fed  []int // tokens written to the slot: prompt, then generated
+	next int   // sampled token to feed in the next step (decoding)
+
+	sampler   *sample.Sampler
+	dec       *tokenizer.Decoder
+	stop      *stopFilter
+	mask      []bool
+	maskReady bool // mask already holds the constraint's current answer
+
+	generated  int            // tokens produced, not counting an end-of-generation token
+	decoded    int            // bytes of text the decoder has produced
+	sent       int            // bytes of text sent
+	pending    []pendingToken // tokens not yet attached to an event
+	promptToks []Token        // PromptLogprobs: prompt tokens, sent with the first event
+	sentFirst  bool
+}
+
+// pendingToken is a generated token waiting for its text to be sent. end is
+// the decoded byte offset where its text ends; -1 while its bytes are an
+// unfinished UTF-8 character (or no text at all), resolved by the next token
+// that completes text.
+type pendingToken struct {
+	tok Token
+	end int
+}
+
+func newSeq(ctx context.Context, r GenRequest) *seq {
+	return &seq{req: r, ctx: ctx, out: newOutbox(), next: -1, unwatch: func() bool { return false }}
+}
+
+// start prepares s to run in slot whose first reuse prompt positions are
+// already cached.
+func (s *seq) start(e *Engine, slot, reuse int) {
+	s.slot = slot
+	s.fed = make([]int, reuse, len(s.req.Prompt)+min(s.req.MaxTokens, e.opt.Ctx))
+	copy(s.fed, s.req.Prompt[:reuse])
+	s.sampler = sample.New(s.req.Sampling, e.vocab)
+	s.sampler.Prompt(s.req.Prompt)
+	s.dec = e.tok.NewDecoder(false)
+	s.stop = newStopFilter(s.req.Stop, s.req.KeepStop)
+	if s.req.PromptLogprobs {
+		first := s.req.Prompt[0]
+		s.promptToks = append(make([]Token, 0, len(s.req.Prompt)), Token{TokenLogprob: TokenLogprob{ID: first, Bytes: e.tok.TokenBytes(first)}})
+	}
+}
+
+func (s *seq) prefilling() bool { return len(s.fed) < len(s.req.Prompt) }
+
+// token builds a Token for id with its log-probabilities under the raw logits.
+func (e *Engine) token(id int, logits []float32, logprobs bool, top int) Token {
+	t := Token{TokenLogprob: TokenLogprob{ID: id, Bytes: e.tok.TokenBytes(id)}}
+	if logprobs {
+		t.Logprob = sample.Logprob(logits, id)
+		if top > 0 {
+			for _, c := range sample.TopLogprobs(logits, top) {
+				t.Top = append(t.Top, TokenLogprob{ID: c.ID, Bytes: e.tok.TokenBytes(c.ID), Logprob: c.Logprob})
+			}
+		}
+	}
+	return t
+}
+
+// allowed returns the mask for the next token (nil: every token), or end
+// when a finished Constraint admits nothing but end-of-generation.
+func (e *Engine) allowed(s *seq) (mask []bool, end bool) {
+	c := s.req.Constraint
+	if c == nil && !s.req.IgnoreEOS {
+		return nil, false
+	}
+	if s.maskReady {
+		s.maskReady = false
+		return s.mask, false
+	}
+	if s.mask == nil {
+		s.mask = make([]bool, e.vocab)
+	}
+	mask = s.mask
+	for i := range mask {
+		mask[i] = true
+	}
+	done := true
+	if c != nil {
+		c.Allow(mask)
+		done = c.Done()
+	}
+	if !done || s.req.IgnoreEOS {
+		for _, id := range e.eog {
+			mask[id] = false
+		}
+	}
+	if c == nil || !done {
+		return mask, false
+	}
+	for id, ok := range mask {
+		if ok && !e.tok.IsEOG(id) {
+			return mask, false
+		}
+	}
+	// Complete, and nothing may follow: the output is finished.
+	return nil, true
+}
+
+// errNoToken reports a Constraint that is not done yet allows no token.
+var errNoToken = errors.New("engine: the constraint allows no next token")
+
+// advance samples the next token of s from logits (the row of its last fed
+// position) and streams the result.
+func (e *Engine) advance(s *seq, logits []float32) {
+	mask, end := e.allowed(s)
+	if end {
+		e.finish(s, FinishStop, "", false)
+		return
+	}
+	id := s.sampler.Sample(logits, mask)
+	if id < 0 {
+		if s.req.Constraint != nil {
+			e.fail(s, errNoToken)
+		} else {
+			// Only possible when every token is banned (IgnoreEOS on a
+			// vocabulary of end tokens): nothing more can be said.
+			e.finish(s, FinishStop, "", false)
+		}
+		return
+	}
+	if !s.req.IgnoreEOS && e.tok.IsEOG(id) {
+		e.finish(s, FinishStop, "", false)
+		return
+	}
+	s.sampler.Accept(id)
+	if c := s.req.Constraint; c != nil {
+		if err := c.Accept(id); err != nil {
+			e.fail(s, fmt.Errorf("engine: constraint refused token %d: %w", id, err))
+			return
+		}
+	}
+	s.generated++
+	text := s.dec.Add(id)
+	s.addToken(e.token(id, logits, s.req.Logprobs || s.req.TopLogprobs > 0, s.req.TopLogprobs), text)
+	out, stopped := s.stop.push(text)
+	if stopped {
+		e.finish(s, FinishStop, out, true)
+		return
+	}
+	// The slot is full when prompt and output fill Ctx positions (the
+	// last token is never fed back, but counting it keeps the rule the
+	// one callers size requests by: prompt + max tokens <= Ctx).
+	if s.generated >= s.req.MaxTokens || len(s.fed)+1 >= e.opt.Ctx {
+		e.finish(s, FinishLength, out, false)
+		return
+	}
+	s.emit(out)
+	s.next = id
+	// A complete constrained output with no possible continuation ends
+	// now rather than after one more model step.
+	if c := s.req.Constraint; c != nil && c.Done() {
+		if _, end := e.allowed(s); end {
+			e.finish(s, FinishStop, "", false)
+		} else {
+			s.maskReady = true
+		}
+	}
+}
+
+// addToken records a generated token and the text its id completed.
+func (s *seq) addToken(t Token, text string) {
+	end := -1
+	if text != "" {
+		s.decoded += len(text)
+		end = s.decoded
+		for i := len(s.pending) - 1; i >= 0 && s.pending[i].end < 0; i-- {
+			s.pending[i].end = end
+		}
+	}
+	s.pending = append(s.pending, pendingToken{tok: t, end: end})
+}
+
+// emit sends text released by the stop filter, with the tokens whose text it
+// completes.
+func (s *seq) emit(text string) {
+	if text == "" {
+		return
+	}
+	s.sent += len(text)
+	n := 0
+	for n < len(s.pending) && s.pending[n].end >= 0 && s.pending[n].end <= s.sent {
+		n++
+	}
+	ev := Event{Text: text, Tokens: s.takeTokens(n)}
+	s.first(&ev)
+	s.out.push(ev, false)
+}
+
+func (s *seq) takeTokens(n int) []Token {
+	if n == 0 {
+		return nil
+	}
+	toks := make([]Token, n)
+	for i := range toks {
+		toks[i] = s.pending[i].tok
+	}
+	s.pending = append(s.pending[:0], s.pending[n:]...)
+	return toks
+}
+
+// first attaches the prompt tokens to the first event of the stream.
+func (s *seq) first(ev *Event) {
+	if !s.sentFirst {
+		s.sentFirst = true
+		ev.PromptTokens = s.promptToks
+		s.promptToks = nil
+	}
+}
+
+// finish ends s with reason. text is released text not yet sent; stopped
+// says a stop sequence ended it (then nothing held may be sent). Otherwise
+// the decoder's unfinished character (as U+FFFD) and the held-back tail are
+// released, since they can no longer become a stop sequence.
+func (e *Engine) finish(s *seq, reason FinishReason, text string, stopped bool) {
+	if !stopped {
+		out, st := s.stop.push(s.dec.Flush())
+		text += out
+		if st {
+			reason = FinishStop
+		} else {
+			text += s.stop.flush()
+		}
+	}
+	ev := Event{
+		Text:             text,
+		Tokens:           s.takeTokens(len(s.pending)),
+		Finish:           reason,
+		PromptTokenCount: len(s.req.Prompt),
+		CompletionTokens: s.generated,
+	}
+	s.first(&ev)
+	s.out.push(ev, true)
+	e.release(s, true)
+}
