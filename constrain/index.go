@@ -1,0 +1,428 @@
+package constrain
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Vocabulary is what the index needs of a tokenizer (*tokenizer.Tokenizer
+// satisfies it). If it also has IsControl(int) bool, control tokens are never
+// allowed inside JSON: their text (such as "<|im_start|>") is not output.
+type Vocabulary interface {
+	Len() int
+	TokenBytes(id int) []byte
+	IsEOG(id int) bool
+}
+
+type controlVocabulary interface {
+	IsControl(id int) bool
+}
+
+// Index is the token trie of one vocabulary, built once per model and shared
+// by every request; it is immutable and safe for concurrent use.
+type Index struct {
+	vocab int
+	eog   []int
+	// Preorder byte trie over the usable tokens' bytes. Node i has byte
+	// tb[i] at depth dep[i] (the root is implicit, depth 0); its subtree
+	// ends before end[i]; the tokens spelled by its path are
+	// ids[idLo[i]:idHi[i]].
+	tb       []byte
+	dep      []uint16
+	end      []int32
+	idLo     []int32
+	idHi     []int32
+	ids      []int32
+	maxDepth int
+	// Bytes of every token for Accept: tokBytes[off[id]:off[id+1]];
+	// usable[id] is false for EOG, control and empty tokens.
+	tokBytes []byte
+	off      []int32
+	usable   []bool
+	isEOG    []bool
+
+	json *node
+
+	planOnce         sync.Once
+	strPlan, keyPlan *plan
+}
+
+// NewIndex builds the token trie of v.
+func NewIndex(v Vocabulary) *Index {
+	n := v.Len()
+	ix := &Index{vocab: n, off: make([]int32, n+1), usable: make([]bool, n), isEOG: make([]bool, n)}
+	cv, _ := v.(controlVocabulary)
+	type tok struct {
+		b  []byte
+		id int32
+	}
+	toks := make([]tok, 0, n)
+	for id := 0; id < n; id++ {
+		b := v.TokenBytes(id)
+		ix.tokBytes = append(ix.tokBytes, b...)
+		ix.off[id+1] = int32(len(ix.tokBytes))
+		switch {
+		case v.IsEOG(id):
+			ix.isEOG[id] = true
+			ix.eog = append(ix.eog, id)
+		case len(b) == 0, cv != nil && cv.IsControl(id):
+		default:
+			ix.usable[id] = true
+			toks = append(toks, tok{b, int32(id)})
+		}
+	}
+	sort.Slice(toks, func(i, j int) bool {
+		if c := bytes.Compare(toks[i].b, toks[j].b); c != 0 {
+			return c < 0
+		}
+		return toks[i].id < toks[j].id
+	})
+	var path []int32 // node index at each depth of the current path
+	var prev []byte
+	closeTo := func(depth int) {
+		for len(path) > depth {
+			ix.end[path[len(path)-1]] = int32(len(ix.tb))
+			path = path[:len(path)-1]
+		}
+	}
+	for k, t := range toks {
+		l := 0
+		for l < len(prev) && l < len(t.b) && prev[l] == t.b[l] {
+			l++
+		}
+		closeTo(l)
+		for d := l; d < len(t.b); d++ {
+			ix.tb = append(ix.tb, t.b[d])
+			ix.dep = append(ix.dep, uint16(d+1))
+			ix.end = append(ix.end, 0)
+			ix.idLo = append(ix.idLo, int32(k))
+			ix.idHi = append(ix.idHi, int32(k))
+			path = append(path, int32(len(ix.tb)-1))
+		}
+		ix.idHi[path[len(path)-1]] = int32(k + 1)
+		ix.ids = append(ix.ids, t.id)
+		if len(t.b) > ix.maxDepth {
+			ix.maxDepth = len(t.b)
+		}
+		prev = t.b
+	}
+	closeTo(0)
+	c := &compiler{memo: map[string]*node{}}
+	anyN := c.anyNode()
+	root := c.newNode()
+	root.atoms = []*atom{anyN.atoms[0]} // the object atom of "any value"
+	c.finish()
+	ix.json = root
+	return ix
+}
+
+// Nodes returns the number of nodes of the token trie (for diagnostics).
+func (ix *Index) Nodes() int { return len(ix.tb) }
+
+// JSON returns a constraint for JSON mode: any JSON object.
+func (ix *Index) JSON() *Constraint {
+	return ix.newConstraint(ix.json)
+}
+
+// Schema returns a constraint for output that validates against schema.
+// The error names an unsupported keyword or what else is wrong.
+func (ix *Index) Schema(schema []byte, opts ...Option) (*Constraint, error) {
+	c, err := compileSchema(schema, opts)
+	if err != nil {
+		return nil, err
+	}
+	return ix.newConstraint(c.root), nil
+}
+
+func (ix *Index) newConstraint(root *node) *Constraint {
+	m := &matcher{root: root}
+	return &Constraint{ix: ix, m: m, state: m.start()}
+}
+
+// Constraint is the decoding state of one sequence. It is not safe for
+// concurrent use; it satisfies engine.Constraint.
+type Constraint struct {
+	ix       *Index
+	m        *matcher
+	state    []thread
+	text     []byte
+	finished bool // an end-of-generation token was accepted
+
+	// scratch for Allow
+	levels [][]thread
+	fast   []fastLevel
+	one    [1]thread
+	ok     []uint64
+}
+
+// fastLevel is the Allow fast path's state at one trie depth: inside a
+// string value or an off-trie additional key (where almost every token is
+// allowed, so the walk visits most of the trie), only the tiny part of the
+// frame changes; the full thread is rebuilt from the one at depth base when
+// the string closes.
+type fastLevel struct {
+	on   bool
+	key  bool // an additional key rather than a string value
+	base uint16
+	a    *atom
+	st   tiny
+}
+
+// enterFast reports whether t (the only thread) can use the fast path.
+func enterFast(t *thread, d int) (fastLevel, bool) {
+	f := &t.f
+	switch {
+	case f.kind == fString:
+		return fastLevel{on: true, base: uint16(d), a: f.a, st: tiny{u8: f.u8, esc: f.esc, count: f.count}}, true
+	case f.kind == fObject && f.phase == oKey && f.pos < 0 && f.esc == 1:
+		return fastLevel{on: true, key: true, base: uint16(d), a: f.a, st: tiny{u8: f.u8, hash: f.hash}}, true
+	}
+	return fastLevel{}, false
+}
+
+// rebuild is the full thread for fast state fl.
+func (c *Constraint) rebuild(fl *fastLevel) thread {
+	t := c.levels[fl.base][0]
+	t.f.u8 = fl.st.u8
+	if fl.key {
+		t.f.hash = fl.st.hash
+	} else {
+		t.f.esc, t.f.count = fl.st.esc, fl.st.count
+	}
+	return t
+}
+
+// Done reports whether the output so far is a complete value.
+func (c *Constraint) Done() bool { return done(c.state) }
+
+// Text returns the bytes accepted so far.
+func (c *Constraint) Text() string { return string(c.text) }
+
+// Accept advances past tok, which must be allowed.
+func (c *Constraint) Accept(tok int) error {
+	ix := c.ix
+	if tok < 0 || tok >= ix.vocab {
+		return fmt.Errorf("constrain: token %d out of range", tok)
+	}
+	if c.finished {
+		return fmt.Errorf("constrain: token %d after end of generation", tok)
+	}
+	if ix.isEOG[tok] {
+		if !c.Done() {
+			return fmt.Errorf("constrain: end of generation (token %d) before the JSON value is complete", tok)
+		}
+		c.finished = true
+		return nil
+	}
+	if !ix.usable[tok] {
+		return fmt.Errorf("constrain: token %d cannot appear in JSON output", tok)
+	}
+	b := ix.tokBytes[ix.off[tok]:ix.off[tok+1]]
+	st := c.state
+	for _, x := range b {
+		st = c.m.feed(st, x, nil)
+		if len(st) == 0 {
+			return fmt.Errorf("constrain: token %d (%q) does not continue %q validly", tok, b, c.text)
+		}
+	}
+	c.state = st
+	c.text = append(c.text, b...)
+	return nil
+}
+
+// plan is the precomputed Allow walk from the start state of a string
+// content or additional-key context (no pending UTF-8 or escape, no length
+// limit): the tokens that stay inside, and the nodes where a closing quote
+// leaves it, whose subtrees depend on the context and are walked for real.
+type plan struct {
+	inside []uint64
+	chars  []uint8 // characters of each inside token (255: not inside), for maxLength
+	exits  []exit
+}
+
+type exit struct {
+	node  int32
+	count int32  // characters before the quote
+	path  []byte // bytes before the quote
+}
+
+// plans builds (once) the string and key plans.
+func (ix *Index) plans() (*plan, *plan) {
+	ix.planOnce.Do(func() {
+		ix.strPlan = ix.buildPlan(false)
+		ix.keyPlan = ix.buildPlan(true)
+	})
+	return ix.strPlan, ix.keyPlan
+}
+
+func (ix *Index) buildPlan(key bool) *plan {
+	p := &plan{inside: make([]uint64, (ix.vocab+63)/64), chars: make([]uint8, ix.vocab)}
+	for i := range p.chars {
+		p.chars[i] = 255
+	}
+	free := &atom{kind: aString, maxLen: -1}
+	st := make([]tiny, ix.maxDepth+1)
+	path := make([]byte, ix.maxDepth+1)
+	n := int32(len(ix.tb))
+	for i := int32(0); i < n; {
+		d := ix.dep[i]
+		b := ix.tb[i]
+		path[d-1] = b
+		cur := st[d-1]
+		if b == '"' && cur.u8 == 0 && cur.esc == 0 {
+			p.exits = append(p.exits, exit{node: i, count: cur.count, path: append([]byte(nil), path[:d-1]...)})
+			i = ix.end[i]
+			continue
+		}
+		var ok bool
+		if key {
+			ok = keyAdvance(&cur, b)
+		} else {
+			ok, _ = strAdvance(free, &cur, b)
+		}
+		if !ok {
+			i = ix.end[i]
+			continue
+		}
+		st[d] = cur
+		for _, id := range ix.ids[ix.idLo[i]:ix.idHi[i]] {
+			p.inside[id>>6] |= 1 << (uint(id) & 63)
+			p.chars[id] = uint8(min(cur.count, 254))
+		}
+		i++
+	}
+	return p
+}
+
+// Allow sets allowed[id] to false for every token that may not come next.
+// It cannot dead-end: the compiler prunes unsatisfiable branches, so while
+// not Done some token continues the value, provided the vocabulary can spell
+// every byte (byte tokens or single-character tokens). It walks the token
+// trie depth first with the matcher state, skipping a subtree as soon as its
+// prefix is rejected; inside strings and keys it starts from a precomputed
+// plan.
+func (c *Constraint) Allow(allowed []bool) {
+	ix := c.ix
+	words := (ix.vocab + 63) / 64
+	if len(c.ok) != words {
+		c.ok = make([]uint64, words)
+	} else {
+		clear(c.ok)
+	}
+	if !c.finished {
+		if len(c.levels) < ix.maxDepth+1 {
+			c.levels = make([][]thread, ix.maxDepth+1)
+			c.fast = make([]fastLevel, ix.maxDepth+1)
+		}
+		c.levels[0] = append(c.levels[0][:0], c.state...)
+		c.fast[0] = fastLevel{}
+		var pl *plan
+		room := int32(-1) // characters a length-limited string may still take
+		if len(c.state) == 1 {
+			if fl, ok := enterFast(&c.levels[0][0], 0); ok {
+				c.fast[0] = fl
+				if fl.st.u8 == 0 && fl.st.esc == 0 {
+					sp, kp := ix.plans()
+					pl = sp
+					switch {
+					case fl.key:
+						pl = kp
+					case fl.a.maxLen >= 0:
+						room = int32(fl.a.maxLen) - fl.st.count
+					}
+				}
+			}
+		}
+		switch {
+		case pl == nil:
+			c.walk(0, int32(len(ix.tb)))
+		default:
+			if room < 0 {
+				copy(c.ok, pl.inside)
+			} else {
+				for id, n := range pl.chars {
+					if int32(n) <= room {
+						c.ok[id>>6] |= 1 << (uint(id) & 63)
+					}
+				}
+			}
+			base := c.fast[0]
+			for _, e := range pl.exits {
+				if room >= 0 && e.count > room {
+					continue
+				}
+				fl := base
+				fl.st.count += e.count
+				for _, b := range e.path {
+					fl.st.hash = (fl.st.hash ^ uint64(b)) * fnvPrime
+				}
+				d := ix.dep[e.node]
+				c.fast[d-1] = fl
+				c.walk(e.node, ix.end[e.node])
+			}
+		}
+		if c.Done() {
+			for _, id := range ix.eog {
+				c.ok[id>>6] |= 1 << (uint(id) & 63)
+			}
+		}
+	}
+	for id := range allowed {
+		if id >= ix.vocab || c.ok[id>>6]&(1<<(uint(id)&63)) == 0 {
+			allowed[id] = false
+		}
+	}
+}
+
+// walk marks the allowed tokens of trie nodes [lo, hi), a whole subtree (or
+// the whole trie), whose parent state is at depth dep[lo]-1.
+func (c *Constraint) walk(lo, hi int32) {
+	ix := c.ix
+	for i := lo; i < hi; {
+		d := ix.dep[i]
+		b := ix.tb[i]
+		pf := &c.fast[d-1]
+		if pf.on && (b != '"' || pf.st.u8 != 0 || pf.st.esc != 0) {
+			st := pf.st
+			var ok bool
+			switch {
+			case pf.key:
+				ok = keyAdvance(&st, b)
+			case st.u8 == 0 && st.esc == 0 && b >= 0x20 && b < 0x80 && b != '\\' && pf.a.maxLen < 0:
+				st.count++
+				ok = true
+			default:
+				ok, _ = strAdvance(pf.a, &st, b)
+			}
+			if !ok {
+				i = ix.end[i]
+				continue
+			}
+			c.fast[d] = fastLevel{on: true, key: pf.key, base: pf.base, a: pf.a, st: st}
+		} else {
+			in := c.levels[d-1]
+			if pf.on {
+				c.one[0] = c.rebuild(pf)
+				in = c.one[:]
+			}
+			out := c.m.feed(in, b, c.levels[d][:0])
+			c.levels[d] = out
+			c.fast[d].on = false
+			if len(out) == 0 {
+				i = ix.end[i]
+				continue
+			}
+			if len(out) == 1 {
+				if fl, ok := enterFast(&out[0], int(d)); ok {
+					c.fast[d] = fl
+				}
+			}
+		}
+		for _, id := range ix.ids[ix.idLo[i]:ix.idHi[i]] {
+			c.ok[id>>6] |= 1 << (uint(id) & 63)
+		}
+		i++
+	}
+}

@@ -1,0 +1,1120 @@
+package constrain
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Option changes how a schema is interpreted.
+type Option func(*options)
+
+type options struct {
+	strict bool
+}
+
+// Strict follows OpenAI's structured-output strict mode: an object schema
+// without additionalProperties allows no keys beyond its properties.
+func Strict(on bool) Option { return func(o *options) { o.strict = on } }
+
+// maxProps bounds the properties of one object schema: the matcher keeps the
+// set of properties already written in a fixed-size bit set so that copying a
+// state never allocates.
+const maxProps = 128
+
+// maxSchemaDepth bounds schema nesting so a hostile schema cannot exhaust the
+// stack of the compiler.
+const maxSchemaDepth = 200
+
+type atomKind uint8
+
+const (
+	aObject atomKind = iota + 1
+	aArray
+	aString
+	aNumber
+	aInteger
+	aLiteral // enum, const, boolean, null
+)
+
+// node is one schema: a union of atoms (anyOf, type arrays), possibly through
+// references. flat is filled after compilation.
+type node struct {
+	atoms []*atom
+	subs  []*node // anyOf members and $ref targets
+	flat  []*atom // atoms of the whole union, sat ones only after analysis
+	sat   bool
+}
+
+type prop struct {
+	name     string
+	n        *node
+	required bool
+}
+
+type atom struct {
+	kind atomKind
+	sat  bool
+
+	// object
+	props   []prop
+	keys    *trie // canonical encoded names; term = property index
+	reqMask pset
+	// satMaskCache holds the properties whose schema can be satisfied.
+	satMaskCache pset
+	addl         *node // nil: no additional properties
+	minProps     int
+	maxProps     int // -1: unbounded
+
+	// array
+	prefix   []*node
+	items    *node // nil: no items beyond prefix
+	minItems int
+	maxItems int // -1
+
+	// string
+	minLen int
+	maxLen int // -1
+
+	// number / integer
+	lo, hi     *big.Rat // nil: unbounded
+	loEx, hiEx bool
+
+	// literal
+	lit  *trie
+	vals []any // decoded (json.Number for numbers)
+}
+
+// pset is a set of property indices.
+type pset [2]uint64
+
+func (s pset) has(i int) bool  { return s[i>>6]&(1<<(uint(i)&63)) != 0 }
+func (s *pset) add(i int)      { s[i>>6] |= 1 << (uint(i) & 63) }
+func (s pset) and(t pset) pset { return pset{s[0] & t[0], s[1] & t[1]} }
+func (s pset) andNot(t pset) pset {
+	return pset{s[0] &^ t[0], s[1] &^ t[1]}
+}
+func (s pset) empty() bool { return s[0] == 0 && s[1] == 0 }
+func (s pset) count() int  { return popcount(s[0]) + popcount(s[1]) }
+
+func popcount(x uint64) int {
+	n := 0
+	for x != 0 {
+		x &= x - 1
+		n++
+	}
+	return n
+}
+
+// trie is a byte trie over a set of byte strings.
+type trie struct {
+	nodes []tnode
+}
+
+type tnode struct {
+	edges []tedge
+	term  int  // index of the string ending here, -1 if none
+	mask  pset // for key tries: properties in this subtree
+	esc   bool // the path ends inside an escape sequence (key tries)
+	last  byte // last byte of the path (for literal tries: is it a number?)
+}
+
+type tedge struct {
+	b    byte
+	next int32
+}
+
+func newTrie() *trie { return &trie{nodes: []tnode{{term: -1}}} }
+
+func (t *trie) insert(s []byte, idx int) {
+	cur := 0
+	if idx < maxProps {
+		t.nodes[0].mask.add(idx)
+	}
+	esc := 0 // bytes of an escape sequence still to come
+	for _, b := range s {
+		switch {
+		case esc > 0:
+			esc--
+			if b == 'u' && esc == 0 {
+				esc = 4
+			}
+		case b == '\\':
+			esc = 1
+		}
+		nx := t.child(cur, b)
+		if nx < 0 {
+			t.nodes = append(t.nodes, tnode{term: -1, last: b, esc: esc > 0})
+			nx = len(t.nodes) - 1
+			t.nodes[cur].edges = append(t.nodes[cur].edges, tedge{b, int32(nx)})
+		}
+		cur = nx
+		if idx < maxProps {
+			t.nodes[cur].mask.add(idx)
+		}
+	}
+	if t.nodes[cur].term < 0 {
+		t.nodes[cur].term = idx
+	}
+}
+
+func (t *trie) child(cur int, b byte) int {
+	for _, e := range t.nodes[cur].edges {
+		if e.b == b {
+			return int(e.next)
+		}
+	}
+	return -1
+}
+
+// compiled is a compiled schema.
+type compiled struct {
+	root *node
+}
+
+type compiler struct {
+	doc   any
+	opt   options
+	memo  map[string]*node
+	nodes []*node
+	atoms []*atom
+	depth int
+
+	pendingLits []pendingLit
+}
+
+var annotations = map[string]bool{
+	"title": true, "description": true, "examples": true, "default": true,
+	"$schema": true, "$id": true, "$comment": true, "$defs": true, "definitions": true,
+	"format": true, "readOnly": true, "writeOnly": true, "deprecated": true,
+	"contentEncoding": true, "contentMediaType": true, "$anchor": true, "strict": true,
+}
+
+var unsupported = []string{
+	"not", "if", "then", "else", "allOf", "patternProperties", "dependentRequired",
+	"dependentSchemas", "dependencies", "propertyNames", "unevaluatedProperties",
+	"unevaluatedItems", "contains", "minContains", "maxContains", "uniqueItems",
+	"multipleOf", "pattern", "$dynamicRef", "$recursiveRef",
+}
+
+// CompileSchema checks that schema is a JSON Schema of the supported subset
+// and can be satisfied, so the server can answer 400 before generating.
+func CompileSchema(schema []byte, opts ...Option) error {
+	_, err := compileSchema(schema, opts)
+	return err
+}
+
+func compileSchema(schema []byte, opts []Option) (*compiled, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	doc, err := decodeJSON(schema)
+	if err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	c := &compiler{doc: doc, opt: o, memo: map[string]*node{}}
+	root, err := c.compile(doc, "#")
+	if err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
+	c.finish()
+	if !root.sat {
+		return nil, errors.New("schema: no JSON value satisfies the schema")
+	}
+	return &compiled{root: root}, nil
+}
+
+// decodeJSON decodes one JSON value with numbers kept as json.Number,
+// rejecting duplicate object keys and trailing data.
+func decodeJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	v, err := decodeValue(d, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("trailing data after JSON value")
+	}
+	return v, nil
+}
+
+func decodeValue(d *json.Decoder, depth int) (any, error) {
+	if depth > 10000 {
+		return nil, errors.New("JSON nested too deeply")
+	}
+	tok, err := d.Token()
+	if err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			m := map[string]any{}
+			for d.More() {
+				kt, err := d.Token()
+				if err != nil {
+					return nil, fmt.Errorf("invalid JSON: %w", err)
+				}
+				k, ok := kt.(string)
+				if !ok {
+					return nil, errors.New("invalid JSON: object key is not a string")
+				}
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("duplicate object key %q", k)
+				}
+				v, err := decodeValue(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				m[k] = v
+			}
+			if _, err := d.Token(); err != nil {
+				return nil, fmt.Errorf("invalid JSON: %w", err)
+			}
+			return m, nil
+		case '[':
+			a := []any{}
+			for d.More() {
+				v, err := decodeValue(d, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				a = append(a, v)
+			}
+			if _, err := d.Token(); err != nil {
+				return nil, fmt.Errorf("invalid JSON: %w", err)
+			}
+			return a, nil
+		}
+		return nil, fmt.Errorf("invalid JSON: unexpected %v", t)
+	default:
+		return tok, nil
+	}
+}
+
+func (c *compiler) newNode() *node {
+	n := &node{}
+	c.nodes = append(c.nodes, n)
+	return n
+}
+
+func (c *compiler) newAtom(k atomKind) *atom {
+	a := &atom{kind: k, maxProps: -1, maxItems: -1, maxLen: -1}
+	c.atoms = append(c.atoms, a)
+	return a
+}
+
+// resolve follows a local JSON pointer ("#", "#/$defs/x", any path).
+func (c *compiler) resolve(ref string) (any, error) {
+	if ref == "#" {
+		return c.doc, nil
+	}
+	if !strings.HasPrefix(ref, "#/") {
+		return nil, fmt.Errorf("$ref %q: only local references (#/...) are supported", ref)
+	}
+	cur := c.doc
+	for _, part := range strings.Split(ref[2:], "/") {
+		part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
+		switch v := cur.(type) {
+		case map[string]any:
+			nx, ok := v[part]
+			if !ok {
+				return nil, fmt.Errorf("$ref %q: not found", ref)
+			}
+			cur = nx
+		case []any:
+			i, err := strconv.Atoi(part)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil, fmt.Errorf("$ref %q: not found", ref)
+			}
+			cur = v[i]
+		default:
+			return nil, fmt.Errorf("$ref %q: not found", ref)
+		}
+	}
+	return cur, nil
+}
+
+// compile compiles the schema v found at JSON pointer ptr. References are
+// memoized by pointer, which is what makes recursive schemas finite.
+func (c *compiler) compile(v any, ptr string) (*node, error) {
+	if n, ok := c.memo[ptr]; ok {
+		return n, nil
+	}
+	c.depth++
+	defer func() { c.depth-- }()
+	if c.depth > maxSchemaDepth {
+		return nil, errors.New("schema nested too deeply")
+	}
+	n := c.newNode()
+	c.memo[ptr] = n
+	if err := c.fill(n, v, ptr); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (c *compiler) fill(n *node, v any, ptr string) error {
+	switch s := v.(type) {
+	case bool:
+		if s {
+			n.subs = append(n.subs, c.anyNode())
+		}
+		return nil
+	case map[string]any:
+		return c.fillObject(n, s, ptr)
+	default:
+		return fmt.Errorf("at %s: a schema must be an object or a boolean", ptr)
+	}
+}
+
+// anyNode is the schema true: any JSON value.
+func (c *compiler) anyNode() *node {
+	if n, ok := c.memo["<any>"]; ok {
+		return n
+	}
+	n := c.newNode()
+	c.memo["<any>"] = n
+	obj := c.newAtom(aObject)
+	obj.keys = newTrie()
+	obj.addl = n
+	arr := c.newAtom(aArray)
+	arr.items = n
+	str := c.newAtom(aString)
+	num := c.newAtom(aNumber)
+	lit := c.newAtom(aLiteral)
+	c.setLiterals(lit, []any{true, false, nil})
+	n.atoms = []*atom{obj, arr, str, num, lit}
+	return n
+}
+
+var allTypes = []string{"object", "array", "string", "number", "integer", "boolean", "null"}
+
+func (c *compiler) fillObject(n *node, s map[string]any, ptr string) error {
+	for _, k := range unsupported {
+		if _, ok := s[k]; !ok {
+			continue
+		}
+		if k == "allOf" {
+			// A single-member allOf (pydantic's way of attaching a
+			// description to a $ref) is the member itself.
+			if a, ok := s[k].([]any); ok && len(a) == 1 && onlyAnnotations(s, "allOf") {
+				sub, err := c.compile(a[0], ptr+"/allOf/0")
+				if err != nil {
+					return err
+				}
+				n.subs = append(n.subs, sub)
+				return nil
+			}
+		}
+		return fmt.Errorf("at %s: unsupported keyword %s", ptr, k)
+	}
+	if ref, ok := s["$ref"]; ok {
+		r, ok := ref.(string)
+		if !ok {
+			return fmt.Errorf("at %s: $ref must be a string", ptr)
+		}
+		if !onlyAnnotations(s, "$ref") {
+			return fmt.Errorf("at %s: unsupported keyword $ref with sibling keywords", ptr)
+		}
+		target, err := c.resolve(r)
+		if err != nil {
+			return fmt.Errorf("at %s: %w", ptr, err)
+		}
+		sub, err := c.compile(target, r)
+		if err != nil {
+			return err
+		}
+		n.subs = append(n.subs, sub)
+		return nil
+	}
+	for _, kw := range []string{"anyOf", "oneOf"} {
+		alts, ok := s[kw]
+		if !ok {
+			continue
+		}
+		if !onlyAnnotations(s, kw) {
+			return fmt.Errorf("at %s: unsupported keyword %s combined with sibling keywords", ptr, kw)
+		}
+		a, ok := alts.([]any)
+		if !ok || len(a) == 0 {
+			return fmt.Errorf("at %s: %s must be a non-empty array", ptr, kw)
+		}
+		for i, sub := range a {
+			sn, err := c.compile(sub, fmt.Sprintf("%s/%s/%d", ptr, kw, i))
+			if err != nil {
+				return err
+			}
+			n.subs = append(n.subs, sn)
+		}
+		return nil
+	}
+
+	types, err := c.types(s, ptr)
+	if err != nil {
+		return err
+	}
+	var lits []any
+	_, hasEnum := s["enum"]
+	_, hasConst := s["const"]
+	if hasEnum || hasConst {
+		if hasConst {
+			lits = []any{s["const"]}
+		}
+		if hasEnum {
+			e, ok := s["enum"].([]any)
+			if !ok {
+				return fmt.Errorf("at %s: enum must be an array", ptr)
+			}
+			if hasConst {
+				lits = intersectValues(lits, e)
+			} else {
+				lits = e
+			}
+		}
+	}
+	base := c.newNode()
+	for _, t := range types {
+		a, err := c.typed(t, s, ptr)
+		if err != nil {
+			return err
+		}
+		base.atoms = append(base.atoms, a)
+	}
+	if lits == nil && !hasEnum && !hasConst {
+		n.subs = append(n.subs, base)
+		return nil
+	}
+	// enum/const: the values that also satisfy the other keywords, checked
+	// once the whole graph is compiled.
+	lit := c.newAtom(aLiteral)
+	lit.vals = lits
+	c.pendingLits = append(c.pendingLits, pendingLit{lit, base})
+	n.atoms = append(n.atoms, lit)
+	return nil
+}
+
+type pendingLit struct {
+	a    *atom
+	base *node
+}
+
+func onlyAnnotations(s map[string]any, except string) bool {
+	for k := range s {
+		if k != except && !annotations[k] {
+			if strings.HasPrefix(k, "x-") {
+				continue
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// types returns the types the schema allows: the type keyword, or, when it
+// is absent, the types implied by type-specific keywords (a schema with only
+// "properties" is meant to be an object), or every type.
+func (c *compiler) types(s map[string]any, ptr string) ([]string, error) {
+	var out []string
+	if t, ok := s["type"]; ok {
+		switch tv := t.(type) {
+		case string:
+			out = []string{tv}
+		case []any:
+			for _, x := range tv {
+				str, ok := x.(string)
+				if !ok {
+					return nil, fmt.Errorf("at %s: type must be a string or an array of strings", ptr)
+				}
+				out = append(out, str)
+			}
+		default:
+			return nil, fmt.Errorf("at %s: type must be a string or an array of strings", ptr)
+		}
+		for _, x := range out {
+			ok := false
+			for _, y := range allTypes {
+				ok = ok || x == y
+			}
+			if !ok {
+				return nil, fmt.Errorf("at %s: unknown type %q", ptr, x)
+			}
+		}
+	} else {
+		has := func(keys ...string) bool {
+			for _, k := range keys {
+				if _, ok := s[k]; ok {
+					return true
+				}
+			}
+			return false
+		}
+		if has("properties", "required", "additionalProperties", "minProperties", "maxProperties") {
+			out = append(out, "object")
+		}
+		if has("items", "prefixItems", "minItems", "maxItems", "additionalItems") {
+			out = append(out, "array")
+		}
+		if has("minLength", "maxLength") {
+			out = append(out, "string")
+		}
+		if has("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") {
+			out = append(out, "number")
+		}
+		if out == nil {
+			out = allTypes
+		}
+	}
+	if nb, ok := s["nullable"].(bool); ok && nb {
+		out = append(out, "null")
+	}
+	// integer is contained in number.
+	hasNum := false
+	for _, x := range out {
+		hasNum = hasNum || x == "number"
+	}
+	var dedup []string
+	seen := map[string]bool{}
+	for _, x := range out {
+		if seen[x] || (x == "integer" && hasNum) {
+			continue
+		}
+		seen[x] = true
+		dedup = append(dedup, x)
+	}
+	return dedup, nil
+}
+
+func nonNegInt(s map[string]any, key, ptr string, def int) (int, error) {
+	v, ok := s[key]
+	if !ok {
+		return def, nil
+	}
+	num, ok := v.(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("at %s: %s must be a number", ptr, key)
+	}
+	r, ok := new(big.Rat).SetString(num.String())
+	if !ok || r.Sign() < 0 || !r.IsInt() {
+		return 0, fmt.Errorf("at %s: %s must be a non-negative integer", ptr, key)
+	}
+	if !r.Num().IsInt64() || r.Num().Int64() > 1<<30 {
+		return 1 << 30, nil
+	}
+	return int(r.Num().Int64()), nil
+}
+
+func (c *compiler) typed(t string, s map[string]any, ptr string) (*atom, error) {
+	switch t {
+	case "object":
+		a := c.newAtom(aObject)
+		a.keys = newTrie()
+		var req []string
+		if r, ok := s["required"]; ok {
+			ra, ok := r.([]any)
+			if !ok {
+				return nil, fmt.Errorf("at %s: required must be an array of strings", ptr)
+			}
+			for _, x := range ra {
+				str, ok := x.(string)
+				if !ok {
+					return nil, fmt.Errorf("at %s: required must be an array of strings", ptr)
+				}
+				req = append(req, str)
+			}
+		}
+		idx := map[string]int{}
+		if p, ok := s["properties"]; ok {
+			pm, ok := p.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("at %s: properties must be an object", ptr)
+			}
+			names := make([]string, 0, len(pm))
+			for k := range pm {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				sub, err := c.compile(pm[k], ptr+"/properties/"+escapePtr(k))
+				if err != nil {
+					return nil, err
+				}
+				idx[k] = len(a.props)
+				a.props = append(a.props, prop{name: k, n: sub})
+			}
+		}
+		addlAllowed := !c.opt.strict
+		a.addl = nil
+		if ap, ok := s["additionalProperties"]; ok {
+			switch apv := ap.(type) {
+			case bool:
+				addlAllowed = apv
+			default:
+				sub, err := c.compile(ap, ptr+"/additionalProperties")
+				if err != nil {
+					return nil, err
+				}
+				a.addl = sub
+				addlAllowed = true
+			}
+		}
+		if addlAllowed && a.addl == nil {
+			a.addl = c.anyNode()
+		}
+		for _, r := range req {
+			i, ok := idx[r]
+			if !ok {
+				// A required key that is not a declared property must
+				// come through additionalProperties.
+				sub := a.addl
+				if sub == nil {
+					sub = c.newNode() // matches nothing
+				}
+				i = len(a.props)
+				idx[r] = i
+				a.props = append(a.props, prop{name: r, n: sub})
+			}
+			a.props[i].required = true
+		}
+		if len(a.props) > maxProps {
+			return nil, fmt.Errorf("at %s: more than %d properties are not supported", ptr, maxProps)
+		}
+		for i, p := range a.props {
+			a.keys.insert(encodeString(p.name, false), i)
+			if p.required {
+				a.reqMask.add(i)
+			}
+		}
+		var err error
+		if a.minProps, err = nonNegInt(s, "minProperties", ptr, 0); err != nil {
+			return nil, err
+		}
+		if a.maxProps, err = nonNegInt(s, "maxProperties", ptr, -1); err != nil {
+			return nil, err
+		}
+		return a, nil
+	case "array":
+		a := c.newAtom(aArray)
+		items, hasItems := s["items"]
+		if pi, ok := s["prefixItems"]; ok {
+			pa, ok := pi.([]any)
+			if !ok {
+				return nil, fmt.Errorf("at %s: prefixItems must be an array", ptr)
+			}
+			for i, x := range pa {
+				sub, err := c.compile(x, fmt.Sprintf("%s/prefixItems/%d", ptr, i))
+				if err != nil {
+					return nil, err
+				}
+				a.prefix = append(a.prefix, sub)
+			}
+		} else if ia, ok := items.([]any); ok {
+			// Draft 4-7 tuple form: items is the prefix, additionalItems the rest.
+			for i, x := range ia {
+				sub, err := c.compile(x, fmt.Sprintf("%s/items/%d", ptr, i))
+				if err != nil {
+					return nil, err
+				}
+				a.prefix = append(a.prefix, sub)
+			}
+			hasItems = false
+			if ai, ok := s["additionalItems"]; ok {
+				items, hasItems = ai, true
+			} else {
+				items, hasItems = true, true
+			}
+		}
+		if hasItems {
+			sub, err := c.compile(items, ptr+"/items")
+			if err != nil {
+				return nil, err
+			}
+			a.items = sub
+		} else {
+			a.items = c.anyNode()
+		}
+		var err error
+		if a.minItems, err = nonNegInt(s, "minItems", ptr, 0); err != nil {
+			return nil, err
+		}
+		if a.maxItems, err = nonNegInt(s, "maxItems", ptr, -1); err != nil {
+			return nil, err
+		}
+		return a, nil
+	case "string":
+		a := c.newAtom(aString)
+		var err error
+		if a.minLen, err = nonNegInt(s, "minLength", ptr, 0); err != nil {
+			return nil, err
+		}
+		if a.maxLen, err = nonNegInt(s, "maxLength", ptr, -1); err != nil {
+			return nil, err
+		}
+		return a, nil
+	case "number", "integer":
+		k := aNumber
+		if t == "integer" {
+			k = aInteger
+		}
+		a := c.newAtom(k)
+		if err := c.bounds(a, s, ptr); err != nil {
+			return nil, err
+		}
+		return a, nil
+	case "boolean":
+		a := c.newAtom(aLiteral)
+		c.setLiterals(a, []any{true, false})
+		return a, nil
+	default: // null
+		a := c.newAtom(aLiteral)
+		c.setLiterals(a, []any{nil})
+		return a, nil
+	}
+}
+
+// ratOf converts a JSON number to an exact rational. Exponents beyond ±1000
+// and numbers longer than 400 characters are refused: big.Rat would
+// materialize 10^exp, and the bounded-number checks loop over the digits,
+// which a hostile schema could use to exhaust memory or time.
+func ratOf(v any) (*big.Rat, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return nil, false
+	}
+	s := n.String()
+	if len(s) > 400 {
+		return nil, false
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
+		if err != nil || e > 1000 || e < -1000 {
+			return nil, false
+		}
+	}
+	return new(big.Rat).SetString(s)
+}
+
+func (c *compiler) bounds(a *atom, s map[string]any, ptr string) error {
+	get := func(key string) (*big.Rat, error) {
+		v, ok := s[key]
+		if !ok {
+			return nil, nil
+		}
+		if b, ok := v.(bool); ok && (key == "exclusiveMinimum" || key == "exclusiveMaximum") {
+			// Draft 4 boolean form: modifies minimum/maximum.
+			if b {
+				if key == "exclusiveMinimum" {
+					a.loEx = true
+				} else {
+					a.hiEx = true
+				}
+			}
+			return nil, nil
+		}
+		r, ok := ratOf(v)
+		if !ok {
+			return nil, fmt.Errorf("at %s: %s must be a number", ptr, key)
+		}
+		return r, nil
+	}
+	lo, err := get("minimum")
+	if err != nil {
+		return err
+	}
+	hi, err := get("maximum")
+	if err != nil {
+		return err
+	}
+	elo, err := get("exclusiveMinimum")
+	if err != nil {
+		return err
+	}
+	ehi, err := get("exclusiveMaximum")
+	if err != nil {
+		return err
+	}
+	a.lo, a.hi = lo, hi
+	if elo != nil && (a.lo == nil || elo.Cmp(a.lo) >= 0) {
+		a.lo, a.loEx = elo, true
+	}
+	if ehi != nil && (a.hi == nil || ehi.Cmp(a.hi) <= 0) {
+		a.hi, a.hiEx = ehi, true
+	}
+	if a.lo == nil {
+		a.loEx = false
+	}
+	if a.hi == nil {
+		a.hiEx = false
+	}
+	return nil
+}
+
+func escapePtr(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// encodeString is the canonical JSON encoding of s: only '"', '\\' and
+// control characters are escaped. quoted adds the quotes.
+func encodeString(s string, quoted bool) []byte {
+	var b []byte
+	if quoted {
+		b = append(b, '"')
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '"':
+			b = append(b, '\\', '"')
+		case ch == '\\':
+			b = append(b, '\\', '\\')
+		case ch == '\n':
+			b = append(b, '\\', 'n')
+		case ch == '\r':
+			b = append(b, '\\', 'r')
+		case ch == '\t':
+			b = append(b, '\\', 't')
+		case ch < 0x20:
+			b = append(b, fmt.Sprintf("\\u%04x", ch)...)
+		default:
+			b = append(b, ch)
+		}
+	}
+	if quoted {
+		b = append(b, '"')
+	}
+	return b
+}
+
+// canonical is the one form in which the matcher writes an enum/const value.
+func canonical(v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return []byte("null")
+	case bool:
+		if x {
+			return []byte("true")
+		}
+		return []byte("false")
+	case json.Number:
+		return []byte(x.String())
+	case string:
+		return encodeString(x, true)
+	case []any:
+		b := []byte{'['}
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, canonical(e)...)
+		}
+		return append(b, ']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b := []byte{'{'}
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, encodeString(k, true)...)
+			b = append(b, ':')
+			b = append(b, canonical(x[k])...)
+		}
+		return append(b, '}')
+	}
+	return nil
+}
+
+func (c *compiler) setLiterals(a *atom, vals []any) {
+	a.vals = vals
+	a.lit = newTrie()
+	for i, v := range vals {
+		a.lit.insert(canonical(v), i)
+	}
+}
+
+func intersectValues(a, b []any) []any {
+	var out []any
+	for _, x := range a {
+		for _, y := range b {
+			if equalJSON(x, y) {
+				out = append(out, x)
+				break
+			}
+		}
+	}
+	if out == nil {
+		out = []any{}
+	}
+	return out
+}
+
+// equalJSON is JSON equality: numbers by value, objects regardless of order.
+func equalJSON(x, y any) bool {
+	switch a := x.(type) {
+	case nil:
+		return y == nil
+	case bool:
+		b, ok := y.(bool)
+		return ok && a == b
+	case string:
+		b, ok := y.(string)
+		return ok && a == b
+	case json.Number:
+		b, ok := y.(json.Number)
+		if !ok {
+			return false
+		}
+		ra, ok1 := ratOf(a)
+		rb, ok2 := ratOf(b)
+		return ok1 && ok2 && ra.Cmp(rb) == 0
+	case []any:
+		b, ok := y.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !equalJSON(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		b, ok := y.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, v := range a {
+			w, ok := b[k]
+			if !ok || !equalJSON(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// finish resolves enum/const literal sets, flattens unions and computes which
+// nodes can produce a value (least fixpoint, so an infinitely recursive
+// required structure is correctly found unsatisfiable).
+func (c *compiler) finish() {
+	for _, n := range c.nodes {
+		seen := map[*node]bool{}
+		var walk func(m *node)
+		walk = func(m *node) {
+			if seen[m] {
+				return
+			}
+			seen[m] = true
+			n.flat = append(n.flat, m.atoms...)
+			for _, s := range m.subs {
+				walk(s)
+			}
+		}
+		walk(n)
+	}
+	// Inner enums were compiled (and queued) before outer ones.
+	for _, p := range c.pendingLits {
+		var keep []any
+		for _, v := range p.a.vals {
+			if validNode(p.base, v) == nil {
+				keep = append(keep, v)
+			}
+		}
+		c.setLiterals(p.a, keep)
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, a := range c.atoms {
+			if !a.sat && atomSat(a) {
+				a.sat = true
+				changed = true
+			}
+		}
+		for _, n := range c.nodes {
+			if n.sat {
+				continue
+			}
+			for _, a := range n.flat {
+				if a.sat {
+					n.sat = true
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	for _, n := range c.nodes {
+		var keep []*atom
+		for _, a := range n.flat {
+			if a.sat {
+				keep = append(keep, a)
+			}
+		}
+		n.flat = keep
+	}
+	for _, a := range c.atoms {
+		a.satMaskCache = a.satMask()
+	}
+}
+
+func atomSat(a *atom) bool {
+	switch a.kind {
+	case aObject:
+		avail := 0
+		for _, p := range a.props {
+			if p.n.sat {
+				avail++
+			} else if p.required {
+				return false
+			}
+		}
+		req := a.reqMask.count()
+		if a.maxProps >= 0 && (req > a.maxProps || a.minProps > a.maxProps) {
+			return false
+		}
+		if a.addl == nil || !a.addl.sat {
+			return avail >= a.minProps
+		}
+		return true
+	case aArray:
+		if a.maxItems >= 0 && a.minItems > a.maxItems {
+			return false
+		}
+		// Items beyond the prefix share one schema: checking one is enough.
+		for i := 0; i < min(a.minItems, len(a.prefix)+1); i++ {
+			n := a.itemNode(i)
+			if n == nil || !n.sat {
+				return false
+			}
+		}
+		return true
+	case aString:
+		return a.maxLen < 0 || a.minLen <= a.maxLen
+	case aNumber, aInteger:
+		return numViable(a, "")
+	case aLiteral:
+		return len(a.vals) > 0
+	}
+	return false
+}
+
+func (a *atom) itemNode(i int) *node {
+	if i < len(a.prefix) {
+		return a.prefix[i]
+	}
+	return a.items
+}
