@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/internal/testmodels"
 	"github.com/kiln-llm/kiln/model"
 	"github.com/kiln-llm/kiln/sample"
 	"github.com/kiln-llm/kiln/tokenizer"
@@ -25,11 +25,7 @@ import (
 // loadStoriesTok loads stories260K with its tokenizer.
 func loadStoriesTok(t testing.TB) (*model.Model, *tokenizer.Tokenizer) {
 	t.Helper()
-	dir := os.Getenv("KILN_TEST_MODELS")
-	if dir == "" {
-		t.Skip("KILN_TEST_MODELS is not set: skipping tests that need the shared test models")
-	}
-	return openModelTok(t, filepath.Join(dir, "stories260K.gguf"))
+	return openModelTok(t, testmodels.Path(t, "stories260K.gguf"))
 }
 
 func openModelTok(t testing.TB, path string) (*model.Model, *tokenizer.Tokenizer) {
@@ -640,7 +636,7 @@ type ref struct {
 
 func loadReference(t testing.TB) reference {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(os.Getenv("KILN_TEST_MODELS"), "..", "reference", "logits", "stories260K.json"))
+	b, err := os.ReadFile(testmodels.Reference(t, "logits", "stories260K.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

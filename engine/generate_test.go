@@ -3,22 +3,17 @@ package engine
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/internal/testmodels"
 	"github.com/kiln-llm/kiln/model"
 	"github.com/kiln-llm/kiln/sample"
 )
 
 func loadStories(t *testing.T) *model.Model {
 	t.Helper()
-	dir := os.Getenv("KILN_TEST_MODELS")
-	if dir == "" {
-		t.Skip("KILN_TEST_MODELS is not set: skipping tests that need the shared test models")
-	}
-	f, err := gguf.Open(filepath.Join(dir, "stories260K.gguf"))
+	f, err := gguf.Open(testmodels.Path(t, "stories260K.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}

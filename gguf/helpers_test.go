@@ -81,13 +81,3 @@ func mustSet(t testing.TB, w *Writer, key string, v any) {
 		t.Fatal(err)
 	}
 }
-
-// modelsDir returns $KILN_TEST_MODELS or skips the test.
-func modelsDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("KILN_TEST_MODELS")
-	if dir == "" {
-		t.Skip("KILN_TEST_MODELS not set; skipping tests on real model files")
-	}
-	return dir
-}

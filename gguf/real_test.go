@@ -11,12 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kiln-llm/kiln/internal/testmodels"
 )
 
 // TestRealFilesOpen opens every GGUF file of the test models directory and
 // checks structural facts that hold for any well-formed file.
 func TestRealFilesOpen(t *testing.T) {
-	dir := modelsDir(t)
+	dir := testmodels.Dir(t)
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".gguf") {
@@ -58,7 +60,7 @@ func TestRealFilesOpen(t *testing.T) {
 
 // TestRealFileFacts checks values documented in models/README.md.
 func TestRealFileFacts(t *testing.T) {
-	dir := modelsDir(t)
+	dir := testmodels.Dir(t)
 	type fact struct {
 		key  string
 		want any // int64, float64, string, bool, or int for an array length
@@ -179,7 +181,7 @@ var synthRow = regexp.MustCompile("^\\| `(synth/[^`]+\\.gguf)` \\| (\\d+) \\| ([
 // TestSynthTensorTypes checks every synthetic model's size and tensor type
 // counts against the table in models/README.md.
 func TestSynthTensorTypes(t *testing.T) {
-	dir := modelsDir(t)
+	dir := testmodels.Dir(t)
 	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-llm/kiln/internal/testmodels"
 	"github.com/kiln-llm/kiln/tensor"
 )
 
@@ -361,7 +362,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full")
 // writer and our Python tools) from their parsed contents and expects the
 // exact same bytes: same header encoding, tensor packing and padding.
 func TestWriterMatchesLlamaCpp(t *testing.T) {
-	dir := modelsDir(t)
+	dir := testmodels.Dir(t)
 	for _, name := range []string{"stories260K.gguf", "synth/synth-llama-gqa-mix-q4_k_m.gguf", "synth/synth-qwen3-q5_1.gguf"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, name)

@@ -9,25 +9,16 @@ import (
 	"testing"
 
 	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/internal/testmodels"
 )
 
 // testWorkers keeps tests representative of the 2-core CI machines.
 const testWorkers = 2
 
-// modelsDir returns $KILN_TEST_MODELS or skips the test.
-func modelsDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("KILN_TEST_MODELS")
-	if dir == "" {
-		t.Skip("KILN_TEST_MODELS is not set; it must point at the test models directory")
-	}
-	return dir
-}
-
 // modelPath finds a model file by name in the models directory or synth/.
 func modelPath(t testing.TB, name string) string {
 	t.Helper()
-	dir := modelsDir(t)
+	dir := testmodels.Dir(t)
 	for _, p := range []string{filepath.Join(dir, "synth", name), filepath.Join(dir, name)} {
 		if _, err := os.Stat(p); err == nil {
 			return p

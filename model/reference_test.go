@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/kiln-llm/kiln/internal/testmodels"
 )
 
 // shortSubset is what runs under -short and -race: every architecture and
@@ -36,7 +38,7 @@ type refSpec struct {
 }
 
 func refSpecs(t *testing.T) []refSpec {
-	refDir := filepath.Join(modelsDir(t), "..", "reference")
+	refDir := testmodels.Reference(t)
 	var specs []refSpec
 	for _, sub := range []string{"logits", "exact"} {
 		ents, err := os.ReadDir(filepath.Join(refDir, sub))
@@ -71,7 +73,7 @@ func refSpecs(t *testing.T) []refSpec {
 // (all of stories260K) and 8 free-running steps.
 func TestReference(t *testing.T) {
 	specs := refSpecs(t)
-	refDir := filepath.Join(modelsDir(t), "..", "reference")
+	refDir := testmodels.Reference(t)
 	reduced := testing.Short() || raceEnabled
 	var mu sync.Mutex
 	var summary []string

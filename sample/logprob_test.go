@@ -5,9 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/kiln-llm/kiln/internal/testmodels"
 )
 
 // refLogSoftmax is the textbook float64 log-softmax with math.Exp.
@@ -146,12 +147,8 @@ func TestLogprobEdges(t *testing.T) {
 // must return the reference numbers (within 1e-6) and TopLogprobs(10) the
 // reference ids in the reference order.
 func TestLogprobReferenceRows(t *testing.T) {
-	dir := os.Getenv("KILN_TEST_MODELS")
-	if dir == "" {
-		t.Skip("KILN_TEST_MODELS not set")
-	}
 	const vocab = 512 // stories260K
-	raw, err := os.ReadFile(filepath.Join(dir, "..", "reference", "logits", "stories260K.json"))
+	raw, err := os.ReadFile(testmodels.Reference(t, "logits", "stories260K.json"))
 	if err != nil {
 		t.Fatalf("reading reference: %v", err)
 	}

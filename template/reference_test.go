@@ -3,8 +3,9 @@ package template
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/kiln-llm/kiln/internal/testmodels"
 )
 
 type refCase struct {
@@ -22,11 +23,7 @@ type refFile struct {
 
 func loadReference(t *testing.T, name string) refFile {
 	t.Helper()
-	models := os.Getenv("KILN_TEST_MODELS")
-	if models == "" {
-		t.Skip("KILN_TEST_MODELS is not set; skipping the chat template reference test")
-	}
-	path := filepath.Join(models, "..", "reference", "chat_templates", name+".json")
+	path := testmodels.Reference(t, "chat_templates", name+".json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read %s: %v", path, err)

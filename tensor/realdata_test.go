@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kiln-llm/kiln/internal/testmodels"
 )
 
 // ggufTensor is one tensor as the test-only GGUF walker below finds it.
@@ -123,15 +125,6 @@ func (r *ggufReader) skipValue(typ uint32) {
 	}
 }
 
-func modelsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("KILN_TEST_MODELS")
-	if dir == "" {
-		t.Skip("KILN_TEST_MODELS is not set; skipping tests on real model files")
-	}
-	return dir
-}
-
 func decodeTensor(t *testing.T, tt ggufTensor) []float32 {
 	t.Helper()
 	n := 1
@@ -150,7 +143,7 @@ func decodeTensor(t *testing.T, tt ggufTensor) []float32 {
 // drew them with: g/sqrt(fan_in), fan_in = ne0 (g = 1.5 for q/k, 2.5 for
 // output and token_embd, 1 otherwise; README of the models directory).
 func TestRealQ4KSpread(t *testing.T) {
-	dir := modelsDir(t)
+	dir := testmodels.Dir(t)
 	ts, err := readGGUF(filepath.Join(dir, "synth", "synth-llama-gqa-q4_k.gguf"))
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +188,7 @@ func TestRealQ4KSpread(t *testing.T) {
 // stays within the format's quantization error. F16 must match exactly, and
 // our legacy-format quantizers must reproduce llama-quantize byte for byte.
 func TestRealAgainstF32(t *testing.T) {
-	dir := modelsDir(t)
+	dir := testmodels.Dir(t)
 	orig, err := readGGUF(filepath.Join(dir, "synth", "synth-llama-gqa-f32.gguf"))
 	if err != nil {
 		t.Fatal(err)

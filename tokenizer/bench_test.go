@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/internal/testmodels"
 )
 
 // englishText returns about 10 KB of ordinary English prose.
@@ -59,7 +60,7 @@ func BenchmarkDecoder(b *testing.B) {
 func BenchmarkLoad(b *testing.B) {
 	for _, rel := range []string{"vocab/kiln-vocab-llama3_1.gguf", "vocab/kiln-vocab-qwen3.gguf", "vocab/ggml-vocab-llama-spm.gguf"} {
 		b.Run(filepath.Base(rel), func(b *testing.B) {
-			path := filepath.Join(modelsDir(b), rel)
+			path := filepath.Join(testmodels.Dir(b), rel)
 			for b.Loop() {
 				f, err := gguf.Open(path)
 				if err != nil {
@@ -78,7 +79,7 @@ func BenchmarkLoad(b *testing.B) {
 func BenchmarkNew(b *testing.B) {
 	for _, rel := range []string{"vocab/kiln-vocab-llama3_1.gguf", "vocab/kiln-vocab-qwen3.gguf"} {
 		b.Run(filepath.Base(rel), func(b *testing.B) {
-			f, err := gguf.Open(filepath.Join(modelsDir(b), rel))
+			f, err := gguf.Open(filepath.Join(testmodels.Dir(b), rel))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -12,21 +12,8 @@ import (
 	"testing"
 
 	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/internal/testmodels"
 )
-
-// modelsDir returns $KILN_TEST_MODELS or skips the test.
-func modelsDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("KILN_TEST_MODELS")
-	if dir == "" {
-		t.Skip("KILN_TEST_MODELS is not set; skipping tests that need the test models")
-	}
-	return dir
-}
-
-func referenceDir(t testing.TB) string {
-	return filepath.Join(modelsDir(t), "..", "reference")
-}
 
 // loaded caches tokenizers across tests: the large vocabularies take a
 // noticeable fraction of a second to load, especially under -race.
@@ -34,7 +21,7 @@ var loaded sync.Map // path -> *Tokenizer
 
 func loadTokenizer(t testing.TB, rel string) *Tokenizer {
 	t.Helper()
-	path := filepath.Join(modelsDir(t), rel)
+	path := filepath.Join(testmodels.Dir(t), rel)
 	if tk, ok := loaded.Load(path); ok {
 		return tk.(*Tokenizer)
 	}
@@ -98,7 +85,7 @@ func TestVocabVectors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rel := "vocab/ggml-vocab-" + name + ".gguf"
 			tk := loadTokenizer(t, rel)
-			texts, want := readVectors(t, filepath.Join(modelsDir(t), rel))
+			texts, want := readVectors(t, filepath.Join(testmodels.Dir(t), rel))
 			pass := 0
 			for i, text := range texts {
 				got := tk.Encode(text, false, false)
@@ -151,7 +138,7 @@ func TestReferenceBPE(t *testing.T) {
 	for _, name := range []string{"llama3_1", "qwen3"} {
 		t.Run(name, func(t *testing.T) {
 			var ref refFile
-			readJSON(t, filepath.Join(referenceDir(t), "tokenizer", name+".json"), &ref)
+			readJSON(t, testmodels.Reference(t, "tokenizer", name+".json"), &ref)
 			tk := loadTokenizer(t, ref.Vocab)
 			checks, pass := 0, 0
 			check := func(what string, text string, parse bool, want []int) {
@@ -191,7 +178,7 @@ func modelFileFor(name string) string {
 // tokens not parsed, truncated to 99 tokens after BOS) for every logits
 // reference that has text prompts.
 func TestLogitsPrompts(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(referenceDir(t), "logits", "*.json"))
+	files, err := filepath.Glob(testmodels.Reference(t, "logits", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,20 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func modelsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("KILN_TEST_MODELS")
-	if dir == "" {
-		t.Skip("KILN_TEST_MODELS is not set: skipping tests that need the shared test models")
-	}
-	return dir
-}
+	"github.com/kiln-llm/kiln/internal/testmodels"
+)
 
 func kiln(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
@@ -32,7 +24,7 @@ const storiesGolden = " Once upon a time, there was a little girl named Lily. Sh
 	"One day, she saw a big, red ball. She wanted to play with it, but it was too high.\nLily's mom said, \"Lily, let's go to"
 
 func TestRunStoriesGolden(t *testing.T) {
-	path := filepath.Join(modelsDir(t), "stories260K.gguf")
+	path := filepath.Join(testmodels.Dir(t), "stories260K.gguf")
 	out, _, err := kiln(t, "run", "--model", path, "--prompt", "", "--max-tokens", "80", "--threads", "2")
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +35,7 @@ func TestRunStoriesGolden(t *testing.T) {
 }
 
 func TestRunPromptContinues(t *testing.T) {
-	path := filepath.Join(modelsDir(t), "stories260K.gguf")
+	path := filepath.Join(testmodels.Dir(t), "stories260K.gguf")
 	out, _, err := kiln(t, "run", "--model", path, "--prompt", "Once upon a time", "--max-tokens", "8")
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +47,7 @@ func TestRunPromptContinues(t *testing.T) {
 }
 
 func TestTokenize(t *testing.T) {
-	path := filepath.Join(modelsDir(t), "stories260K.gguf")
+	path := filepath.Join(testmodels.Dir(t), "stories260K.gguf")
 	out, _, err := kiln(t, "tokenize", "--model", path, "Once upon a time")
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +73,7 @@ func TestTokenize(t *testing.T) {
 }
 
 func TestInfo(t *testing.T) {
-	path := filepath.Join(modelsDir(t), "synth", "synth-qwen3-q4_k.gguf")
+	path := filepath.Join(testmodels.Dir(t), "synth", "synth-qwen3-q4_k.gguf")
 	out, _, err := kiln(t, "info", "--model", path)
 	if err != nil {
 		t.Fatal(err)
