@@ -85,7 +85,7 @@ func Generate(ctx context.Context, m *model.Model, cache *model.Cache, slot int,
 		if err := req.Emit(tok); err != nil {
 			return "", err
 		}
-		if n+1 == req.MaxTokens || pos >= m.Config.CtxTrain {
+		if n+1 == req.MaxTokens || pos >= cache.Ctx() {
 			break
 		}
 		out, err := m.Forward(ctx, cache, &model.Batch{Tokens: []int{tok}, Pos: []int{pos}, Seq: []int{slot}, Output: []bool{true}})

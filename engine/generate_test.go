@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/kiln-llm/kiln/gguf"
@@ -115,5 +116,24 @@ func TestStopAndErrors(t *testing.T) {
 	}
 	if cache.Len(0) != 0 {
 		t.Fatalf("slot not freed: %d positions cached", cache.Len(0))
+	}
+}
+
+// A cache smaller than the request ends generation with FinishLength when it
+// fills, never with an out-of-range step.
+func TestGenerateStopsAtCacheEnd(t *testing.T) {
+	m := loadStories(t)
+	var got []int
+	reason, err := Generate(context.Background(), m, m.NewCache(1, 8), 0, Request{
+		Prompt: []int{1, 403, 407, 261}, MaxTokens: 10, Pick: sample.Greedy,
+		Emit: func(tok int) error { got = append(got, tok); return nil },
+	})
+	if err != nil || reason != FinishLength {
+		t.Fatalf("reason %q, err %v", reason, err)
+	}
+	// Positions 4..7 hold generated tokens 1..4; the fifth token is chosen
+	// from the logits of position 7 and needs no further step.
+	if want := golden[3:8]; !slices.Equal(got, want) {
+		t.Fatalf("tokens %v, want %v", got, want)
 	}
 }

@@ -29,7 +29,7 @@ func TestRunStoriesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := storiesGolden + "\n"; out != want {
+	if want := storiesGolden; out != want {
 		t.Fatalf("kiln run from BOS:\n got %q\nwant %q", out, want)
 	}
 }

@@ -69,9 +69,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		},
 	})
 	out.WriteString(dec.Flush())
-	out.WriteString("\n")
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
+	// stdout carries only the generated text; the line end that keeps a
+	// terminal tidy goes to stderr.
+	fmt.Fprintln(stderr)
 	return err
 }
