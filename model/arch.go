@@ -39,7 +39,9 @@ type archSpec struct {
 	// embedScaleSqrt multiplies token embeddings by sqrt(n_embd).
 	embedScaleSqrt bool
 	// hparams, if set, adjusts the configuration after the common keys are
-	// read: sliding-window layout, per-layer RoPE, attention scale.
+	// read: sliding-window layout, per-layer RoPE, attention scale. It must
+	// not change the layer count, head counts or sizes, embedding or
+	// feed-forward width, which were range-checked as read.
 	hparams func(f *gguf.File, c *Config) error
 }
 

@@ -1,6 +1,10 @@
 package model
 
-import "github.com/kiln-llm/kiln/gguf"
+import (
+	"math"
+
+	"github.com/kiln-llm/kiln/gguf"
+)
 
 // gemma3: embeddings scaled by sqrt(n_embd), pre- and post-norms around both
 // blocks, q/k norms, GELU(tanh)-gated FFN, and interleaved sliding-window
@@ -21,11 +25,26 @@ func init() {
 // sliding-window layers, then one global layer.
 const gemma3DefaultPeriod = 6
 
+// gemma3Layers27B is the block count by which llama.cpp recognises Gemma 3
+// 27B, the one size whose query scaling is not 1/sqrt(head size).
+const gemma3Layers27B = 62
+
 // gemma3HParams sets the sliding-window layout and the RoPE of local layers:
 // base rope.freq_base_swa (default 10000) without the linear scaling that the
-// global layers use.
+// global layers use. It also sets the attention scale of the 27B model, which
+// was trained with query_pre_attn_scalar = n_embd/n_head (168) rather than
+// its head size (128); llama.cpp keys this on the layer count, as the file
+// has no key for it, and so does this loader to match its outputs.
 func gemma3HParams(f *gguf.File, c *Config) error {
 	p := c.Arch + "."
+	if c.Layers == gemma3Layers27B {
+		// Integer division, as llama.cpp does.
+		d := c.Embd / c.Heads
+		if d <= 0 {
+			return f.Errorf("gemma3: %d heads exceed embedding length %d", c.Heads, c.Embd)
+		}
+		c.AttnScale = float32(1 / math.Sqrt(float64(d)))
+	}
 	w, err := f.RequireInt(p + "attention.sliding_window")
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/kiln-llm/kiln/gguf"
 	"github.com/kiln-llm/kiln/tensor"
@@ -123,8 +122,8 @@ func (m *Model) loadTensors(f *gguf.File) error {
 	if !ok {
 		return f.Errorf("tensor %q: missing", "token_embd.weight")
 	}
-	if d := shape(te); len(d) != 2 || d[1] == 0 || d[1] > math.MaxInt32 {
-		return f.Errorf("tensor %q: shape %v, want [%d vocab]", "token_embd.weight", te.Dims, c.Embd)
+	if d := shape(te); len(d) != 2 || d[1] == 0 || d[1] > maxVocab {
+		return f.Errorf("tensor %q: shape %v, want [%d vocab] with vocab in [1, %d]", "token_embd.weight", te.Dims, c.Embd, maxVocab)
 	}
 	c.Vocab = int(te.Dims[1])
 	var err error

@@ -1,13 +1,19 @@
 package model
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/synth"
 	"github.com/kiln-llm/kiln/tensor"
 )
 
@@ -110,6 +116,68 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"gemma3.attention.sliding_window"}},
 		{"phi3 without fused qkv", func(p *fileParts) { p.renameArch("llama", "phi3") },
 			[]string{`"blk.0.attn_qkv.weight"`, "missing"}},
+
+		// Sizes that would overflow or exhaust memory before any tensor check.
+		{"block count 2^62", func(p *fileParts) { p.setKV("llama.block_count", uint64(1)<<62) },
+			[]string{"llama.block_count", "out of range", "stories-edit.gguf"}},
+		{"block count 2^36", func(p *fileParts) { p.setKV("llama.block_count", uint64(1)<<36) },
+			[]string{"llama.block_count", "out of range", "stories-edit.gguf"}},
+		{"block count at the cap without tensors", func(p *fileParts) { p.setKV("llama.block_count", uint32(4096)) },
+			[]string{"llama.block_count", "4096 blocks", "blk.4095.", "stories-edit.gguf"}},
+		{"one block more than the file", func(p *fileParts) { p.setKV("llama.block_count", uint32(6)) },
+			[]string{"llama.block_count", "blk.5."}},
+		{"block count 0", func(p *fileParts) { p.setKV("llama.block_count", uint32(0)) },
+			[]string{"llama.block_count", "out of range"}},
+		{"head product wraps", func(p *fileParts) {
+			p.setKV("llama.attention.head_count", uint64(1)<<62+1)
+			p.setKV("llama.attention.head_count_kv", uint64(1)<<62+1)
+			p.setKV("llama.attention.key_length", uint32(4))
+		}, []string{"llama.attention.head_count", "out of range"}},
+		{"head product too large", func(p *fileParts) {
+			p.setKV("llama.attention.head_count", uint32(1<<20))
+			p.setKV("llama.attention.head_count_kv", uint32(1<<20))
+			p.setKV("llama.attention.key_length", uint32(1<<16))
+			p.setKV("llama.attention.value_length", uint32(8))
+		}, []string{"attention widths out of range"}},
+		{"huge kv heads", func(p *fileParts) { p.setKV("llama.attention.head_count_kv", uint64(1)<<40) },
+			[]string{"llama.attention.head_count_kv", "out of range"}},
+		{"huge key length", func(p *fileParts) { p.setKV("llama.attention.key_length", uint32(1<<17)) },
+			[]string{"llama.attention.key_length", "out of range"}},
+		{"huge value length", func(p *fileParts) { p.setKV("llama.attention.value_length", int64(-8)) },
+			[]string{"llama.attention.value_length", "out of range"}},
+		{"more heads than dimensions", func(p *fileParts) {
+			p.setKV("llama.attention.head_count", uint32(128))
+			p.setKV("llama.attention.head_count_kv", uint32(128))
+		}, []string{"llama.attention.key_length", "0 is out of range"}},
+		{"huge embedding", func(p *fileParts) { p.setKV("llama.embedding_length", uint64(1)<<40) },
+			[]string{"llama.embedding_length", "out of range"}},
+		{"huge feed-forward", func(p *fileParts) { p.setKV("llama.feed_forward_length", uint64(1)<<62) },
+			[]string{"llama.feed_forward_length", "out of range"}},
+		{"huge context", func(p *fileParts) { p.setKV("llama.context_length", uint64(1)<<40) },
+			[]string{"llama.context_length", "out of range"}},
+		{"zero-row tensor", func(p *fileParts) {
+			ti := p.tensor("blk.0.attn_q.weight")
+			ti.Dims = []uint64{64, 0}
+			ti.Data = nil
+		}, []string{`"blk.0.attn_q.weight"`, "shape"}},
+
+		// Per-layer head counts, as llama.cpp accepts them.
+		{"equal per-layer head counts", func(p *fileParts) {
+			p.setKV("llama.attention.head_count", []uint32{8, 8, 8, 8, 8})
+			p.setKV("llama.attention.head_count_kv", []int32{4, 4, 4, 4, 4})
+		}, nil},
+		{"equal per-layer kv heads", func(p *fileParts) { p.setKV("llama.attention.head_count_kv", []uint32{4, 4, 4, 4, 4}) }, nil},
+		{"differing per-layer kv heads", func(p *fileParts) { p.setKV("llama.attention.head_count_kv", []uint32{4, 4, 2, 4, 4}) },
+			[]string{"llama.attention.head_count_kv", "per-layer head counts are not supported"}},
+		{"differing per-layer heads", func(p *fileParts) { p.setKV("llama.attention.head_count", []uint32{8, 8, 8, 8, 4}) },
+			[]string{"llama.attention.head_count", "per-layer head counts are not supported"}},
+		{"per-layer heads of wrong length", func(p *fileParts) { p.setKV("llama.attention.head_count", []uint32{8, 8}) },
+			[]string{"llama.attention.head_count", "5 per-layer integers"}},
+		{"per-layer heads not integers", func(p *fileParts) { p.setKV("llama.attention.head_count", []float32{8, 8, 8, 8, 8}) },
+			[]string{"llama.attention.head_count", "5 per-layer integers"}},
+		{"equal per-layer heads out of range", func(p *fileParts) {
+			p.setKV("llama.attention.head_count", []uint64{1<<62 + 1, 1<<62 + 1, 1<<62 + 1, 1<<62 + 1, 1<<62 + 1})
+		}, []string{"llama.attention.head_count", "out of range"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,7 +209,7 @@ func TestLoadErrors(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
-				if m.Config.Layers != 5 || m.Config.Vocab != 512 || m.Config.HeadsKV != 4 || m.Config.TiedOutput {
+				if m.Config.Layers != 5 || m.Config.Vocab != 512 || m.Config.Heads != 8 || m.Config.HeadsKV != 4 || m.Config.TiedOutput {
 					t.Errorf("config %+v", m.Config)
 				}
 				return
@@ -220,4 +288,121 @@ func TestConfigs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGemma3AttnScale checks the query scale of synthetic gemma3 models: 62
+// layers is how llama.cpp recognises Gemma 3 27B, which scales by
+// 1/sqrt(n_embd/n_head) = 1/sqrt(64/4); any other depth by 1/sqrt(head_dim).
+// The 62-layer model must also run: a forward pass gives finite logits.
+func TestGemma3AttnScale(t *testing.T) {
+	tests := []struct {
+		layers int
+		want   float32
+	}{
+		{62, 0.25},
+		{61, float32(1 / math.Sqrt(32))},
+		{6, float32(1 / math.Sqrt(32))},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("layers=%d", tc.layers), func(t *testing.T) {
+			w, err := synth.Build(synth.Spec{Arch: "gemma3", Embd: 64, Layers: tc.layers, Heads: 4, HeadsKV: 2, HeadDim: 32, FF: 64,
+				Ctx: 64, RopeBase: 1e6, RMSEps: 1e-6, Tied: true, SlidingWindow: 8, Type: tensor.F32, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "gemma3.gguf")
+			if err := w.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			f, err := gguf.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			m, err := Load(f, Options{Workers: testWorkers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.Config.AttnScale; math.Abs(float64(got-tc.want)) > 1e-7 {
+				t.Errorf("AttnScale %v, want %v", got, tc.want)
+			}
+			out, err := m.Forward(context.Background(), m.NewCache(1, 4), seqBatch([]int{1, 2, 3}, 0, 0, func(int) bool { return true }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range out {
+				for _, v := range row {
+					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						t.Fatalf("non-finite logit %v", v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestParallelPanic checks that a panic in one of parallel's worker
+// goroutines reaches the caller, carrying the original value and the
+// worker's stack, and that parallel returns normally otherwise.
+func TestParallelPanic(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       int
+		workers int
+		failAt  int // item that panics; -1 none
+	}{
+		{"no failure", 10, 3, -1},
+		{"first chunk", 10, 3, 0},
+		{"last chunk", 10, 3, 9},
+		{"caller goroutine", 10, 1, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			seen := make([]bool, tc.n)
+			r := catchPanic(func() {
+				parallel(tc.n, tc.workers, func(_, lo, hi int) {
+					for i := lo; i < hi; i++ {
+						if i == tc.failAt {
+							var s []int
+							_ = s[i] // an index out of range, as a real bug would be
+						}
+						seen[i] = true
+					}
+				})
+			})
+			if tc.failAt < 0 {
+				if r != nil {
+					t.Fatalf("parallel panicked: %v", r)
+				}
+				for i, ok := range seen {
+					if !ok {
+						t.Errorf("item %d not processed", i)
+					}
+				}
+				return
+			}
+			if r == nil {
+				t.Fatal("parallel did not panic")
+			}
+			var re runtime.Error
+			if err, ok := r.(error); !ok || !errors.As(err, &re) || !strings.Contains(re.Error(), "index out of range") {
+				t.Fatalf("recovered %T %v, want an error wrapping the index runtime.Error", r, r)
+			}
+			if tc.workers > 1 {
+				msg := fmt.Sprint(r)
+				for _, want := range []string{"index out of range", "worker goroutine", "TestParallelPanic"} {
+					if !strings.Contains(msg, want) {
+						t.Errorf("panic message does not contain %q:\n%s", want, msg)
+					}
+				}
+			}
+		})
+	}
+}
+
+// catchPanic runs fn and returns what it panicked with (nil if it returned).
+func catchPanic(fn func()) (r any) {
+	defer func() { r = recover() }()
+	fn()
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 
 	"github.com/kiln-llm/kiln/gguf"
 	"github.com/kiln-llm/kiln/tensor"
@@ -122,47 +123,73 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	return m, nil
 }
 
+// Caps on hyper-parameters read from a file. They are far above any real
+// model and exist so that hostile or corrupt metadata fails at load with an
+// error naming the key, instead of overflowing a size computation or asking
+// for an allocation that crashes the process. Factor caps keep every product
+// of two of them far inside int64.
+const (
+	maxLayers  = 4096
+	maxDim     = 1 << 20 // embedding, feed-forward, head counts, q/k/v widths
+	maxHeadDim = 1 << 16
+	maxVocab   = 1 << 22
+	maxCtx     = 1 << 24 // context_length (only reported, never allocated)
+)
+
 // readConfig reads the hyper-parameters every architecture shares, then lets
 // the architecture adjust them, then checks they are consistent.
 func (m *Model) readConfig(f *gguf.File, arch string) error {
 	p := arch + "."
 	c := Config{Arch: arch, RopeNeox: m.spec.ropeNeox}
 	var err error
-	geti := func(key string) int {
+	// geti reads key (required when def < 0) and checks it is in [1, hi].
+	geti := func(key string, def, hi int64) int {
 		if err != nil {
 			return 0
 		}
 		var v int64
-		v, err = f.RequireInt(p + key)
+		if def < 0 {
+			v, err = f.RequireInt(p + key)
+		} else {
+			v, err = f.IntOr(p+key, def)
+		}
+		if err == nil {
+			err = checkRange(f, p+key, v, hi)
+		}
 		return int(v)
 	}
-	c.Embd = geti("embedding_length")
-	c.Layers = geti("block_count")
-	c.FF = geti("feed_forward_length")
-	c.Heads = geti("attention.head_count")
-	c.CtxTrain = geti("context_length")
+	c.Layers = geti("block_count", -1, maxLayers)
 	if err != nil {
 		return err
 	}
-	if c.Embd <= 0 || c.Layers <= 0 || c.FF <= 0 || c.Heads <= 0 || c.CtxTrain <= 0 {
-		return f.Errorf("non-positive hyper-parameter: embedding_length %d, block_count %d, feed_forward_length %d, head_count %d, context_length %d",
-			c.Embd, c.Layers, c.FF, c.Heads, c.CtxTrain)
+	// Everything sized by the layer count is allocated after this check,
+	// so a block_count the tensors do not back cannot cost memory.
+	if err := checkBlocks(f, p+"block_count", c.Layers); err != nil {
+		return err
 	}
-	kv, err := f.IntOr(p+"attention.head_count_kv", int64(c.Heads))
+	c.Embd = geti("embedding_length", -1, maxDim)
+	c.FF = geti("feed_forward_length", -1, maxDim)
+	c.CtxTrain = geti("context_length", -1, maxCtx)
+	if err != nil {
+		return err
+	}
+	heads, err := headCount(f, p+"attention.head_count", c.Layers, -1)
+	if err != nil {
+		return err
+	}
+	c.Heads = int(heads)
+	kv, err := headCount(f, p+"attention.head_count_kv", c.Layers, heads)
 	if err != nil {
 		return err
 	}
 	c.HeadsKV = int(kv)
-	hd, err := f.IntOr(p+"attention.key_length", int64(c.Embd/c.Heads))
+	// With more heads than embedding dimensions the default head size is 0,
+	// which the range check reports under the key that was missing.
+	c.HeadDim = geti("attention.key_length", int64(c.Embd/c.Heads), maxHeadDim)
+	c.HeadDimV = geti("attention.value_length", int64(c.Embd/c.Heads), maxHeadDim)
 	if err != nil {
 		return err
 	}
-	c.HeadDim = int(hd)
-	hdv, err := f.IntOr(p+"attention.value_length", int64(c.Embd/c.Heads))
-	if err != nil {
-		return err
-	}
-	c.HeadDimV = int(hdv)
 	eps, err := f.RequireFloat(p + "attention.layer_norm_rms_epsilon")
 	if err != nil {
 		return err
@@ -191,11 +218,18 @@ func (m *Model) readConfig(f *gguf.File, arch string) error {
 			return err
 		}
 	}
+	// Every width derived from head counts and sizes (q, k, v, attention
+	// output) is one of these products of capped factors, so none wraps;
+	// bounding them means no size in load, cache or forward can overflow and
+	// the tensor shape checks compare against true values.
+	nq, nk := int64(c.Heads)*int64(c.HeadDim), int64(c.HeadsKV)*int64(c.HeadDim)
+	nv, no := int64(c.HeadsKV)*int64(c.HeadDimV), int64(c.Heads)*int64(c.HeadDimV)
 	switch {
 	case c.HeadsKV <= 0 || c.Heads%c.HeadsKV != 0:
 		return f.Errorf("key %q: %d key/value heads do not divide %d heads", p+"attention.head_count_kv", c.HeadsKV, c.Heads)
-	case c.HeadDim <= 0 || c.HeadDimV <= 0:
-		return f.Errorf("non-positive head size (key_length %d, value_length %d)", c.HeadDim, c.HeadDimV)
+	case nq > maxDim || nk > maxDim || nv > maxDim || no > maxDim:
+		return f.Errorf("attention widths out of range: %d heads x key_length %d = %d, %d key/value heads x value_length %d = %d (max %d)",
+			c.Heads, c.HeadDim, nq, c.HeadsKV, c.HeadDimV, nv, maxDim)
 	case c.RopeDims < 0 || c.RopeDims > c.HeadDim || c.RopeDims%2 != 0:
 		return f.Errorf("key %q: %d is not an even number <= head size %d", p+"rope.dimension_count", c.RopeDims, c.HeadDim)
 	case !(c.RopeBase > 0) || !(c.RopeBaseSWA > 0) || !(c.RopeScale > 0) || !(c.RopeScaleSWA > 0):
@@ -212,6 +246,62 @@ func (m *Model) readConfig(f *gguf.File, arch string) error {
 	}
 	m.Config = c
 	return nil
+}
+
+// checkRange reports a value of key outside [1, hi].
+func checkRange(f *gguf.File, key string, v, hi int64) error {
+	if v <= 0 || v > hi {
+		return f.Errorf("key %q: %d is out of range [1, %d]", key, v, hi)
+	}
+	return nil
+}
+
+// checkBlocks verifies that the file has tensors of the last of layers
+// blocks. A too-large block count is then caught before anything is sized by
+// it; a missing tensor of an earlier block is still reported by name at load.
+func checkBlocks(f *gguf.File, key string, layers int) error {
+	prefix := fmt.Sprintf("blk.%d.", layers-1)
+	for i := range f.Tensors {
+		if strings.HasPrefix(f.Tensors[i].Name, prefix) {
+			return nil
+		}
+	}
+	return f.Errorf("key %q: %d blocks, but the file has no %s* tensors", key, layers, prefix)
+}
+
+// headCount reads a head-count key. llama.cpp also accepts a per-layer array
+// there; an array is taken when all layers agree, since the layer code has a
+// single head layout. A required key has def < 0.
+func headCount(f *gguf.File, key string, layers int, def int64) (int64, error) {
+	v, ok := f.Get(key)
+	if !ok {
+		if def < 0 {
+			return f.RequireInt(key) // the standard missing-key error
+		}
+		return def, nil
+	}
+	var n int64
+	if v.Type == gguf.TypeArray {
+		vals, isInts := v.Ints()
+		if !isInts || len(vals) != layers {
+			return 0, f.Errorf("key %q: want an integer or %d per-layer integers, have %s", key, layers, v)
+		}
+		for _, x := range vals {
+			if x != vals[0] {
+				return 0, f.Errorf("key %q: per-layer head counts are not supported (%s)", key, v)
+			}
+		}
+		n = vals[0]
+	} else {
+		var isInt bool
+		if n, isInt = v.Int(); !isInt {
+			return 0, f.Errorf("key %q: want an integer, have %s", key, v)
+		}
+	}
+	if err := checkRange(f, key, n, maxDim); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // ropeScale returns the position multiplier of linear RoPE scaling. Only the

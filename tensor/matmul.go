@@ -3,6 +3,7 @@ package tensor
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"unsafe"
 )
@@ -16,10 +17,12 @@ type Matrix struct {
 }
 
 // NewMatrix checks that data holds exactly rows rows of cols elements of type
-// t, so that Row and MatMul can slice it without further checks.
+// t, so that Row and MatMul can slice it without further checks. Empty
+// shapes are refused too: a weight with no rows or columns is always a broken
+// file, and refusing it here means Row(0) of any validated matrix is safe.
 func NewMatrix(t Type, rows, cols int, data []byte) (Matrix, error) {
-	if rows < 0 || cols < 0 {
-		return Matrix{}, fmt.Errorf("matrix %s: negative shape %dx%d", t, rows, cols)
+	if rows <= 0 || cols <= 0 {
+		return Matrix{}, fmt.Errorf("matrix %s: shape %dx%d is not positive", t, rows, cols)
 	}
 	rb, err := t.RowBytes(cols)
 	if err != nil {
@@ -56,7 +59,8 @@ func (m Matrix) Row(i int) []byte {
 //
 // m must come from NewMatrix (or satisfy its checks). Mismatched dst or x
 // lengths are a programming error in the caller, not bad input data, and
-// panic like an out-of-range slice would.
+// panic like an out-of-range slice would. Such a panic always reaches the
+// caller's goroutine, even when a worker raised it, so a recover there sees it.
 func MatMul(dst []float32, m Matrix, x []float32, n int, workers int) {
 	if n < 0 || len(x) < n*m.Cols || len(dst) < n*m.Rows {
 		panic(fmt.Sprintf("tensor.MatMul: %s %dx%d with n=%d needs len(x) >= %d and len(dst) >= %d, have %d and %d",
@@ -70,13 +74,71 @@ func MatMul(dst []float32, m Matrix, x []float32, n int, workers int) {
 		matMulRows(dst, m, x, n, 0, m.Rows)
 		return
 	}
-	var wg sync.WaitGroup
+	var g workerGroup
 	per := (m.Rows + workers - 1) / workers
 	for lo := 0; lo < m.Rows; lo += per {
 		hi := min(lo+per, m.Rows)
-		wg.Go(func() { matMulRows(dst, m, x, n, lo, hi) })
+		g.Go(func() { matMulRows(dst, m, x, n, lo, hi) })
 	}
-	wg.Wait()
+	g.Wait()
+}
+
+// workerGroup is a WaitGroup whose Wait re-raises the first panic of its
+// goroutines on the waiting goroutine. An unrecovered panic in a goroutine
+// kills the process whatever its caller does; carried over, it stays a
+// failure of this call that the caller may recover from.
+type workerGroup struct {
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	caught *workerPanic
+}
+
+// Go runs fn on a new goroutine.
+func (g *workerGroup) Go(fn func()) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		defer func() {
+			if r := recover(); r != nil {
+				// The stack must be taken here, while the panicking frames
+				// are still on it.
+				p := &workerPanic{value: r, stack: debug.Stack()}
+				g.mu.Lock()
+				if g.caught == nil {
+					g.caught = p
+				}
+				g.mu.Unlock()
+			}
+		}()
+		fn()
+	}()
+}
+
+// Wait waits for every goroutine, then panics with a *workerPanic if any of
+// them panicked.
+func (g *workerGroup) Wait() {
+	g.wg.Wait()
+	if g.caught != nil {
+		panic(g.caught)
+	}
+}
+
+// workerPanic is a panic carried from a worker goroutine. Its message holds
+// the original value and the worker's stack, which is otherwise lost once the
+// panic moves to another goroutine.
+type workerPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *workerPanic) Error() string {
+	return fmt.Sprintf("%v [panic in a tensor.MatMul worker goroutine]\n%s", p.value, p.stack)
+}
+
+// Unwrap exposes an error value (such as a runtime.Error) to errors.As.
+func (p *workerPanic) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
 }
 
 // matMulRows does rows [lo, hi) of MatMul with its own decode buffer.

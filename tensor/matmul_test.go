@@ -1,10 +1,12 @@
 package tensor
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -117,7 +119,9 @@ func TestNewMatrix(t *testing.T) {
 	}{
 		{"q4_k", Q4_K, 3, 512, 3 * 288, true},
 		{"f32", F32, 2, 3, 24, true},
-		{"empty", Q8_0, 0, 64, 0, true},
+		{"no rows", Q8_0, 0, 64, 0, false},
+		{"no cols", F32, 3, 0, 0, false},
+		{"negative cols", F32, 1, -4, 0, false},
 		{"short", Q8_0, 2, 64, 135, false},
 		{"long", Q8_0, 2, 64, 137, false},
 		{"partial block", Q4_0, 1, 48, 27, false},
@@ -151,6 +155,108 @@ func TestMatMulBadLengthsPanic(t *testing.T) {
 		}
 	}()
 	MatMul(make([]float32, 4), m, make([]float32, 7), 2, 1)
+}
+
+// TestMatMulWorkerPanic checks that a panic inside a MatMul worker goroutine
+// reaches the caller's goroutine, where recover sees the original value and
+// the worker's stack. The failure is injected with a Matrix whose Data is
+// shorter than its shape, which bypasses NewMatrix (a caller bug MatMul
+// documents as panicking) and makes Row fail inside matMulRows.
+func TestMatMulWorkerPanic(t *testing.T) {
+	tests := []struct {
+		name    string
+		workers int
+		bytes   int // of a 4x4 F32 matrix, which needs 64
+	}{
+		{"one worker fails", 2, 40},
+		{"every worker fails", 4, 8},
+		{"caller goroutine", 1, 8},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := Matrix{Type: F32, Rows: 4, Cols: 4, Data: make([]byte, tc.bytes)}
+			r := catchPanic(func() { MatMul(make([]float32, 4), m, make([]float32, 4), 1, tc.workers) })
+			if r == nil {
+				t.Fatal("MatMul over a short matrix did not panic")
+			}
+			var re runtime.Error
+			if err, ok := r.(error); !ok || !errors.As(err, &re) {
+				t.Fatalf("recovered %T %v, want an error wrapping the runtime.Error", r, r)
+			}
+			if !strings.Contains(re.Error(), "slice bounds out of range") {
+				t.Errorf("runtime error %q, want a slice bounds failure", re)
+			}
+			if tc.workers > 1 {
+				msg := fmt.Sprint(r)
+				for _, want := range []string{"slice bounds out of range", "worker goroutine", "tensor.matMulRows"} {
+					if !strings.Contains(msg, want) {
+						t.Errorf("panic message does not contain %q:\n%s", want, msg)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestWorkerGroup checks that Wait re-raises the value a goroutine panicked
+// with, whichever goroutine it was, and returns normally otherwise.
+func TestWorkerGroup(t *testing.T) {
+	tests := []struct {
+		name  string
+		fail  []bool // per goroutine: panic with its index
+		panic bool
+	}{
+		{"none", []bool{false, false, false}, false},
+		{"last", []bool{false, false, true}, true},
+		{"all", []bool{true, true, true}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var g workerGroup
+			done := make([]bool, len(tc.fail))
+			for i, fail := range tc.fail {
+				g.Go(func() {
+					if fail {
+						panic(fmt.Sprintf("injected failure %d", i))
+					}
+					done[i] = true
+				})
+			}
+			r := catchPanic(g.Wait)
+			if !tc.panic {
+				if r != nil {
+					t.Fatalf("Wait panicked: %v", r)
+				}
+				for i, d := range done {
+					if !d {
+						t.Errorf("goroutine %d did not run", i)
+					}
+				}
+				return
+			}
+			p, ok := r.(*workerPanic)
+			if !ok {
+				t.Fatalf("recovered %T %v, want *workerPanic", r, r)
+			}
+			s, _ := p.value.(string)
+			if !strings.HasPrefix(s, "injected failure ") || !tc.fail[int(s[len(s)-1]-'0')] {
+				t.Errorf("value %v is not one of the injected failures", p.value)
+			}
+			if !strings.Contains(p.Error(), s) || !strings.Contains(p.Error(), "TestWorkerGroup") {
+				t.Errorf("message lacks the value or the worker's stack:\n%s", p.Error())
+			}
+			if p.Unwrap() != nil {
+				t.Errorf("Unwrap of a string panic = %v, want nil", p.Unwrap())
+			}
+		})
+	}
+}
+
+// catchPanic runs fn and returns what it panicked with (nil if it returned).
+func catchPanic(fn func()) (r any) {
+	defer func() { r = recover() }()
+	fn()
+	return nil
 }
 
 // BenchmarkMatMul multiplies a 2048x2048 weight by n = 1 and n = 32 input
