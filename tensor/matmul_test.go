@@ -259,33 +259,39 @@ func catchPanic(fn func()) (r any) {
 	return nil
 }
 
-// BenchmarkMatMul multiplies a 2048x2048 weight by n = 1 and n = 32 input
-// rows on all CPUs. Bytes/s counts the weight bytes streamed per call.
+// BenchmarkMatMul multiplies weights of the shapes a decoder uses (a square
+// projection of two sizes and a 151936x1024 output projection) by n = 1
+// (decode) and n = 32 (prefill) input rows with 1 and 2 workers. Bytes/s
+// counts the weight bytes streamed per call, the figure of merit for decoding,
+// which reads every weight once per token.
 func BenchmarkMatMul(b *testing.B) {
-	const rows, cols = 2048, 2048
+	shapes := []struct{ rows, cols int }{{2048, 2048}, {4096, 4096}, {151936, 1024}}
 	types := []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K}
-	for _, typ := range types {
-		b.Run(typ.String(), func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(13, uint64(typ)))
-			m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, n := range []int{1, 32} {
-				b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-					x := make([]float32, n*cols)
+	for _, sh := range shapes {
+		for _, typ := range types {
+			name := fmt.Sprintf("%dx%d/%s", sh.rows, sh.cols, typ)
+			b.Run(name, func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(13, uint64(typ)))
+				m, err := NewMatrix(typ, sh.rows, sh.cols, randomRow(rng, typ, sh.rows*sh.cols))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, n := range []int{1, 32} {
+					x := make([]float32, n*sh.cols)
 					for i := range x {
 						x[i] = float32(rng.NormFloat64())
 					}
-					dst := make([]float32, n*rows)
-					workers := runtime.GOMAXPROCS(0)
-					b.SetBytes(int64(len(m.Data)))
-					b.ResetTimer()
-					for b.Loop() {
-						MatMul(dst, m, x, n, workers)
+					dst := make([]float32, n*sh.rows)
+					for _, workers := range []int{1, 2} {
+						b.Run(fmt.Sprintf("n=%d/w=%d", n, workers), func(b *testing.B) {
+							b.SetBytes(int64(len(m.Data)))
+							for b.Loop() {
+								MatMul(dst, m, x, n, workers)
+							}
+						})
 					}
-				})
-			}
-		})
+				}
+			})
+		}
 	}
 }

@@ -1,5 +1,7 @@
 // Command kiln runs GGUF language models on the CPU.
 //
+//	kiln serve    [--model [NAME=]PATH ...] [--host H] [--port N] [--api-key KEY ...] [--ctx-size N] [--parallel N]
+//	kiln template [--model PATH] [--chat-template-file F] --request FILE.json
 //	kiln run      [--model PATH] [--prompt TEXT] [--max-tokens N] [--temperature T]
 //	kiln tokenize [--model PATH] [--special] TEXT
 //	kiln info     [--model PATH]
@@ -33,6 +35,8 @@ var errUsage = errors.New("usage")
 const usage = `kiln runs GGUF language models on the CPU.
 
 Commands:
+  serve     serve models over the OpenAI-compatible HTTP API
+  template  print the prompt a chat completions request renders to
   run       generate a continuation of a prompt and stream it to stdout
   tokenize  print the token ids of a text as a JSON array
   info      print a model file's metadata, tensor types and size
@@ -49,6 +53,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
+	case "serve":
+		return serveCmd(ctx, rest, stdout, stderr)
+	case "template":
+		return templateCmd(rest, stdout, stderr)
 	case "run":
 		return runCmd(ctx, rest, stdout, stderr)
 	case "tokenize":

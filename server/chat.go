@@ -1,0 +1,345 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kiln-llm/kiln/api"
+	"github.com/kiln-llm/kiln/engine"
+	"github.com/kiln-llm/kiln/template"
+)
+
+// chatJob is a validated chat request ready to generate.
+type chatJob struct {
+	req      *api.ChatCompletionRequest
+	model    *Model
+	prompt   []int
+	mode     toolMode
+	known    map[string]bool
+	legacy   bool
+	id       string
+	created  int64
+	parallel bool
+}
+
+func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
+	body, e := s.readBody(w, r)
+	if e != nil {
+		api.WriteError(w, e)
+		return
+	}
+	req, e := api.DecodeChatCompletionRequest(body)
+	if e != nil {
+		api.WriteError(w, e)
+		return
+	}
+	job, reqs, e := s.prepareChat(body, req)
+	if e != nil {
+		api.WriteError(w, e)
+		return
+	}
+	chans, cancel, e := s.submitAll(r.Context(), job.model, reqs)
+	if e != nil {
+		api.WriteError(w, e)
+		return
+	}
+	defer cancel()
+	if req.Stream {
+		s.streamChat(r.Context(), w, job, chans)
+		return
+	}
+	res, err := collect(r.Context(), chans)
+	if err != nil {
+		if !errors.Is(err, errDisconnected) {
+			s.log.Error("chat generation failed", slog.String("err", err.Error()))
+			api.WriteError(w, engineError(err))
+		}
+		return
+	}
+	writeJSON(w, job.response(res))
+}
+
+// prepareChat validates what decoding cannot (model, vocabulary, tools,
+// schemas, context), renders and tokenizes the prompt and builds one engine
+// request per choice.
+func (s *Server) prepareChat(body []byte, req *api.ChatCompletionRequest) (*chatJob, []engine.GenRequest, *api.Error) {
+	m, e := s.model(req.Model)
+	if e != nil {
+		return nil, nil, e
+	}
+	if e := req.CheckTextOnly(); e != nil {
+		return nil, nil, e
+	}
+	if e := checkLogitBias(&req.GenerationParams, m.Tokenizer.Len()); e != nil {
+		return nil, nil, e
+	}
+	mode, fns, e := toolPlan(req)
+	if e != nil {
+		return nil, nil, e
+	}
+	newConstraint, e := constraintFor(m, req.ResponseFormat, mode, fns)
+	if e != nil {
+		return nil, nil, e
+	}
+	in, err := chatInputsFrom(body, req)
+	if err != nil {
+		return nil, nil, api.NewInvalidRequest("messages", api.CodeInvalidValue, "Invalid messages: "+err.Error())
+	}
+	_, ids, err := m.prompts.Tokens(m.Template, in)
+	if err != nil {
+		return nil, nil, templateError(err)
+	}
+	maxTokens, e := completionBudget(&req.GenerationParams, len(ids), m.Engine.Ctx(), "messages")
+	if e != nil {
+		return nil, nil, e
+	}
+	job := &chatJob{
+		req: req, model: m, prompt: ids, mode: mode, known: knownNames(req),
+		legacy: req.UsesLegacyFunctions(), id: newID("chatcmpl-"), created: time.Now().Unix(),
+		parallel: req.ParallelToolCallsEnabled(),
+	}
+	seed := baseSeed(&req.GenerationParams)
+	top := 0
+	if req.TopLogprobs != nil {
+		top = *req.TopLogprobs
+	}
+	reqs := make([]engine.GenRequest, req.Choices())
+	for i := range reqs {
+		reqs[i] = engine.GenRequest{
+			Prompt:      ids,
+			MaxTokens:   maxTokens,
+			Sampling:    samplingParams(&req.GenerationParams, seed+uint64(i)),
+			Stop:        req.Stops(),
+			KeepStop:    false,
+			Logprobs:    req.Logprobs,
+			TopLogprobs: top,
+		}
+		if newConstraint != nil {
+			reqs[i].Constraint = newConstraint()
+		}
+	}
+	return job, reqs, nil
+}
+
+// templateError turns a rendering failure into a 400: the template runs on
+// the client's messages, and a template that refuses them (raise_exception,
+// an unsupported role order, null content) is answering the request.
+func templateError(err error) *api.Error {
+	var ex *template.ExceptionError
+	if errors.As(err, &ex) {
+		return api.NewInvalidRequest("messages", api.CodeInvalidValue, "The model's chat template rejected the messages: "+ex.Message)
+	}
+	return api.NewInvalidRequest("messages", api.CodeInvalidValue, "The model's chat template could not render the messages: "+err.Error())
+}
+
+// message builds a choice's message and finish reason from its text.
+func (j *chatJob) message(text string, finish engine.FinishReason) (api.ChatResponseMessage, api.FinishReason) {
+	msg := api.ChatResponseMessage{Role: api.RoleAssistant}
+	var calls []parsedCall
+	rest := text
+	switch j.mode {
+	case toolsForced:
+		if c, ok := parseCallObject([]byte(text)); ok {
+			calls, rest = []parsedCall{c}, ""
+		}
+	case toolsAuto:
+		if cs, r, ok := parseHermes(text, j.known); ok {
+			calls, rest = cs, r
+			if !j.parallel && len(calls) > 1 {
+				calls = calls[:1]
+			}
+		}
+	}
+	if len(calls) == 0 {
+		msg.Content = &text
+		return msg, api.FinishReason(finish)
+	}
+	if rest != "" {
+		msg.Content = &rest
+	}
+	if j.legacy {
+		msg.FunctionCall = &api.FunctionCall{Name: calls[0].Name, Arguments: calls[0].Arguments}
+		return msg, api.FinishFunctionCall
+	}
+	for _, c := range calls {
+		msg.ToolCalls = append(msg.ToolCalls, api.ToolCall{ID: newID("call_"), Type: "function",
+			Function: api.FunctionCall{Name: c.Name, Arguments: c.Arguments}})
+	}
+	return msg, api.FinishToolCalls
+}
+
+func (j *chatJob) response(res []result) api.ChatCompletion {
+	out := api.ChatCompletion{
+		ID: j.id, Created: j.created, Model: j.model.ID, SystemFingerprint: j.model.Fingerprint,
+		Choices: make([]api.ChatChoice, len(res)),
+	}
+	completion := 0
+	for i, r := range res {
+		msg, finish := j.message(string(r.text), r.finish)
+		out.Choices[i] = api.ChatChoice{Index: i, Message: msg, FinishReason: finish}
+		if j.req.Logprobs {
+			out.Choices[i].Logprobs = &api.ChatLogprobs{Content: chatLogprobs(r.tokens)}
+		}
+		completion += r.completion
+	}
+	out.Usage = usage(len(j.prompt), completion)
+	return out
+}
+
+// chatLogprobs converts engine tokens to the chat logprobs format; never
+// nil, so that "content" is [] rather than null for an empty completion.
+func chatLogprobs(tokens []engine.Token) []api.TokenLogprob {
+	out := make([]api.TokenLogprob, len(tokens))
+	for i, t := range tokens {
+		out[i] = api.TokenLogprob{Token: string(t.Bytes), Logprob: api.Logprob(t.Logprob), Bytes: api.TokenBytes(t.Bytes)}
+		for _, a := range t.Top {
+			out[i].TopLogprobs = append(out[i].TopLogprobs, api.TopLogprob{Token: string(a.Bytes), Logprob: api.Logprob(a.Logprob), Bytes: api.TokenBytes(a.Bytes)})
+		}
+	}
+	return out
+}
+
+// chatStreamState is one choice's progress through a stream.
+type chatStreamState struct {
+	sent    strings.Builder // content already sent
+	pending string          // content held back (tool-call detection)
+	inCall  bool            // a <tool_call> tag was seen: hold the rest
+	done    bool
+}
+
+func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, j *chatJob, chans []<-chan engine.Event) {
+	out := newSSE(w)
+	includeUsage := j.req.IncludeUsage()
+	chunk := func(choices ...api.ChunkChoice) api.ChatCompletionChunk {
+		return api.ChatCompletionChunk{ID: j.id, Created: j.created, Model: j.model.ID, SystemFingerprint: j.model.Fingerprint,
+			Choices: choices, StreamUsage: includeUsage}
+	}
+	empty := ""
+	for i := range chans {
+		if out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Role: api.RoleAssistant, Content: &empty}})) != nil {
+			return
+		}
+	}
+	states := make([]chatStreamState, len(chans))
+	open := len(chans)
+	completion := 0
+	merged := merge(ctx, chans)
+	for open > 0 {
+		var ie indexedEvent
+		select {
+		case ie = <-merged:
+		case <-ctx.Done():
+			return
+		}
+		st := &states[ie.i]
+		if ie.closed {
+			open--
+			if !st.done {
+				if ctx.Err() == nil {
+					s.log.Error("chat stream ended without a finish reason")
+					out.sendError(engineError(errors.New("the engine ended a generation without a finish reason")))
+				}
+				return
+			}
+			continue
+		}
+		ev := ie.ev
+		if ev.Err != nil {
+			s.log.Error("chat generation failed", slog.String("err", ev.Err.Error()))
+			out.sendError(engineError(ev.Err))
+			return
+		}
+		if err := j.streamEvent(out, chunk, ie.i, st, ev); err != nil {
+			return
+		}
+		if ev.Finish != "" {
+			st.done = true
+			completion += ev.CompletionTokens
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if includeUsage {
+		u := usage(len(j.prompt), completion)
+		c := chunk()
+		c.Choices = []api.ChunkChoice{}
+		c.Usage = &u
+		if out.send(c) != nil {
+			return
+		}
+	}
+	out.finish()
+}
+
+// streamEvent sends what one event of choice i makes safe to send.
+func (j *chatJob) streamEvent(out *sse, chunk func(...api.ChunkChoice) api.ChatCompletionChunk, i int, st *chatStreamState, ev engine.Event) error {
+	var send string
+	switch j.mode {
+	case toolsForced:
+		// The call is complete only at the end; it goes out whole then.
+		st.pending += ev.Text
+	case toolsAuto:
+		st.pending += ev.Text
+		if !st.inCall {
+			if k := strings.Index(st.pending, hermesOpen); k >= 0 {
+				send, st.pending, st.inCall = st.pending[:k], st.pending[k:], true
+			} else {
+				k := len(st.pending) - toolHoldback(st.pending)
+				send, st.pending = st.pending[:k], st.pending[k:]
+			}
+		}
+	default:
+		send = ev.Text
+	}
+	var lp *api.ChatLogprobs
+	if j.req.Logprobs && len(ev.Tokens) > 0 {
+		lp = &api.ChatLogprobs{Content: chatLogprobs(ev.Tokens)}
+	}
+	if send != "" || lp != nil {
+		st.sent.WriteString(send)
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Content: &send}, Logprobs: lp})); err != nil {
+			return err
+		}
+	}
+	if ev.Finish == "" {
+		return nil
+	}
+	finish := api.FinishReason(ev.Finish)
+	if st.pending != "" {
+		full := st.sent.String() + st.pending
+		msg, f := j.message(full, ev.Finish)
+		finish = f
+		var delta api.ChatDelta
+		switch {
+		case msg.ToolCalls != nil || msg.FunctionCall != nil:
+			// Content before the call went out already; what the call
+			// block left over goes out with the call.
+			if msg.Content != nil && j.mode == toolsAuto {
+				sentText := strings.TrimSpace(st.sent.String())
+				if rest := strings.TrimSpace(strings.TrimPrefix(*msg.Content, sentText)); rest != "" {
+					delta.Content = &rest
+				}
+			}
+			for k, c := range msg.ToolCalls {
+				delta.ToolCalls = append(delta.ToolCalls, api.ToolCallDelta{Index: k, ID: c.ID, Type: c.Type,
+					Function: api.FunctionCallDelta{Name: c.Function.Name, Arguments: c.Function.Arguments}})
+			}
+			if msg.FunctionCall != nil {
+				delta.FunctionCall = &api.FunctionCallDelta{Name: msg.FunctionCall.Name, Arguments: msg.FunctionCall.Arguments}
+			}
+		default:
+			p := st.pending
+			delta.Content = &p
+		}
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: delta})); err != nil {
+			return err
+		}
+		st.pending = ""
+	}
+	return out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{}, FinishReason: finish}))
+}

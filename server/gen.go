@@ -1,0 +1,223 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/kiln-llm/kiln/api"
+	"github.com/kiln-llm/kiln/engine"
+	"github.com/kiln-llm/kiln/sample"
+)
+
+// samplingParams maps the request's sampling fields onto the engine's, with
+// OpenAI's defaults (temperature 1, top_p 1). seed is the seed of this
+// choice: the request's seed plus the choice index, so that n > 1 gives n
+// different but reproducible samples.
+func samplingParams(g *api.GenerationParams, seed uint64) sample.Params {
+	p := sample.Params{Temperature: 1, TopP: 1, RepetitionPenalty: 1, Seed: seed}
+	if g.Temperature != nil {
+		p.Temperature = *g.Temperature
+	}
+	if g.TopP != nil {
+		p.TopP = *g.TopP
+	}
+	if g.TopK != nil {
+		p.TopK = *g.TopK
+	}
+	if g.MinP != nil {
+		p.MinP = *g.MinP
+	}
+	if g.PresencePenalty != nil {
+		p.PresencePenalty = *g.PresencePenalty
+	}
+	if g.FrequencyPenalty != nil {
+		p.FrequencyPenalty = *g.FrequencyPenalty
+	}
+	if g.RepetitionPenalty != nil {
+		p.RepetitionPenalty = *g.RepetitionPenalty
+	}
+	if len(g.LogitBias) > 0 {
+		p.LogitBias = make(map[int]float32, len(g.LogitBias))
+		for id, b := range g.LogitBias {
+			p.LogitBias[id] = float32(b)
+		}
+	}
+	return p
+}
+
+// baseSeed is the request's seed, or a random one: without a seed every
+// request must sample differently.
+func baseSeed(g *api.GenerationParams) uint64 {
+	if g.Seed != nil {
+		return uint64(*g.Seed)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// checkLogitBias rejects token ids outside the vocabulary.
+func checkLogitBias(g *api.GenerationParams, vocab int) *api.Error {
+	for id := range g.LogitBias {
+		if id < 0 || id >= vocab {
+			return api.NewInvalidRequest("logit_bias", api.CodeInvalidValue,
+				fmt.Sprintf("Invalid key in 'logit_bias': %d is not a token id of this model (the vocabulary has %d tokens).", id, vocab))
+		}
+	}
+	return nil
+}
+
+// completionBudget returns max_tokens for a prompt of n tokens in a context
+// of ctx positions, applying context_length_exceeded_behavior.
+func completionBudget(g *api.GenerationParams, n, ctx int, promptParam string) (int, *api.Error) {
+	room := ctx - n
+	if room < 1 {
+		return 0, api.NewContextLengthExceeded(promptParam, fmt.Sprintf(
+			"This model's maximum context length is %d tokens. However, your prompt has %d tokens, which leaves no room for a completion. Please shorten the prompt.", ctx, n))
+	}
+	want, ok := g.MaxTokens()
+	if !ok {
+		return room, nil
+	}
+	if want <= room {
+		return want, nil
+	}
+	if g.TruncateToContext() {
+		return room, nil
+	}
+	param := "max_tokens"
+	if g.MaxCompletionTokens != nil {
+		param = "max_completion_tokens"
+	}
+	return 0, api.NewContextLengthExceeded(param, fmt.Sprintf(
+		"This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the prompt, %d for the completion). Please reduce the prompt or the completion length.", ctx, n+want, n, want))
+}
+
+// submitAll submits every request under one cancellable context: if one is
+// refused, the ones already queued are cancelled (freeing their slots) and
+// the error is returned.
+func (s *Server) submitAll(ctx context.Context, m *Model, reqs []engine.GenRequest) ([]<-chan engine.Event, context.CancelFunc, *api.Error) {
+	ctx, cancel := context.WithCancel(ctx)
+	chans := make([]<-chan engine.Event, len(reqs))
+	for i, r := range reqs {
+		ch, err := m.Engine.Submit(ctx, r)
+		if err != nil {
+			cancel()
+			return nil, nil, s.submitError(err)
+		}
+		chans[i] = ch
+	}
+	return chans, cancel, nil
+}
+
+// result is everything one choice produced.
+type result struct {
+	text         []byte
+	tokens       []engine.Token
+	promptTokens []engine.Token
+	finish       engine.FinishReason
+	promptCount  int
+	completion   int
+	err          error
+}
+
+// add folds one event into the result.
+func (r *result) add(ev engine.Event) {
+	r.text = append(r.text, ev.Text...)
+	r.tokens = append(r.tokens, ev.Tokens...)
+	if ev.PromptTokens != nil {
+		r.promptTokens = ev.PromptTokens
+	}
+	if ev.Finish != "" {
+		r.finish = ev.Finish
+		r.promptCount = ev.PromptTokenCount
+		r.completion = ev.CompletionTokens
+	}
+	if ev.Err != nil {
+		r.err = ev.Err
+	}
+}
+
+// errDisconnected marks a stream that ended because the client went away.
+var errDisconnected = errors.New("client disconnected")
+
+// collect drains every channel. A channel closed without a finish means the
+// request was cancelled (the client left) or the engine failed.
+func collect(ctx context.Context, chans []<-chan engine.Event) ([]result, error) {
+	res := make([]result, len(chans))
+	for i, ch := range chans {
+		for ev := range ch {
+			res[i].add(ev)
+		}
+		if res[i].err != nil {
+			return nil, res[i].err
+		}
+		if res[i].finish == "" {
+			if ctx.Err() != nil {
+				return nil, errDisconnected
+			}
+			return nil, errors.New("the engine ended a generation without a finish reason")
+		}
+	}
+	return res, nil
+}
+
+// indexedEvent is an event of choice i.
+type indexedEvent struct {
+	i  int
+	ev engine.Event
+	// closed reports the end of choice i's channel.
+	closed bool
+}
+
+// merge fans the choices' channels into one, in arrival order. The
+// forwarding goroutines end when their channel closes or ctx is done.
+func merge(ctx context.Context, chans []<-chan engine.Event) <-chan indexedEvent {
+	out := make(chan indexedEvent)
+	for i, ch := range chans {
+		go func() {
+			for ev := range ch {
+				select {
+				case out <- indexedEvent{i: i, ev: ev}:
+				case <-ctx.Done():
+					// Keep draining so the engine's sender never waits.
+					for range ch {
+					}
+					return
+				}
+			}
+			select {
+			case out <- indexedEvent{i: i, closed: true}:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return out
+}
+
+// newID returns prefix plus 24 random hex digits.
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// usage sums the choices' token counts. The prompt is counted once per
+// distinct prompt, as OpenAI does for n > 1.
+func usage(promptTokens, completionTokens int) api.Usage {
+	return api.Usage{PromptTokens: promptTokens, CompletionTokens: completionTokens, TotalTokens: promptTokens + completionTokens}
+}
+
+// engineError is the API error for a generation that failed inside the
+// engine after it was accepted: always our bug, hence a 500.
+func engineError(err error) *api.Error {
+	return api.NewInternal("The generation failed: " + err.Error())
+}
+
+// itoa is strconv.Itoa, short for the many index paths.
+func itoa(i int) string { return strconv.Itoa(i) }
