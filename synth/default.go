@@ -18,6 +18,7 @@ func DefaultSpec() Spec {
 	s, _ := Preset("tiny")
 	s.Name = "kiln-demo"
 	s.Type = tensor.Q8_0
+	s.WordsOnly = true
 	return s
 }
 
@@ -32,7 +33,7 @@ func DefaultModelPath(dir string) (string, error) {
 		}
 		dir = filepath.Join(c, "kiln")
 	}
-	path := filepath.Join(dir, "kiln-demo-v1.gguf")
+	path := filepath.Join(dir, "kiln-demo-v2.gguf")
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}

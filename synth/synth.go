@@ -36,9 +36,14 @@ type Spec struct {
 	// Llama3RopeFactor > 0 adds a rope_freqs.weight tensor computed with the
 	// Llama 3.1 formula (low/high frequency factors 1 and 4, original context 8192).
 	Llama3RopeFactor float64
-	SlidingWindow    int         // gemma3 only
-	Type             tensor.Type // type of the 2-D weights; norms and biases stay F32
-	Seed             uint64
+	SlidingWindow    int // gemma3 only
+	// WordsOnly zeroes the output rows of the built-in vocabulary's control
+	// and byte-fallback tokens, so a random model writes whole (meaningless)
+	// words instead of stray bytes. Only with the built-in vocabulary and an
+	// untied output.
+	WordsOnly bool
+	Type      tensor.Type // type of the 2-D weights; norms and biases stay F32
+	Seed      uint64
 	// VocabFrom, when set, supplies the tokenizer: every tokenizer.* key is
 	// copied from it, and Vocab becomes its token count.
 	VocabFrom *gguf.File
@@ -122,6 +127,7 @@ type tensorSpec struct {
 	mean, std  float64
 	typ        tensor.Type
 	values     []float32 // fixed values instead of random ones
+	zeroRows   int       // rows [0, zeroRows) are all zero
 }
 
 // Build returns a writer holding the model described by s. Tensor data is
@@ -238,6 +244,9 @@ func Build(s Spec) (*gguf.Writer, error) {
 	norm("output_norm.weight", s.Embd)
 	if !s.Tied {
 		mat("output.weight", s.Embd, vocab, 2.5)
+		if s.WordsOnly && s.VocabFrom == nil {
+			ts[len(ts)-1].zeroRows = builtinFirstWord
+		}
 	}
 
 	for _, t := range ts {
@@ -276,7 +285,9 @@ func (t tensorSpec) write(out io.Writer, seed uint64) error {
 	}
 	buf := make([]byte, rb)
 	for r := 0; r < t.rows; r++ {
-		if t.values != nil {
+		if r < t.zeroRows {
+			clear(row)
+		} else if t.values != nil {
 			copy(row, t.values)
 		} else {
 			for i := range row {

@@ -22,6 +22,10 @@ little big good new first last long great old small large next early young impor
 dog sun tree ball park happy sad red blue green play look want like love help walk talk once upon lily tom ben
 model server token kiln fire clay oven bake warm hot cold light dark fast slow`
 
+// builtinFirstWord is the id of the built-in vocabulary's first word piece:
+// below it are the three control tokens and the 256 byte-fallback tokens.
+const builtinFirstWord = 3 + 256
+
 type vocabulary struct {
 	tokens []string
 	scores []float32

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kiln-llm/kiln/internal/testmodels"
 )
@@ -97,6 +99,13 @@ func TestDefaultModel(t *testing.T) {
 	}
 	if strings.TrimSpace(out) == "" {
 		t.Errorf("no text generated")
+	}
+	// The demo writes words of its vocabulary, never stray bytes.
+	for _, r := range out {
+		if r == utf8.RuneError || (unicode.IsControl(r) && r != '\n') {
+			t.Errorf("demo output %q has a stray byte or control character", out)
+			break
+		}
 	}
 	// Deterministic: the same command gives the same text.
 	out2, _, err := kiln(t, "run", "--prompt", "the cat", "--max-tokens", "5")
