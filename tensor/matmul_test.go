@@ -11,72 +11,96 @@ import (
 )
 
 // TestMatMulAgainstReference compares MatMul with a float64 product of the
-// DequantizeRow weights for every type, n = 1 and 5, several worker counts.
+// DequantizeRow weights for every type and every kernel set the host runs
+// (assembly and portable Go), over batch sizes that exercise the one-input
+// and four-input kernels and their remainders, odd row counts, several worker
+// counts, row lengths with vector tails (plain floats), and weights and
+// inputs that start at unaligned addresses.
 // Tolerance: |got - ref| <= 1e-5 * sum_k |w_k x_k| (float32 accumulation
 // over a few hundred terms in eight partial sums errs by well under that).
 // All worker counts must also give bit-identical results, since each output
-// is computed by exactly one worker in a fixed order.
+// is computed by exactly one kernel call in a fixed order.
 func TestMatMulAgainstReference(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
-	for _, typ := range allTypes {
-		cols := 3 * typ.BlockSize()
-		if typ.BlockSize() == 1 {
-			cols = 33
-		}
-		const rows = 7
-		data := randomRow(rng, typ, rows*cols)
-		m, err := NewMatrix(typ, rows, cols, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := make([]float32, rows*cols)
-		if err := DequantizeRow(typ, data, w); err != nil {
-			t.Fatal(err)
-		}
-		for _, n := range []int{1, 5} {
-			x := make([]float32, n*cols)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-			}
-			var first []float32
-			var worst float64
-			for _, workers := range []int{1, 3, 0, 100} {
-				dst := make([]float32, n*rows)
-				MatMul(dst, m, x, n, workers)
-				for i := 0; i < n; i++ {
-					for r := 0; r < rows; r++ {
-						var ref, abs float64
-						for k := 0; k < cols; k++ {
-							p := float64(w[r*cols+k]) * float64(x[i*cols+k])
-							ref += p
-							abs += math.Abs(p)
-						}
-						got := float64(dst[i*rows+r])
-						if abs == 0 {
-							abs = math.SmallestNonzeroFloat64
-						}
-						e := math.Abs(got-ref) / abs
-						worst = max(worst, e)
-						if e > 1e-5 {
-							t.Errorf("%s n=%d workers=%d: dst[%d] = %v, reference %v (error %.3g of sum|terms|)",
-								typ, n, workers, i*rows+r, got, ref, e)
-						}
-					}
+	for _, ks := range hostKernels() {
+		t.Run(ks.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(9, 10))
+			for _, typ := range allTypes {
+				colsList := []int{typ.BlockSize(), 3 * typ.BlockSize(), 9 * typ.BlockSize()}
+				if typ.BlockSize() == 1 {
+					colsList = []int{1, 7, 33, 64, 100, 259}
 				}
-				if first == nil {
-					first = dst
-				} else {
-					for i := range dst {
-						if math.Float32bits(dst[i]) != math.Float32bits(first[i]) {
-							t.Errorf("%s n=%d: workers=%d differs from workers=1 at %d", typ, n, workers, i)
-							break
+				for _, cols := range colsList {
+					for _, rows := range []int{1, 7} {
+						for _, shift := range []int{0, 1} {
+							checkMatMul(t, ks, rng, typ, rows, cols, shift)
 						}
 					}
 				}
 			}
-			if testing.Verbose() {
-				t.Logf("%s n=%d: max error %.3g of sum|terms|", typ, n, worst)
+		})
+	}
+}
+
+// checkMatMul runs one shape of TestMatMulAgainstReference. shift offsets the
+// weight bytes by that many bytes and the inputs by that many floats from
+// their allocation, so that kernels cannot rely on alignment.
+func checkMatMul(t *testing.T, ks *kernelSet, rng *rand.Rand, typ Type, rows, cols, shift int) {
+	t.Helper()
+	raw := randomRow(rng, typ, rows*cols)
+	data := make([]byte, len(raw)+shift)[shift:]
+	copy(data, raw)
+	m, err := NewMatrix(typ, rows, cols, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := make([]float32, rows*cols)
+	if err := DequantizeRow(typ, data, w); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 3, 5, 8, 33} {
+		x := make([]float32, n*cols+shift)[shift:]
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		var first []float32
+		var worst float64
+		for _, workers := range []int{1, 2, 3, 0, 100} {
+			dst := make([]float32, n*rows)
+			matMul(dst, m, x, n, workers, ks)
+			for i := 0; i < n; i++ {
+				for r := 0; r < rows; r++ {
+					var ref, abs float64
+					for k := 0; k < cols; k++ {
+						p := float64(w[r*cols+k]) * float64(x[i*cols+k])
+						ref += p
+						abs += math.Abs(p)
+					}
+					got := float64(dst[i*rows+r])
+					if abs == 0 {
+						abs = math.SmallestNonzeroFloat64
+					}
+					e := math.Abs(got-ref) / abs
+					worst = max(worst, e)
+					if e > 1e-5 {
+						t.Errorf("%s %dx%d shift=%d n=%d workers=%d: dst[%d] = %v, reference %v (error %.3g of sum|terms|)",
+							typ, rows, cols, shift, n, workers, i*rows+r, got, ref, e)
+						return
+					}
+				}
 			}
+			if first == nil {
+				first = dst
+				continue
+			}
+			for i := range dst {
+				if math.Float32bits(dst[i]) != math.Float32bits(first[i]) {
+					t.Errorf("%s %dx%d n=%d: workers=%d differs from workers=1 at %d", typ, rows, cols, n, workers, i)
+					break
+				}
+			}
+		}
+		if testing.Verbose() && rows == 7 && shift == 0 && (n == 1 || n == 33) {
+			t.Logf("%s %dx%d n=%d: max error %.3g of sum|terms|", typ, rows, cols, n, worst)
 		}
 	}
 }

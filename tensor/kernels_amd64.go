@@ -1,0 +1,163 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// Assembly kernels (kernels_amd64.s). Pointers are to the first weight byte
+// and first input; counts are elements (plain floats, a multiple of 8) or
+// blocks.
+
+//go:noescape
+func dotF32AVX2(w *byte, x *float32, n int) float32
+
+//go:noescape
+func dotF32x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
+
+//go:noescape
+func dotF16AVX2(w *byte, x *float32, n int) float32
+
+//go:noescape
+func dotBF16AVX2(w *byte, x *float32, n int) float32
+
+//go:noescape
+func dotQ8_0AVX2(w *byte, x *float32, nb int) float32
+
+//go:noescape
+func dotQ8_0x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
+
+//go:noescape
+func dotQ4_0AVX2(w *byte, x *float32, nb int) float32
+
+//go:noescape
+func dotQ4_0x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
+
+//go:noescape
+func dotQ4KAVX2(w *byte, x *float32, xsum *float32, nb int) float32
+
+//go:noescape
+func dotQ5KAVX2(w *byte, x *float32, xsum *float32, nb int) float32
+
+//go:noescape
+func dotQ6KAVX2(w *byte, x *float32, nb int) float32
+
+func cpuidECX1() uint32
+
+// hasF16C reports the F16C extension (CPUID.1:ECX bit 29), which
+// golang.org/x/sys/cpu does not expose; it is only consulted once AVX
+// support by the OS is known.
+func hasF16C() bool { return cpuidECX1()&(1<<29) != 0 }
+
+// avx2Kernels need AVX2, FMA and F16C (every x86-64 CPU with AVX2 so far
+// has all three). Types without an assembly kernel use the portable ones.
+var avx2Kernels = &kernelSet{
+	name: "avx2",
+	one: map[Type]rowDot{
+		F32:  plainAVX2(4, dotF32AVX2, dotF32Go),
+		F16:  plainAVX2(2, dotF16AVX2, dotF16Go),
+		BF16: plainAVX2(2, dotBF16AVX2, dotBF16Go),
+		Q8_0: blocksAVX2(34, 32, dotQ8_0AVX2),
+		Q4_0: blocksAVX2(18, 32, dotQ4_0AVX2),
+		Q4_K: kquantAVX2(144, dotQ4KAVX2),
+		Q5_K: kquantAVX2(176, dotQ5KAVX2),
+		Q6_K: blocksAVX2(210, 256, dotQ6KAVX2),
+	},
+	four: map[Type]rowDot4{
+		F32: func(w []byte, x []float32, stride int, _ []float32, _ int, out *[4]float32) {
+			n := len(w) / 4
+			x = x[:3*stride+n]
+			n8 := n &^ 7
+			*out = [4]float32{}
+			if n8 > 0 {
+				dotF32x4AVX2(unsafe.SliceData(w), unsafe.SliceData(x), stride, n8, out)
+			}
+			for k := range out {
+				if n8 < n {
+					out[k] += dotF32Go(w[4*n8:], x[k*stride+n8:], nil)
+				}
+			}
+		},
+		Q8_0: blocks4AVX2(34, 32, dotQ8_0x4AVX2),
+		Q4_0: blocks4AVX2(18, 32, dotQ4_0x4AVX2),
+	},
+}
+
+// plainAVX2 wraps a kernel for a plain float type of size bytes per
+// element: the assembly does whole groups of eight, Go the tail.
+func plainAVX2(size int, asm func(*byte, *float32, int) float32, tail rowDot) rowDot {
+	return func(w []byte, x, _ []float32) float32 {
+		n := len(w) / size
+		x = x[:n]
+		n8 := n &^ 7
+		var s float32
+		if n8 > 0 {
+			s = asm(unsafe.SliceData(w), unsafe.SliceData(x), n8)
+		}
+		if n8 < n {
+			s += tail(w[n8*size:], x[n8:], nil)
+		}
+		return s
+	}
+}
+
+// blocksAVX2 wraps a block kernel for blocks of bb bytes and be elements
+// that needs no input sums.
+func blocksAVX2(bb, be int, asm func(*byte, *float32, int) float32) rowDot {
+	return func(w []byte, x, _ []float32) float32 {
+		nb := len(w) / bb
+		if nb == 0 {
+			return 0
+		}
+		x = x[:be*nb]
+		return asm(unsafe.SliceData(w), unsafe.SliceData(x), nb)
+	}
+}
+
+// kquantAVX2 wraps a Q4_K/Q5_K kernel (blocks of bb bytes, 256 elements,
+// eight input sums per block).
+func kquantAVX2(bb int, asm func(*byte, *float32, *float32, int) float32) rowDot {
+	return func(w []byte, x, xsum []float32) float32 {
+		nb := len(w) / bb
+		if nb == 0 {
+			return 0
+		}
+		x = x[:256*nb]
+		xsum = xsum[:8*nb]
+		return asm(unsafe.SliceData(w), unsafe.SliceData(x), unsafe.SliceData(xsum), nb)
+	}
+}
+
+// blocks4AVX2 is blocksAVX2 for the four-input kernels.
+func blocks4AVX2(bb, be int, asm func(*byte, *float32, int, int, *[4]float32)) rowDot4 {
+	return func(w []byte, x []float32, stride int, _ []float32, _ int, out *[4]float32) {
+		nb := len(w) / bb
+		if nb == 0 {
+			*out = [4]float32{}
+			return
+		}
+		x = x[:3*stride+be*nb]
+		asm(unsafe.SliceData(w), unsafe.SliceData(x), stride, nb, out)
+	}
+}
+
+// activeKernels is the kernel set MatMul uses, chosen once for this CPU.
+var activeKernels = func() *kernelSet {
+	if avx2OK() {
+		return avx2Kernels
+	}
+	return portableKernels
+}()
+
+func avx2OK() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && hasF16C() }
+
+// hostKernels lists the kernel sets this host can run, for tests.
+func hostKernels() []*kernelSet {
+	if avx2OK() {
+		return []*kernelSet{avx2Kernels, portableKernels}
+	}
+	return []*kernelSet{portableKernels}
+}
