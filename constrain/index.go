@@ -2,6 +2,7 @@ package constrain
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -111,9 +112,11 @@ func NewIndex(v Vocabulary) *Index {
 	closeTo(0)
 	c := &compiler{memo: map[string]*node{}}
 	anyN := c.anyNode()
-	root := c.newNode()
+	root := c.newNode("#")
 	root.atoms = []*atom{anyN.atoms[0]} // the object atom of "any value"
-	c.finish()
+	if err := c.finish(); err != nil {
+		panic("constrain: JSON-mode graph: " + err.Error()) // fixed graph, cannot fail
+	}
 	ix.json = root
 	return ix
 }
@@ -129,11 +132,23 @@ func (ix *Index) JSON() *Constraint {
 // Schema returns a constraint for output that validates against schema.
 // The error names an unsupported keyword or what else is wrong.
 func (ix *Index) Schema(schema []byte, opts ...Option) (*Constraint, error) {
-	c, err := compileSchema(schema, opts)
+	return ix.SchemaContext(context.Background(), schema, opts...)
+}
+
+// SchemaContext is Schema with a context that abandons the compile (see
+// CompileSchemaContext).
+func (ix *Index) SchemaContext(ctx context.Context, schema []byte, opts ...Option) (*Constraint, error) {
+	c, err := compileSchema(ctx, schema, opts)
 	if err != nil {
 		return nil, err
 	}
 	return ix.newConstraint(c.root), nil
+}
+
+// New returns a constraint for a schema compiled by CompileSchemaContext, so
+// that the choices of one request share one compile.
+func (ix *Index) New(c *Compiled) *Constraint {
+	return ix.newConstraint(c.root)
 }
 
 func (ix *Index) newConstraint(root *node) *Constraint {
@@ -153,7 +168,7 @@ type Constraint struct {
 	// scratch for Allow
 	levels [][]thread
 	fast   []fastLevel
-	one    [1]thread
+	multi  []thread
 	ok     []uint64
 }
 
@@ -170,8 +185,8 @@ type fastLevel struct {
 	st   tiny
 }
 
-// enterFast reports whether t (the only thread) can use the fast path.
-func enterFast(t *thread, d int) (fastLevel, bool) {
+// enterFastOne reports whether thread t can use the fast path.
+func enterFastOne(t *thread, d int) (fastLevel, bool) {
 	f := &t.f
 	switch {
 	case f.kind == fString:
@@ -182,16 +197,52 @@ func enterFast(t *thread, d int) (fastLevel, bool) {
 	return fastLevel{}, false
 }
 
-// rebuild is the full thread for fast state fl.
-func (c *Constraint) rebuild(fl *fastLevel) thread {
-	t := c.levels[fl.base][0]
-	t.f.u8 = fl.st.u8
-	if fl.key {
-		t.f.hash = fl.st.hash
-	} else {
-		t.f.esc, t.f.count = fl.st.esc, fl.st.count
+// enterFast reports whether the threads ts can use the fast path: all inside
+// a string value, or all inside an off-trie additional key, in the same
+// state (threads that read the same bytes since the string opened are). There
+// a byte's fate depends only on that state and, for strings, on the largest
+// maxLength, which fl.a then has; so a union of many string alternatives
+// costs what one string does. The threads are rebuilt when the string
+// closes.
+func enterFast(ts []thread, d int) (fastLevel, bool) {
+	var fl fastLevel
+	for i := range ts {
+		one, ok := enterFastOne(&ts[i], d)
+		if !ok {
+			return fastLevel{}, false
+		}
+		if i == 0 {
+			fl = one
+			continue
+		}
+		if one.key != fl.key || one.st != fl.st {
+			return fastLevel{}, false
+		}
+		if !fl.key && fl.a.maxLen >= 0 && (one.a.maxLen < 0 || one.a.maxLen > fl.a.maxLen) {
+			fl.a = one.a
+		}
 	}
-	return t
+	return fl, len(ts) > 0
+}
+
+// rebuild returns the full threads for fast state fl, without the strings
+// that have outgrown their own maxLength (the fast path only checked the
+// largest). The result is scratch space, valid until the next rebuild.
+func (c *Constraint) rebuild(fl *fastLevel) []thread {
+	c.multi = c.multi[:0]
+	for _, t := range c.levels[fl.base] {
+		t.f.u8 = fl.st.u8
+		if fl.key {
+			t.f.hash = fl.st.hash
+		} else {
+			if t.f.a.maxLen >= 0 && fl.st.count > int32(t.f.a.maxLen) {
+				continue
+			}
+			t.f.esc, t.f.count = fl.st.esc, fl.st.count
+		}
+		c.multi = append(c.multi, t)
+	}
+	return c.multi
 }
 
 // Done reports whether the output so far is a complete value.
@@ -320,18 +371,16 @@ func (c *Constraint) Allow(allowed []bool) {
 		c.fast[0] = fastLevel{}
 		var pl *plan
 		room := int32(-1) // characters a length-limited string may still take
-		if len(c.state) == 1 {
-			if fl, ok := enterFast(&c.levels[0][0], 0); ok {
-				c.fast[0] = fl
-				if fl.st.u8 == 0 && fl.st.esc == 0 {
-					sp, kp := ix.plans()
-					pl = sp
-					switch {
-					case fl.key:
-						pl = kp
-					case fl.a.maxLen >= 0:
-						room = int32(fl.a.maxLen) - fl.st.count
-					}
+		if fl, ok := enterFast(c.levels[0], 0); ok {
+			c.fast[0] = fl
+			if fl.st.u8 == 0 && fl.st.esc == 0 {
+				sp, kp := ix.plans()
+				pl = sp
+				switch {
+				case fl.key:
+					pl = kp
+				case fl.a.maxLen >= 0:
+					room = int32(fl.a.maxLen) - fl.st.count
 				}
 			}
 		}
@@ -404,8 +453,7 @@ func (c *Constraint) walk(lo, hi int32) {
 		} else {
 			in := c.levels[d-1]
 			if pf.on {
-				c.one[0] = c.rebuild(pf)
-				in = c.one[:]
+				in = c.rebuild(pf)
 			}
 			out := c.m.feed(in, b, c.levels[d][:0])
 			c.levels[d] = out
@@ -414,10 +462,8 @@ func (c *Constraint) walk(lo, hi int32) {
 				i = ix.end[i]
 				continue
 			}
-			if len(out) == 1 {
-				if fl, ok := enterFast(&out[0], int(d)); ok {
-					c.fast[d] = fl
-				}
+			if fl, ok := enterFast(out, int(d)); ok {
+				c.fast[d] = fl
 			}
 		}
 		for _, id := range ix.ids[ix.idLo[i]:ix.idHi[i]] {

@@ -1,11 +1,11 @@
 package constrain
 
 import (
-	"bytes"
+	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"sort"
 	"strconv"
@@ -17,6 +17,8 @@ type Option func(*options)
 
 type options struct {
 	strict bool
+	// maxBytes overrides maxSchemaBytes (tests only; 0: the default).
+	maxBytes int
 }
 
 // Strict follows OpenAI's structured-output strict mode: an object schema
@@ -32,6 +34,26 @@ const maxProps = 128
 // stack of the compiler.
 const maxSchemaDepth = 200
 
+// Limits on what a client-supplied schema may cost. Every compile step is
+// linear in the schema given memoization, so these bound the time and memory
+// of one compile to a few milliseconds and megabytes; schemas beyond them are
+// refused with ErrSchemaTooComplex (a client error) rather than tying up the
+// server.
+const (
+	maxSchemaBytes  = 256 << 10 // bytes of schema text
+	maxNodes        = 10000     // compiled sub-schemas (after $ref interning)
+	maxAtoms        = 10000     // compiled typed alternatives
+	maxUnionWidth   = 256       // members of one anyOf/oneOf
+	maxEnumWidth    = 4096      // values of one enum
+	maxRefDepth     = 64        // nested $ref resolutions on the compile path
+	maxAlternatives = 128       // typed alternatives of one flattened union
+	maxEnumWork     = 1 << 20   // validation steps spent checking enum values
+)
+
+// ErrSchemaTooComplex is wrapped by the errors of a schema that exceeds one of
+// the compile limits (size, node count, union width, $ref depth, ...).
+var ErrSchemaTooComplex = errors.New("schema too large or complex")
+
 type atomKind uint8
 
 const (
@@ -46,6 +68,8 @@ const (
 // node is one schema: a union of atoms (anyOf, type arrays), possibly through
 // references. flat is filled after compilation.
 type node struct {
+	id    int
+	group int // index of the flattening group (nodes with the same flat)
 	atoms []*atom
 	subs  []*node // anyOf members and $ref targets
 	flat  []*atom // atoms of the whole union, sat ones only after analysis
@@ -59,6 +83,7 @@ type prop struct {
 }
 
 type atom struct {
+	id   int
 	kind atomKind
 	sat  bool
 
@@ -173,20 +198,41 @@ func (t *trie) child(cur int, b byte) int {
 	return -1
 }
 
-// compiled is a compiled schema.
-type compiled struct {
-	root *node
+// Compiled is a compiled schema. It is immutable, so one compile can back any
+// number of constraints (the choices of one request) concurrently.
+type Compiled struct {
+	root  *node
+	nodes int // compiled nodes, for tests and diagnostics
+	atoms int
 }
 
 type compiler struct {
-	doc   any
-	opt   options
-	memo  map[string]*node
-	nodes []*node
-	atoms []*atom
-	depth int
+	ctx       context.Context
+	ops       int // work since the last context check
+	doc       any
+	opt       options
+	memo      map[string]*node
+	resolving map[string]bool // pointers whose $ref chain is being followed
+	nodes     []*node
+	ptrs      []string // JSON pointer of each node, for error messages
+	atoms     []*atom
+	depth     int
+	refDepth  int
 
 	pendingLits []pendingLit
+}
+
+// tick counts one unit of compile work and checks the context now and then,
+// so a server can abandon a compile whose client has gone.
+func (c *compiler) tick() error {
+	c.ops++
+	if c.ops&1023 != 0 || c.ctx == nil {
+		return nil
+	}
+	if err := c.ctx.Err(); err != nil {
+		return fmt.Errorf("compile abandoned: %w", err)
+	}
+	return nil
 }
 
 var annotations = map[string]bool{
@@ -206,109 +252,205 @@ var unsupported = []string{
 // CompileSchema checks that schema is a JSON Schema of the supported subset
 // and can be satisfied, so the server can answer 400 before generating.
 func CompileSchema(schema []byte, opts ...Option) error {
-	_, err := compileSchema(schema, opts)
+	_, err := CompileSchemaContext(context.Background(), schema, opts...)
 	return err
 }
 
-func compileSchema(schema []byte, opts []Option) (*compiled, error) {
+// CompileSchemaContext compiles schema for use with (*Index).New. It gives up
+// with an error wrapping ctx.Err() once ctx is done; errors wrapping
+// ErrSchemaTooComplex mean the schema exceeds the compile limits. Every other
+// error is also the client's (an unsupported or unsatisfiable schema).
+func CompileSchemaContext(ctx context.Context, schema []byte, opts ...Option) (*Compiled, error) {
+	return compileSchema(ctx, schema, opts)
+}
+
+func compileSchema(ctx context.Context, schema []byte, opts []Option) (*Compiled, error) {
 	var o options
 	for _, f := range opts {
 		f(&o)
+	}
+	limit := maxSchemaBytes
+	if o.maxBytes > 0 {
+		limit = o.maxBytes
+	}
+	if len(schema) > limit {
+		return nil, fmt.Errorf("schema: %w: %d bytes, more than %d", ErrSchemaTooComplex, len(schema), limit)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("schema: compile abandoned: %w", err)
 	}
 	doc, err := decodeJSON(schema)
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
-	c := &compiler{doc: doc, opt: o, memo: map[string]*node{}}
+	c := &compiler{ctx: ctx, doc: doc, opt: o, memo: map[string]*node{}, resolving: map[string]bool{}}
 	root, err := c.compile(doc, "#")
 	if err != nil {
 		return nil, fmt.Errorf("schema: %w", err)
 	}
-	c.finish()
+	if err := c.finish(); err != nil {
+		return nil, fmt.Errorf("schema: %w", err)
+	}
 	if !root.sat {
 		return nil, errors.New("schema: no JSON value satisfies the schema")
 	}
-	return &compiled{root: root}, nil
+	return &Compiled{root: root, nodes: len(c.nodes), atoms: len(c.atoms)}, nil
 }
 
 // decodeJSON decodes one JSON value with numbers kept as json.Number,
-// rejecting duplicate object keys and trailing data.
+// rejecting duplicate object keys and trailing data. The syntax is checked
+// by json.Valid first, so the hand-written decoder below (several times
+// faster than json.Decoder's Token, which matters for the compile budget of
+// a large schema) only walks well-formed input.
 func decodeJSON(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	v, err := decodeValue(d, 0)
+	if !json.Valid(b) {
+		var v any
+		err := json.Unmarshal(b, &v) // for a precise message
+		if err == nil {
+			err = errors.New("malformed")
+		}
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	d := jsonDecoder{b: b}
+	v, err := d.value()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.Token(); err != io.EOF {
+	d.space()
+	if d.i != len(b) {
 		return nil, errors.New("trailing data after JSON value")
 	}
 	return v, nil
 }
 
-func decodeValue(d *json.Decoder, depth int) (any, error) {
-	if depth > 10000 {
-		return nil, errors.New("JSON nested too deeply")
-	}
-	tok, err := d.Token()
-	if err != nil {
-		return nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			m := map[string]any{}
-			for d.More() {
-				kt, err := d.Token()
-				if err != nil {
-					return nil, fmt.Errorf("invalid JSON: %w", err)
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, errors.New("invalid JSON: object key is not a string")
-				}
-				if _, dup := m[k]; dup {
-					return nil, fmt.Errorf("duplicate object key %q", k)
-				}
-				v, err := decodeValue(d, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				m[k] = v
-			}
-			if _, err := d.Token(); err != nil {
-				return nil, fmt.Errorf("invalid JSON: %w", err)
-			}
-			return m, nil
-		case '[':
-			a := []any{}
-			for d.More() {
-				v, err := decodeValue(d, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
-			}
-			if _, err := d.Token(); err != nil {
-				return nil, fmt.Errorf("invalid JSON: %w", err)
-			}
-			return a, nil
+type jsonDecoder struct {
+	b []byte
+	i int
+}
+
+func (d *jsonDecoder) space() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
 		}
-		return nil, fmt.Errorf("invalid JSON: unexpected %v", t)
-	default:
-		return tok, nil
 	}
 }
 
-func (c *compiler) newNode() *node {
-	n := &node{}
+func (d *jsonDecoder) value() (any, error) {
+	d.space()
+	switch c := d.b[d.i]; {
+	case c == '{':
+		d.i++
+		m := map[string]any{}
+		d.space()
+		if d.b[d.i] == '}' {
+			d.i++
+			return m, nil
+		}
+		for {
+			d.space()
+			k, err := d.str()
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := m[k]; dup {
+				return nil, fmt.Errorf("duplicate object key %q", k)
+			}
+			d.space()
+			d.i++ // ':'
+			v, err := d.value()
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+			d.space()
+			d.i++ // ',' or '}'
+			if d.b[d.i-1] == '}' {
+				return m, nil
+			}
+		}
+	case c == '[':
+		d.i++
+		a := []any{}
+		d.space()
+		if d.b[d.i] == ']' {
+			d.i++
+			return a, nil
+		}
+		for {
+			v, err := d.value()
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			d.space()
+			d.i++ // ',' or ']'
+			if d.b[d.i-1] == ']' {
+				return a, nil
+			}
+		}
+	case c == '"':
+		return d.str()
+	case c == 't':
+		d.i += 4
+		return true, nil
+	case c == 'f':
+		d.i += 5
+		return false, nil
+	case c == 'n':
+		d.i += 4
+		return nil, nil
+	default:
+		start := d.i
+		for d.i < len(d.b) && strings.IndexByte("+-.0123456789eE", d.b[d.i]) >= 0 {
+			d.i++
+		}
+		return json.Number(d.b[start:d.i]), nil
+	}
+}
+
+// str decodes the (valid) string at d.i; plain ASCII strings, by far the
+// most common, are sliced directly.
+func (d *jsonDecoder) str() (string, error) {
+	start := d.i
+	d.i++
+	plain := true
+	for {
+		c := d.b[d.i]
+		if c == '"' {
+			break
+		}
+		if c == '\\' {
+			plain = false
+			d.i++
+		} else if c >= 0x80 {
+			plain = false
+		}
+		d.i++
+	}
+	d.i++
+	if plain {
+		return string(d.b[start+1 : d.i-1]), nil
+	}
+	var s string
+	if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
+		return "", fmt.Errorf("invalid JSON: %w", err)
+	}
+	return s, nil
+}
+
+func (c *compiler) newNode(ptr string) *node {
+	n := &node{id: len(c.nodes)}
 	c.nodes = append(c.nodes, n)
+	c.ptrs = append(c.ptrs, ptr)
 	return n
 }
 
 func (c *compiler) newAtom(k atomKind) *atom {
-	a := &atom{kind: k, maxProps: -1, maxItems: -1, maxLen: -1}
+	a := &atom{id: len(c.atoms), kind: k, maxProps: -1, maxItems: -1, maxLen: -1}
 	c.atoms = append(c.atoms, a)
 	return a
 }
@@ -345,22 +487,89 @@ func (c *compiler) resolve(ref string) (any, error) {
 }
 
 // compile compiles the schema v found at JSON pointer ptr. References are
-// memoized by pointer, which is what makes recursive schemas finite.
+// memoized by pointer, which is what makes recursive schemas finite, and a
+// schema that is only a reference (a $ref, a one-member allOf) is the node
+// of its target rather than a node of its own: a union of references then
+// points straight at the shared targets, which keeps the graph, and the
+// flattening of unions, linear in the schema.
 func (c *compiler) compile(v any, ptr string) (*node, error) {
 	if n, ok := c.memo[ptr]; ok {
 		return n, nil
+	}
+	if err := c.tick(); err != nil {
+		return nil, err
+	}
+	if len(c.nodes) >= maxNodes {
+		return nil, fmt.Errorf("%w: more than %d sub-schemas", ErrSchemaTooComplex, maxNodes)
+	}
+	if len(c.atoms) >= maxAtoms {
+		return nil, fmt.Errorf("%w: more than %d typed alternatives", ErrSchemaTooComplex, maxAtoms)
 	}
 	c.depth++
 	defer func() { c.depth-- }()
 	if c.depth > maxSchemaDepth {
 		return nil, errors.New("schema nested too deeply")
 	}
-	n := c.newNode()
+	if s, ok := v.(map[string]any); ok {
+		target, tptr, isRef, ok, err := c.indirection(s, ptr)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if c.resolving[ptr] {
+				// A reference cycle without any schema on it: infinite
+				// recursion, which matches no value.
+				n := c.newNode(ptr)
+				c.memo[ptr] = n
+				return n, nil
+			}
+			if isRef {
+				c.refDepth++
+				defer func() { c.refDepth-- }()
+				if c.refDepth > maxRefDepth {
+					return nil, fmt.Errorf("at %s: %w: $ref nested more than %d deep", ptr, ErrSchemaTooComplex, maxRefDepth)
+				}
+			}
+			c.resolving[ptr] = true
+			n, err := c.compile(target, tptr)
+			delete(c.resolving, ptr)
+			if err != nil {
+				return nil, err
+			}
+			c.memo[ptr] = n
+			return n, nil
+		}
+	}
+	n := c.newNode(ptr)
 	c.memo[ptr] = n
 	if err := c.fill(n, v, ptr); err != nil {
 		return nil, err
 	}
 	return n, nil
+}
+
+// indirection reports whether s is only a reference to another schema: a
+// $ref string or a one-member allOf (pydantic's way of attaching a
+// description to a $ref), with nothing but annotations beside it. It returns
+// the target and its pointer (the memo key). Malformed cases are left to
+// fillObject, which reports them.
+func (c *compiler) indirection(s map[string]any, ptr string) (target any, tptr string, isRef, ok bool, err error) {
+	if ref, has := s["$ref"]; has {
+		r, isStr := ref.(string)
+		if !isStr || !onlyAnnotations(s, "$ref") {
+			return nil, "", false, false, nil
+		}
+		if _, done := c.memo[r]; !done {
+			if target, err = c.resolve(r); err != nil {
+				return nil, "", false, false, fmt.Errorf("at %s: %w", ptr, err)
+			}
+		}
+		return target, r, true, true, nil
+	}
+	if a, has := s["allOf"].([]any); has && len(a) == 1 && onlyAnnotations(s, "allOf") {
+		return a[0], ptr + "/allOf/0", false, true, nil
+	}
+	return nil, "", false, false, nil
 }
 
 func (c *compiler) fill(n *node, v any, ptr string) error {
@@ -382,7 +591,7 @@ func (c *compiler) anyNode() *node {
 	if n, ok := c.memo["<any>"]; ok {
 		return n
 	}
-	n := c.newNode()
+	n := c.newNode("<any>")
 	c.memo["<any>"] = n
 	obj := c.newAtom(aObject)
 	obj.keys = newTrie()
@@ -400,42 +609,18 @@ func (c *compiler) anyNode() *node {
 var allTypes = []string{"object", "array", "string", "number", "integer", "boolean", "null"}
 
 func (c *compiler) fillObject(n *node, s map[string]any, ptr string) error {
+	// Pure references (a $ref string, a one-member allOf) were taken by
+	// compile; what reaches here is malformed or combined with keywords.
 	for _, k := range unsupported {
-		if _, ok := s[k]; !ok {
-			continue
+		if _, ok := s[k]; ok {
+			return fmt.Errorf("at %s: unsupported keyword %s", ptr, k)
 		}
-		if k == "allOf" {
-			// A single-member allOf (pydantic's way of attaching a
-			// description to a $ref) is the member itself.
-			if a, ok := s[k].([]any); ok && len(a) == 1 && onlyAnnotations(s, "allOf") {
-				sub, err := c.compile(a[0], ptr+"/allOf/0")
-				if err != nil {
-					return err
-				}
-				n.subs = append(n.subs, sub)
-				return nil
-			}
-		}
-		return fmt.Errorf("at %s: unsupported keyword %s", ptr, k)
 	}
 	if ref, ok := s["$ref"]; ok {
-		r, ok := ref.(string)
-		if !ok {
+		if _, ok := ref.(string); !ok {
 			return fmt.Errorf("at %s: $ref must be a string", ptr)
 		}
-		if !onlyAnnotations(s, "$ref") {
-			return fmt.Errorf("at %s: unsupported keyword $ref with sibling keywords", ptr)
-		}
-		target, err := c.resolve(r)
-		if err != nil {
-			return fmt.Errorf("at %s: %w", ptr, err)
-		}
-		sub, err := c.compile(target, r)
-		if err != nil {
-			return err
-		}
-		n.subs = append(n.subs, sub)
-		return nil
+		return fmt.Errorf("at %s: unsupported keyword $ref with sibling keywords", ptr)
 	}
 	for _, kw := range []string{"anyOf", "oneOf"} {
 		alts, ok := s[kw]
@@ -448,6 +633,9 @@ func (c *compiler) fillObject(n *node, s map[string]any, ptr string) error {
 		a, ok := alts.([]any)
 		if !ok || len(a) == 0 {
 			return fmt.Errorf("at %s: %s must be a non-empty array", ptr, kw)
+		}
+		if len(a) > maxUnionWidth {
+			return fmt.Errorf("at %s: %w: %s of %d members, more than %d", ptr, ErrSchemaTooComplex, kw, len(a), maxUnionWidth)
 		}
 		for i, sub := range a {
 			sn, err := c.compile(sub, fmt.Sprintf("%s/%s/%d", ptr, kw, i))
@@ -475,6 +663,9 @@ func (c *compiler) fillObject(n *node, s map[string]any, ptr string) error {
 			if !ok {
 				return fmt.Errorf("at %s: enum must be an array", ptr)
 			}
+			if len(e) > maxEnumWidth {
+				return fmt.Errorf("at %s: %w: enum of %d values, more than %d", ptr, ErrSchemaTooComplex, len(e), maxEnumWidth)
+			}
 			if hasConst {
 				lits = intersectValues(lits, e)
 			} else {
@@ -482,17 +673,23 @@ func (c *compiler) fillObject(n *node, s map[string]any, ptr string) error {
 			}
 		}
 	}
-	base := c.newNode()
+	if !hasEnum && !hasConst {
+		for _, t := range types {
+			a, err := c.typed(t, s, ptr)
+			if err != nil {
+				return err
+			}
+			n.atoms = append(n.atoms, a)
+		}
+		return nil
+	}
+	base := c.newNode(ptr)
 	for _, t := range types {
 		a, err := c.typed(t, s, ptr)
 		if err != nil {
 			return err
 		}
 		base.atoms = append(base.atoms, a)
-	}
-	if lits == nil && !hasEnum && !hasConst {
-		n.subs = append(n.subs, base)
-		return nil
 	}
 	// enum/const: the values that also satisfy the other keywords, checked
 	// once the whole graph is compiled.
@@ -638,6 +835,9 @@ func (c *compiler) typed(t string, s map[string]any, ptr string) (*atom, error) 
 			if !ok {
 				return nil, fmt.Errorf("at %s: properties must be an object", ptr)
 			}
+			if len(pm) > maxProps {
+				return nil, fmt.Errorf("at %s: more than %d properties are not supported", ptr, maxProps)
+			}
 			names := make([]string, 0, len(pm))
 			for k := range pm {
 				names = append(names, k)
@@ -677,7 +877,7 @@ func (c *compiler) typed(t string, s map[string]any, ptr string) (*atom, error) 
 				// come through additionalProperties.
 				sub := a.addl
 				if sub == nil {
-					sub = c.newNode() // matches nothing
+					sub = c.newNode(ptr) // matches nothing
 				}
 				i = len(a.props)
 				idx[r] = i
@@ -1007,68 +1207,236 @@ func equalJSON(x, y any) bool {
 	return false
 }
 
-// finish resolves enum/const literal sets, flattens unions and computes which
+// group is a set of nodes with the same flattened union (interned by
+// content, so a union of many references to equivalent unions merges each
+// distinct union once).
+type group struct {
+	flat  []*atom
+	nodes []*node
+	sat   bool
+}
+
+// finish flattens unions, resolves enum/const literal sets and computes which
 // nodes can produce a value (least fixpoint, so an infinitely recursive
-// required structure is correctly found unsatisfiable).
-func (c *compiler) finish() {
-	for _, n := range c.nodes {
-		seen := map[*node]bool{}
-		var walk func(m *node)
-		walk = func(m *node) {
-			if seen[m] {
-				return
-			}
-			seen[m] = true
-			n.flat = append(n.flat, m.atoms...)
-			for _, s := range m.subs {
-				walk(s)
-			}
-		}
-		walk(n)
+// required structure is correctly found unsatisfiable). Each step is linear in
+// the graph (times maxAlternatives for the unions).
+func (c *compiler) finish() error {
+	groups, err := c.flatten()
+	if err != nil {
+		return err
 	}
 	// Inner enums were compiled (and queued) before outer ones.
+	v := validator{c: c, limit: maxEnumWork}
 	for _, p := range c.pendingLits {
 		var keep []any
-		for _, v := range p.a.vals {
-			if validNode(p.base, v) == nil {
-				keep = append(keep, v)
+		for _, val := range p.a.vals {
+			err := v.node(p.base, val, "")
+			if v.err != nil {
+				return v.err
+			}
+			if err == nil {
+				keep = append(keep, val)
 			}
 		}
 		c.setLiterals(p.a, keep)
 	}
-	for changed := true; changed; {
-		changed = false
-		for _, a := range c.atoms {
-			if !a.sat && atomSat(a) {
-				a.sat = true
-				changed = true
-			}
-		}
-		for _, n := range c.nodes {
-			if n.sat {
-				continue
-			}
-			for _, a := range n.flat {
-				if a.sat {
-					n.sat = true
-					changed = true
-					break
-				}
-			}
-		}
+	if err := c.satisfy(groups); err != nil {
+		return err
 	}
-	for _, n := range c.nodes {
+	for _, g := range groups {
 		var keep []*atom
-		for _, a := range n.flat {
+		for _, a := range g.flat {
 			if a.sat {
 				keep = append(keep, a)
 			}
 		}
-		n.flat = keep
+		for _, n := range g.nodes {
+			n.flat = keep
+		}
 	}
 	for _, a := range c.atoms {
 		a.satMaskCache = a.satMask()
 	}
+	return nil
+}
+
+// flatten computes every node's union of atoms (its own and those of every
+// node reachable through subs) once per strongly connected component, in
+// Tarjan order so that each component merges the finished unions of its
+// successors.
+func (c *compiler) flatten() ([]*group, error) {
+	f := &flattener{
+		c:      c,
+		index:  make([]int32, len(c.nodes)),
+		low:    make([]int32, len(c.nodes)),
+		on:     make([]bool, len(c.nodes)),
+		stamp:  make([]uint32, len(c.atoms)),
+		intern: map[string]int{},
+	}
+	for _, n := range c.nodes {
+		if f.index[n.id] == 0 {
+			if err := f.visit(n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return f.groups, nil
+}
+
+type flattener struct {
+	c          *compiler
+	index, low []int32 // Tarjan numbering, 0: unvisited
+	on         []bool  // on the Tarjan stack
+	stack      []*node
+	next       int32
+	stamp      []uint32 // per atom: gen when already in the union being built
+	gstamp     []uint32 // per group: gen when already merged
+	gen        uint32
+	groups     []*group
+	intern     map[string]int
+	key        []byte
+}
+
+func (f *flattener) visit(v *node) error {
+	if err := f.c.tick(); err != nil {
+		return err
+	}
+	f.next++
+	f.index[v.id], f.low[v.id] = f.next, f.next
+	f.stack = append(f.stack, v)
+	f.on[v.id] = true
+	for _, w := range v.subs {
+		switch {
+		case f.index[w.id] == 0:
+			if err := f.visit(w); err != nil {
+				return err
+			}
+			f.low[v.id] = min(f.low[v.id], f.low[w.id])
+		case f.on[w.id]:
+			f.low[v.id] = min(f.low[v.id], f.index[w.id])
+		}
+	}
+	if f.low[v.id] != f.index[v.id] {
+		return nil
+	}
+	i := len(f.stack) - 1
+	for f.stack[i] != v {
+		i--
+	}
+	comp := f.stack[i:]
+	f.stack = f.stack[:i]
+	for _, m := range comp {
+		f.on[m.id] = false
+		m.group = -1 // in the component being merged
+	}
+	f.gen++
+	var flat []*atom
+	add := func(a *atom) error {
+		if f.stamp[a.id] == f.gen {
+			return nil
+		}
+		f.stamp[a.id] = f.gen
+		if len(flat) == maxAlternatives {
+			return fmt.Errorf("at %s: %w: a union of more than %d alternatives", f.c.ptrs[v.id], ErrSchemaTooComplex, maxAlternatives)
+		}
+		flat = append(flat, a)
+		return nil
+	}
+	for _, m := range comp {
+		for _, a := range m.atoms {
+			if err := add(a); err != nil {
+				return err
+			}
+		}
+	}
+	for _, m := range comp {
+		for _, w := range m.subs {
+			g := w.group
+			if g < 0 || f.gstamp[g] == f.gen {
+				continue
+			}
+			f.gstamp[g] = f.gen
+			for _, a := range f.groups[g].flat {
+				if err := add(a); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	f.key = f.key[:0]
+	for _, a := range flat {
+		f.key = binary.LittleEndian.AppendUint32(f.key, uint32(a.id))
+	}
+	g, ok := f.intern[string(f.key)]
+	if !ok {
+		g = len(f.groups)
+		f.intern[string(f.key)] = g
+		f.groups = append(f.groups, &group{flat: flat})
+		f.gstamp = append(f.gstamp, 0)
+	}
+	for _, m := range comp {
+		m.group = g
+		m.flat = f.groups[g].flat
+	}
+	f.groups[g].nodes = append(f.groups[g].nodes, comp...)
+	return nil
+}
+
+// satisfy computes the least fixpoint of satisfiability with a work list:
+// an atom becomes satisfiable once its required children are, and then so
+// does every node whose union holds it.
+func (c *compiler) satisfy(groups []*group) error {
+	byAtom := make([][]int, len(c.atoms)) // groups holding each atom
+	for gi, g := range groups {
+		for _, a := range g.flat {
+			byAtom[a.id] = append(byAtom[a.id], gi)
+		}
+	}
+	parents := make([][]*atom, len(c.nodes)) // atoms with the node as a child
+	for _, a := range c.atoms {
+		for _, p := range a.props {
+			parents[p.n.id] = append(parents[p.n.id], a)
+		}
+		for _, n := range a.prefix {
+			parents[n.id] = append(parents[n.id], a)
+		}
+		for _, n := range []*node{a.addl, a.items} {
+			if n != nil {
+				parents[n.id] = append(parents[n.id], a)
+			}
+		}
+	}
+	var work []*atom
+	for _, a := range c.atoms {
+		if atomSat(a) {
+			a.sat = true
+			work = append(work, a)
+		}
+	}
+	for len(work) > 0 {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		a := work[len(work)-1]
+		work = work[:len(work)-1]
+		for _, gi := range byAtom[a.id] {
+			g := groups[gi]
+			if g.sat {
+				continue
+			}
+			g.sat = true
+			for _, n := range g.nodes {
+				n.sat = true
+				for _, b := range parents[n.id] {
+					if !b.sat && atomSat(b) {
+						b.sat = true
+						work = append(work, b)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func atomSat(a *atom) bool {

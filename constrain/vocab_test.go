@@ -2,6 +2,7 @@ package constrain
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -97,16 +98,16 @@ func closerTokens(tok *tokenizer.Tokenizer) []bool {
 func randomWalk(t *testing.T, ix *Index, tok *tokenizer.Tokenizer, schema string, seed uint64, check bool) (string, int) {
 	t.Helper()
 	var c *Constraint
-	var comp *compiled
+	var comp *Compiled
 	if schema == "" {
 		c = ix.JSON()
-		comp = &compiled{root: ix.json}
+		comp = &Compiled{root: ix.json}
 	} else {
 		var err error
 		if c, err = ix.Schema([]byte(schema)); err != nil {
 			t.Fatalf("Schema: %v", err)
 		}
-		if comp, err = compileSchema([]byte(schema), nil); err != nil {
+		if comp, err = compileSchema(context.Background(), []byte(schema), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
