@@ -143,6 +143,12 @@ func (e *Engine) Close() {
 // tokens must fit in it.
 func (e *Engine) Ctx() int { return e.opt.Ctx }
 
+// Capacity is how many requests may be submitted and unfinished at once
+// (running plus waiting): Parallel + Queue. A caller splitting one client
+// request into several can tell a request that can never be admitted from
+// a busy engine.
+func (e *Engine) Capacity() int { return e.opt.Parallel + e.opt.Queue }
+
 // Options returns the effective options (defaults filled in).
 func (e *Engine) Options() Options { return e.opt }
 

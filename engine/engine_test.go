@@ -380,14 +380,15 @@ func TestStopSequences(t *testing.T) {
 		text   string // expected text
 		finish FinishReason
 		match  string // the stop sequence that must end the last token's text ("" when none)
+		cut    int    // tokens of the cut stop text, left out of Tokens
 	}{
-		{"cut mid-token", []string{"ttle gi"}, false, full[:strings.Index(full, "ttle gi")], FinishStop, "ttle gi"},
-		{"keep mid-token", []string{"ttle gi"}, true, full[:strings.Index(full, "ttle gi")+7], FinishStop, "ttle gi"},
-		{"earliest of two", []string{"park", "Lily"}, false, full[:strings.Index(full, "Lily")], FinishStop, "Lily"},
-		{"newline byte token", []string{"\nLily"}, false, full[:strings.Index(full, "\nLily")], FinishStop, "\nLily"},
-		{"at the start", []string{" Once"}, true, " Once", FinishStop, " Once"},
-		{"prefix never completes", []string{"a little cat", "go to the moon"}, false, full, FinishLength, ""},
-		{"empty stop ignored", []string{""}, false, full, FinishLength, ""},
+		{"cut mid-token", []string{"ttle gi"}, false, full[:strings.Index(full, "ttle gi")], FinishStop, "ttle gi", 2},
+		{"keep mid-token", []string{"ttle gi"}, true, full[:strings.Index(full, "ttle gi")+7], FinishStop, "ttle gi", 0},
+		{"earliest of two", []string{"park", "Lily"}, false, full[:strings.Index(full, "Lily")], FinishStop, "Lily", 0},
+		{"newline byte token", []string{"\nLily"}, false, full[:strings.Index(full, "\nLily")], FinishStop, "\nLily", 3},
+		{"at the start", []string{" Once"}, true, " Once", FinishStop, " Once", 0},
+		{"prefix never completes", []string{"a little cat", "go to the moon"}, false, full, FinishLength, "", 0},
+		{"empty stop ignored", []string{""}, false, full, FinishLength, "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -396,8 +397,15 @@ func TestStopSequences(t *testing.T) {
 				t.Fatalf("text %q (%s)\nwant %q (%s)", r.text, r.last.Finish, tt.text, tt.finish)
 			}
 			n := r.last.CompletionTokens
-			if !slices.Equal(r.ids, golden[:n]) {
-				t.Errorf("tokens %v, want golden[:%d]", r.ids, n)
+			// Tokens whose text was cut with the stop sequence are not
+			// reported: logprobs must describe the returned text. The
+			// kept tokens spell the text, the last one possibly running
+			// past it (a token straddling the cut).
+			if !slices.Equal(r.ids, golden[:n-tt.cut]) {
+				t.Errorf("tokens %v, want golden[:%d-%d]", r.ids, n, tt.cut)
+			}
+			if got := tok.Decode(r.ids, false); !strings.HasPrefix(got, tt.text) || (len(r.ids) > 0 && len(tok.Decode(r.ids[:len(r.ids)-1], false)) >= len(tt.text)) {
+				t.Errorf("kept tokens spell %q, want the shortest run covering %q", got, tt.text)
 			}
 			if tt.match != "" && (strings.Contains(tok.Decode(golden[:n-1], false), tt.match) || !strings.Contains(tok.Decode(golden[:n], false), tt.match)) {
 				t.Errorf("stopped after %d tokens, not at the token completing %q", n, tt.match)

@@ -74,7 +74,8 @@ type Event struct {
 	// Tokens are the tokens whose text Text completes (with logprobs when
 	// asked for). A token whose bytes end inside a UTF-8 character rides
 	// with the token that completes it; the final event carries every token
-	// not sent yet, including those whose text a stop sequence cut.
+	// not sent yet, except those whose text a stop sequence cut entirely (a
+	// token straddling the cut stays: part of its text is in the output).
 	Tokens []Token
 	// PromptTokens is set once, in the first event, with PromptLogprobs.
 	PromptTokens []Token

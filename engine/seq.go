@@ -32,6 +32,7 @@ type seq struct {
 	generated  int            // tokens produced, not counting an end-of-generation token
 	decoded    int            // bytes of text the decoder has produced
 	sent       int            // bytes of text sent
+	tokEnd     int            // decoded offset where the text of the tokens taken so far ends
 	pending    []pendingToken // tokens not yet attached to an event
 	promptToks []Token        // PromptLogprobs: prompt tokens, sent with the first event
 	sentFirst  bool
@@ -212,6 +213,32 @@ func (s *seq) emit(text string) {
 	s.out.push(ev, false)
 }
 
+// keptAtStop returns how many pending tokens keep their place in the output
+// when a stop sequence ends it at decoded offset cut: those whose text starts
+// before the cut. A token straddling the cut stays (part of its text is in
+// the output); the tokens of the cut stop text, and any without text yet,
+// go, so that logprobs describe the text the client receives.
+func (s *seq) keptAtStop(cut int) int {
+	// Tokens that complete one character together share an end offset;
+	// they stand or fall as one, by where their character starts.
+	start, prev := s.tokEnd, -1
+	for i, p := range s.pending {
+		if p.end < 0 {
+			return i
+		}
+		if p.end != prev {
+			if prev >= 0 {
+				start = prev
+			}
+			prev = p.end
+		}
+		if start >= cut {
+			return i
+		}
+	}
+	return len(s.pending)
+}
+
 func (s *seq) takeTokens(n int) []Token {
 	if n == 0 {
 		return nil
@@ -219,6 +246,7 @@ func (s *seq) takeTokens(n int) []Token {
 	toks := make([]Token, n)
 	for i := range toks {
 		toks[i] = s.pending[i].tok
+		s.tokEnd = max(s.tokEnd, s.pending[i].end)
 	}
 	s.pending = append(s.pending[:0], s.pending[n:]...)
 	return toks
@@ -241,15 +269,20 @@ func (e *Engine) finish(s *seq, reason FinishReason, text string, stopped bool) 
 	if !stopped {
 		out, st := s.stop.push(s.dec.Flush())
 		text += out
+		stopped = st
 		if st {
 			reason = FinishStop
 		} else {
 			text += s.stop.flush()
 		}
 	}
+	n := len(s.pending)
+	if stopped {
+		n = s.keptAtStop(s.sent + len(text))
+	}
 	ev := Event{
 		Text:             text,
-		Tokens:           s.takeTokens(len(s.pending)),
+		Tokens:           s.takeTokens(n),
 		Finish:           reason,
 		PromptTokenCount: len(s.req.Prompt),
 		CompletionTokens: s.generated,

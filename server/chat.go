@@ -37,7 +37,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, e)
 		return
 	}
-	job, reqs, e := s.prepareChat(body, req)
+	job, reqs, e := s.prepareChat(r.Context(), body, req)
 	if e != nil {
 		api.WriteError(w, e)
 		return
@@ -66,7 +66,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 // prepareChat validates what decoding cannot (model, vocabulary, tools,
 // schemas, context), renders and tokenizes the prompt and builds one engine
 // request per choice.
-func (s *Server) prepareChat(body []byte, req *api.ChatCompletionRequest) (*chatJob, []engine.GenRequest, *api.Error) {
+func (s *Server) prepareChat(ctx context.Context, body []byte, req *api.ChatCompletionRequest) (*chatJob, []engine.GenRequest, *api.Error) {
 	m, e := s.model(req.Model)
 	if e != nil {
 		return nil, nil, e
@@ -77,11 +77,14 @@ func (s *Server) prepareChat(body []byte, req *api.ChatCompletionRequest) (*chat
 	if e := checkLogitBias(&req.GenerationParams, m.Tokenizer.Len()); e != nil {
 		return nil, nil, e
 	}
+	if e := checkCapacity(m, req.Choices(), "n"); e != nil {
+		return nil, nil, e
+	}
 	mode, fns, e := toolPlan(req)
 	if e != nil {
 		return nil, nil, e
 	}
-	newConstraint, e := constraintFor(m, req.ResponseFormat, mode, fns)
+	newConstraint, e := constraintFor(ctx, m, req.ResponseFormat, mode, fns)
 	if e != nil {
 		return nil, nil, e
 	}
@@ -112,7 +115,7 @@ func (s *Server) prepareChat(body []byte, req *api.ChatCompletionRequest) (*chat
 		reqs[i] = engine.GenRequest{
 			Prompt:      ids,
 			MaxTokens:   maxTokens,
-			Sampling:    samplingParams(&req.GenerationParams, seed+uint64(i)),
+			Sampling:    samplingParams(&req.GenerationParams, choiceSeed(seed, i)),
 			Stop:        req.Stops(),
 			KeepStop:    false,
 			Logprobs:    req.Logprobs,
@@ -209,6 +212,24 @@ type chatStreamState struct {
 	pending string          // content held back (tool-call detection)
 	inCall  bool            // a <tool_call> tag was seen: hold the rest
 	done    bool
+	// held are tokens whose text is still held back (tool modes), with
+	// heldFrom the bytes of content the tokens released so far covered:
+	// logprobs travel with their text, never ahead of it in empty chunks.
+	held     []engine.Token
+	heldFrom int
+}
+
+// release returns the held tokens whose bytes lie within the content sent
+// so far, or all of them at the end of the choice.
+func (st *chatStreamState) release(all bool) []engine.Token {
+	n := 0
+	for n < len(st.held) && (all || st.heldFrom+len(st.held[n].Bytes) <= st.sent.Len()) {
+		st.heldFrom += len(st.held[n].Bytes)
+		n++
+	}
+	out := st.held[:n:n]
+	st.held = st.held[n:]
+	return out
 }
 
 func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, j *chatJob, chans []<-chan engine.Event) {
@@ -296,12 +317,18 @@ func (j *chatJob) streamEvent(out *sse, chunk func(...api.ChunkChoice) api.ChatC
 	default:
 		send = ev.Text
 	}
+	st.sent.WriteString(send)
+	toks := ev.Tokens
+	if j.mode != toolsNone {
+		// Text may be held back for a tool call: the tokens wait with it.
+		st.held = append(st.held, ev.Tokens...)
+		toks = st.release(ev.Finish != "" && st.pending == "")
+	}
 	var lp *api.ChatLogprobs
-	if j.req.Logprobs && len(ev.Tokens) > 0 {
-		lp = &api.ChatLogprobs{Content: chatLogprobs(ev.Tokens)}
+	if j.req.Logprobs && len(toks) > 0 {
+		lp = &api.ChatLogprobs{Content: chatLogprobs(toks)}
 	}
 	if send != "" || lp != nil {
-		st.sent.WriteString(send)
 		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Content: &send}, Logprobs: lp})); err != nil {
 			return err
 		}
@@ -336,7 +363,11 @@ func (j *chatJob) streamEvent(out *sse, chunk func(...api.ChunkChoice) api.ChatC
 			p := st.pending
 			delta.Content = &p
 		}
-		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: delta})); err != nil {
+		var lp *api.ChatLogprobs
+		if rest := st.release(true); j.req.Logprobs && len(rest) > 0 {
+			lp = &api.ChatLogprobs{Content: chatLogprobs(rest)}
+		}
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: delta, Logprobs: lp})); err != nil {
 			return err
 		}
 		st.pending = ""

@@ -199,8 +199,10 @@ func TestChatSamplingFields(t *testing.T) {
 		}
 	}
 
-	// Seeds: n choices use seed, seed+1, ...; so choice 1 of seed 7 is
-	// choice 0 of seed 8, and the same request repeats exactly.
+	// Seeds: choice i samples with a seed mixed from (seed, i), so the same
+	// request repeats exactly, choice 0 does not depend on n, and
+	// neighbouring seeds share no choice (with seed+i, choice 1 of seed 7
+	// was choice 0 of seed 8).
 	p := base()
 	p.N = openai.Int(3)
 	a := gen(p)
@@ -208,13 +210,22 @@ func TestChatSamplingFields(t *testing.T) {
 	if len(a) != 3 || strings.Join(a, "|") != strings.Join(b, "|") {
 		t.Errorf("seeded n=3 not reproducible:\n%q\n%q", a, b)
 	}
-	if a[0] == a[1] && a[1] == a[2] {
-		t.Errorf("three sampled choices are identical: %q", a[0])
+	if a[0] == a[1] || a[1] == a[2] || a[0] == a[2] {
+		t.Errorf("sampled choices repeat: %q", a)
 	}
 	p.N = openai.Int(1)
+	if c := gen(p)[0]; c != a[0] {
+		t.Errorf("seed 7 n=1 gave %q, want choice 0 of n=3 %q", c, a[0])
+	}
+	p.N = openai.Int(3)
 	p.Seed = openai.Int(8)
-	if c := gen(p)[0]; c != a[1] {
-		t.Errorf("seed 8 gave %q, want choice 1 of seed 7 %q", c, a[1])
+	c := gen(p)
+	for i, x := range c {
+		for k, y := range a {
+			if x == y {
+				t.Errorf("seed 8 choice %d repeats seed 7 choice %d: %q", i, k, x)
+			}
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kiln-llm/kiln/api"
@@ -37,7 +38,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, e)
 		return
 	}
-	job, reqs, e := s.prepareCompletion(req)
+	job, reqs, e := s.prepareCompletion(r.Context(), req)
 	if e != nil {
 		api.WriteError(w, e)
 		return
@@ -70,7 +71,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Choices[k] = api.CompletionChoice{Text: text, Index: k, FinishReason: api.FinishReason(rs.finish)}
 		if req.Logprobs != nil {
-			out.Choices[k].Logprobs = job.logprobs(k, rs.promptTokens, rs.tokens)
+			out.Choices[k].Logprobs = job.logprobs(k, string(rs.text), rs.promptTokens, rs.tokens)
 		}
 		completion += rs.completion
 	}
@@ -79,7 +80,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-func (s *Server) prepareCompletion(req *api.CompletionRequest) (*completionJob, []engine.GenRequest, *api.Error) {
+func (s *Server) prepareCompletion(ctx context.Context, req *api.CompletionRequest) (*completionJob, []engine.GenRequest, *api.Error) {
 	m, e := s.model(req.Model)
 	if e != nil {
 		return nil, nil, e
@@ -91,7 +92,13 @@ func (s *Server) prepareCompletion(req *api.CompletionRequest) (*completionJob, 
 	if e := checkLogitBias(&req.GenerationParams, vocab); e != nil {
 		return nil, nil, e
 	}
-	newConstraint, e := constraintFor(m, req.ResponseFormat, toolsNone, nil)
+	if n := req.Choices(); n > m.Engine.Capacity() {
+		return nil, nil, checkCapacity(m, n, "n")
+	}
+	if e := checkCapacity(m, req.Choices()*req.Prompt.Len(), "prompt"); e != nil {
+		return nil, nil, e
+	}
+	newConstraint, e := constraintFor(ctx, m, req.ResponseFormat, toolsNone, nil)
 	if e != nil {
 		return nil, nil, e
 	}
@@ -144,7 +151,7 @@ func (s *Server) prepareCompletion(req *api.CompletionRequest) (*completionJob, 
 			g := engine.GenRequest{
 				Prompt:    ids,
 				MaxTokens: maxTokens,
-				Sampling:  samplingParams(&req.GenerationParams, seed+uint64(len(reqs))),
+				Sampling:  samplingParams(&req.GenerationParams, choiceSeed(seed, len(reqs))),
 				Stop:      req.Stops(),
 				KeepStop:  true,
 			}
@@ -162,30 +169,101 @@ func (s *Server) prepareCompletion(req *api.CompletionRequest) (*completionJob, 
 	return job, reqs, nil
 }
 
-// logprobs builds the legacy logprobs of choice k. text_offset counts bytes
-// of the returned text: with echo, from the start of the prompt; without,
-// from the end of the prompt, as OpenAI does (the offset into prompt plus
-// completion). Control tokens (BOS) have no text and advance no offset.
-func (j *completionJob) logprobs(k int, prompt, gen []engine.Token) *api.CompletionLogprobs {
-	lp := &api.CompletionLogprobs{Tokens: []string{}, TokenLogprobs: []api.Logprob{}, TopLogprobs: []api.OrderedTokens{}, TextOffset: []int{}}
-	off := 0
-	if !j.req.Echo {
-		off = len(j.texts[k/j.n])
-	}
-	j.appendLogprobs(lp, prompt, true, &off)
-	j.appendLogprobs(lp, gen, false, &off)
+// logprobs builds the legacy logprobs of choice k (see aligner for how
+// tokens and offsets follow the returned text).
+func (j *completionJob) logprobs(k int, text string, prompt, gen []engine.Token) *api.CompletionLogprobs {
+	lp := newCompletionLogprobs()
+	a := j.newAligner(k)
+	a.add(text)
+	j.appendLogprobs(lp, a, prompt, true)
+	j.appendLogprobs(lp, a, gen, false)
+	a.finish(lp)
 	return lp
 }
 
-func (j *completionJob) appendLogprobs(lp *api.CompletionLogprobs, toks []engine.Token, isPrompt bool, off *int) {
-	tok := j.model.Tokenizer
+func newCompletionLogprobs() *api.CompletionLogprobs {
+	return &api.CompletionLogprobs{Tokens: []string{}, TokenLogprobs: []api.Logprob{}, TopLogprobs: []api.OrderedTokens{}, TextOffset: []int{}}
+}
+
+// aligner maps tokens onto the text a client receives, so that the legacy
+// logprobs read as OpenAI's do: the token strings concatenate to exactly
+// the returned text and each text_offset is where its token starts in
+// prompt plus completion (with echo that is the returned text itself;
+// without, the completion's offsets start at the prompt's length).
+// Token bytes and text differ in places: a SentencePiece prompt starts with
+// a space that the echoed prompt does not have, control tokens (BOS) have
+// no text unless the prompt spelled them, a stop sequence may cut a token,
+// and invalid bytes become U+FFFD. So each token takes the text it matches
+// at the current position; a control token that does not match takes ""
+// and any other mismatch takes as many bytes of the text as it has, which
+// keeps the concatenation a prefix of the text; finish gives the rest of
+// the text to the last token.
+type aligner struct {
+	text      string // prompt text, then completion text as it arrives
+	promptEnd int
+	pos       int
+	echo      bool
+	control   func(id int) bool
+}
+
+func (j *completionJob) newAligner(k int) *aligner {
+	p := j.texts[k/j.n]
+	return &aligner{text: p, promptEnd: len(p), pos: len(p), echo: j.req.Echo, control: j.model.Tokenizer.IsControl}
+}
+
+// add appends completion text.
+func (a *aligner) add(text string) { a.text += text }
+
+// piece returns the text and offset of the next token.
+func (a *aligner) piece(t engine.Token, isPrompt, first bool) (string, int) {
+	if isPrompt && first {
+		a.pos = 0
+	}
+	end := len(a.text)
+	if isPrompt {
+		end = a.promptEnd
+	}
+	rest := a.text[a.pos:end]
+	cand := string(t.Bytes)
+	off := a.pos
+	switch {
+	case strings.HasPrefix(rest, cand):
+	case a.pos == 0 && isPrompt && strings.HasPrefix(cand, " ") && strings.HasPrefix(rest, cand[1:]):
+		// The space SentencePiece put before the prompt is not in
+		// the text the client sent.
+		cand = cand[1:]
+	case a.control(t.ID):
+		cand = ""
+	default:
+		cand = rest[:min(len(cand), len(rest))]
+	}
+	a.pos += len(cand)
+	return cand, off
+}
+
+// finish gives the text no token covered (the end of the prompt and of
+// the completion) to the last token, which is where it came from.
+func (a *aligner) finish(lp *api.CompletionLogprobs) {
+	if a.pos < len(a.text) && len(lp.Tokens) > 0 && (a.echo || a.pos >= a.promptEnd) {
+		lp.Tokens[len(lp.Tokens)-1] += a.text[a.pos:]
+		a.pos = len(a.text)
+	}
+}
+
+func (j *completionJob) appendLogprobs(lp *api.CompletionLogprobs, a *aligner, toks []engine.Token, isPrompt bool) {
+	if isPrompt && len(toks) > 0 {
+		defer func() {
+			// The echoed prompt ends where the completion begins.
+			if a.pos < a.promptEnd && len(lp.Tokens) > 0 {
+				lp.Tokens[len(lp.Tokens)-1] += a.text[a.pos:a.promptEnd]
+			}
+			a.pos = a.promptEnd
+		}()
+	}
 	for i, t := range toks {
-		text := string(t.Bytes)
+		text, off := a.piece(t, isPrompt, i == 0)
 		lp.Tokens = append(lp.Tokens, text)
-		lp.TextOffset = append(lp.TextOffset, *off)
-		if !tok.IsControl(t.ID) {
-			*off += len(t.Bytes)
-		}
+		lp.TextOffset = append(lp.TextOffset, off)
 		if isPrompt && i == 0 {
 			// The first prompt token has no context to be predicted from.
 			lp.TokenLogprobs = append(lp.TokenLogprobs, api.Logprob(math.NaN()))
@@ -195,13 +273,13 @@ func (j *completionJob) appendLogprobs(lp *api.CompletionLogprobs, toks []engine
 		lp.TokenLogprobs = append(lp.TokenLogprobs, api.Logprob(t.Logprob))
 		top := api.OrderedTokens{}
 		seen := false
-		for _, a := range t.Top {
-			top = append(top, api.TokenAlternative{Token: string(a.Bytes), Logprob: api.Logprob(a.Logprob)})
-			seen = seen || a.ID == t.ID
+		for _, alt := range t.Top {
+			top = append(top, api.TokenAlternative{Token: string(alt.Bytes), Logprob: api.Logprob(alt.Logprob)})
+			seen = seen || alt.ID == t.ID
 		}
 		// The sampled token is always listed (so up to logprobs+1 entries).
 		if !seen {
-			top = append(top, api.TokenAlternative{Token: text, Logprob: api.Logprob(t.Logprob)})
+			top = append(top, api.TokenAlternative{Token: string(t.Bytes), Logprob: api.Logprob(t.Logprob)})
 		}
 		lp.TopLogprobs = append(lp.TopLogprobs, top)
 	}
@@ -217,13 +295,11 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, j 
 	type state struct {
 		started bool
 		done    bool
-		off     int
+		align   *aligner
 	}
 	states := make([]state, len(chans))
 	for k := range states {
-		if !j.req.Echo {
-			states[k].off = len(j.texts[k/j.n])
-		}
+		states[k].align = j.newAligner(k)
 	}
 	open, finished, completion := len(chans), 0, 0
 	merged := merge(ctx, chans)
@@ -261,10 +337,16 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, j 
 			}
 		}
 		if j.req.Logprobs != nil && (len(ev.Tokens) > 0 || len(promptToks) > 0) {
-			lp := &api.CompletionLogprobs{Tokens: []string{}, TokenLogprobs: []api.Logprob{}, TopLogprobs: []api.OrderedTokens{}, TextOffset: []int{}}
-			j.appendLogprobs(lp, promptToks, true, &st.off)
-			j.appendLogprobs(lp, ev.Tokens, false, &st.off)
+			lp := newCompletionLogprobs()
+			st.align.add(ev.Text)
+			j.appendLogprobs(lp, st.align, promptToks, true)
+			j.appendLogprobs(lp, st.align, ev.Tokens, false)
+			if ev.Finish != "" {
+				st.align.finish(lp)
+			}
 			c.Logprobs = lp
+		} else if j.req.Logprobs != nil {
+			st.align.add(ev.Text)
 		}
 		if ev.Finish != "" {
 			st.done = true

@@ -16,8 +16,7 @@ import (
 
 // samplingParams maps the request's sampling fields onto the engine's, with
 // OpenAI's defaults (temperature 1, top_p 1). seed is the seed of this
-// choice: the request's seed plus the choice index, so that n > 1 gives n
-// different but reproducible samples.
+// choice (see choiceSeed).
 func samplingParams(g *api.GenerationParams, seed uint64) sample.Params {
 	p := sample.Params{Temperature: 1, TopP: 1, RepetitionPenalty: 1, Seed: seed}
 	if g.Temperature != nil {
@@ -61,6 +60,20 @@ func baseSeed(g *api.GenerationParams) uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }
 
+// choiceSeed derives the seed of choice i from the request's seed. It mixes
+// rather than adds: with seed+i, choice 1 of seed 42 would repeat choice 0 of
+// seed 43, so neighbouring seeds would share samples. splitmix64's finalizer
+// over seed and index (spread by the golden-ratio increment) makes the
+// choices of one request, and of different seeds, independent streams while
+// staying a pure function of (seed, i), which keeps seeded requests
+// reproducible.
+func choiceSeed(seed uint64, i int) uint64 {
+	z := seed + (uint64(i)+1)*0x9E3779B97F4A7C15
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+	return z ^ (z >> 31)
+}
+
 // checkLogitBias rejects token ids outside the vocabulary.
 func checkLogitBias(g *api.GenerationParams, vocab int) *api.Error {
 	for id := range g.LogitBias {
@@ -96,6 +109,21 @@ func completionBudget(g *api.GenerationParams, n, ctx int, promptParam string) (
 	}
 	return 0, api.NewContextLengthExceeded(param, fmt.Sprintf(
 		"This model's maximum context length is %d tokens. However, you requested %d tokens (%d in the prompt, %d for the completion). Please reduce the prompt or the completion length.", ctx, n+want, n, want))
+}
+
+// checkCapacity rejects a request whose choices (n times the number of
+// prompts) exceed what the engine can ever hold at once: its slots plus its
+// queue. Such a request would be refused with 429 even by an idle server,
+// and the SDKs retry a 429 forever, so it is a 400 that names the server's
+// limit instead; 429 keeps meaning "busy now, retry later". param is the
+// field to blame ("n", or "prompt" when n alone would fit).
+func checkCapacity(m *Model, choices int, param string) *api.Error {
+	limit := m.Engine.Capacity()
+	if choices <= limit {
+		return nil
+	}
+	return api.NewInvalidRequest(param, api.CodeInvalidValue, fmt.Sprintf(
+		"This request asks for %d choices in total, but this server can hold at most %d generations at once (--parallel plus --queue). Lower n or send fewer prompts per request.", choices, limit))
 }
 
 // submitAll submits every request under one cancellable context: if one is

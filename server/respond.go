@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -91,11 +92,12 @@ func (s *sse) finish() {
 }
 
 // constraintFor returns a factory of per-choice constraints for the
-// request's response_format and tool mode (nil when output is free). The
-// schema is compiled once here, so that an unsupported schema is a 400
-// before anything is generated; each choice then gets its own constraint,
-// since constraints carry per-sequence state.
-func constraintFor(m *Model, rf *api.ResponseFormat, mode toolMode, fns []api.FunctionDefinition) (func() engine.Constraint, *api.Error) {
+// request's response_format and tool mode (nil when output is free), to be
+// called once per choice. The schema is compiled here, once per request
+// under the request's context (a client that leaves abandons the compile),
+// so that an unsupported schema is a 400 before anything is generated; every
+// choice then gets its own constraint state on that one immutable compile.
+func constraintFor(ctx context.Context, m *Model, rf *api.ResponseFormat, mode toolMode, fns []api.FunctionDefinition) (func() engine.Constraint, *api.Error) {
 	var schema []byte
 	var opts []constrain.Option
 	param := "response_format"
@@ -125,15 +127,12 @@ func constraintFor(m *Model, rf *api.ResponseFormat, mode toolMode, fns []api.Fu
 	if schema == nil {
 		return func() engine.Constraint { return m.Constraints.JSON() }, nil
 	}
-	if _, err := m.Constraints.Schema(schema, opts...); err != nil {
+	compiled, err := constrain.CompileSchemaContext(ctx, schema, opts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, api.NewInvalidRequest("", "", "The request was cancelled while its schema compiled.")
+		}
 		return nil, api.NewInvalidRequest(param, api.CodeInvalidValue, "Invalid JSON schema: "+err.Error())
 	}
-	return func() engine.Constraint {
-		c, err := m.Constraints.Schema(schema, opts...)
-		if err != nil {
-			// Compiled successfully above with the same bytes.
-			return nil
-		}
-		return c
-	}, nil
+	return func() engine.Constraint { return m.Constraints.New(compiled) }, nil
 }

@@ -54,6 +54,9 @@ type Config struct {
 type Generator interface {
 	Submit(ctx context.Context, r engine.GenRequest) (<-chan engine.Event, error)
 	Ctx() int
+	// Capacity is how many generations may be submitted and not yet
+	// finished (running plus waiting) before Submit answers ErrQueueFull.
+	Capacity() int
 }
 
 // Server serves the HTTP API. It is safe for concurrent use.

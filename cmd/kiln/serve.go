@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,22 +42,65 @@ func modelSpec(v string) (name, path string) {
 	return "", v
 }
 
-// buildID identifies this binary in system_fingerprint: the VCS revision
-// when the build recorded one, else the module version, else "dev".
+// buildID identifies this binary in system_fingerprint, so that two
+// different builds never share a fingerprint: the VCS revision when the
+// build recorded one and the tree was clean; otherwise (no VCS stamp, as
+// with go run, go test or a build outside a checkout; or local changes on
+// top of the revision) a hash of the running executable itself. It is
+// computed once at startup.
 func buildID() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "dev"
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && s.Value != "" {
-			return s.Value[:min(12, len(s.Value))]
+	info, _ := debug.ReadBuildInfo()
+	return buildIDFrom(info, os.Executable)
+}
+
+func buildIDFrom(info *debug.BuildInfo, executable func() (string, error)) string {
+	var rev string
+	modified := false
+	if info != nil {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
 		}
 	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return v
+	rev = rev[:min(12, len(rev))]
+	if rev != "" && !modified {
+		return rev
 	}
-	return "dev"
+	h, err := executableHash(executable)
+	if err != nil {
+		// Nothing identifies this build; say so rather than pretend.
+		if rev != "" {
+			return rev + "-dirty"
+		}
+		return "unknown"
+	}
+	if rev != "" {
+		return rev + "-dirty-" + h
+	}
+	return "exe-" + h
+}
+
+// executableHash is the first 12 hex digits of the sha256 of the running
+// executable's file.
+func executableHash(executable func() (string, error)) (string, error) {
+	path, err := executable()
+	if err != nil {
+		return "", fmt.Errorf("find the executable: %w", err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("hash the executable: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash the executable: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -68,7 +113,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	port := fs.Int("port", 8080, "port to listen on (0: any free port, logged at start)")
 	ctxSize := fs.Int("ctx-size", 0, "context positions per sequence (default min(4096, the model's training context))")
 	parallel := fs.Int("parallel", engine.DefaultParallel, "sequences generated at once per model")
-	queue := fs.Int("queue", engine.DefaultQueue, "requests that may wait for a slot before the server answers 429")
+	queue := fs.Int("queue", engine.DefaultQueue, "requests that may wait for a slot before the server answers 429 (0: none wait)")
 	threads := fs.Int("threads", 0, "worker goroutines per forward pass (default: one per CPU)")
 	templateFile := fs.String("chat-template-file", "", "Jinja chat template to use instead of the models' own")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBodyBytes, "largest accepted request body in bytes (413 beyond)")
@@ -80,6 +125,12 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *port < 0 || *port > 65535 || *parallel < 1 || *ctxSize < 0 {
 		return errors.New("serve: --port must be 0..65535, --parallel at least 1, --ctx-size not negative")
+	}
+	// The engine reads Queue 0 as "the default"; on the command line 0
+	// means what it says, no waiting room (engine: negative).
+	queueLen := *queue
+	if queueLen <= 0 {
+		queueLen = -1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	var tmpl string
@@ -118,7 +169,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		name, path := modelSpec(v)
 		m, err := server.Load(server.LoadOptions{
 			Path: path, ID: name, ChatTemplate: tmpl, Workers: *threads, Build: build, Logger: log,
-			Engine: engine.Options{Parallel: *parallel, Ctx: *ctxSize, Queue: *queue},
+			Engine: engine.Options{Parallel: *parallel, Ctx: *ctxSize, Queue: queueLen},
 		})
 		if err != nil {
 			return err

@@ -1,6 +1,8 @@
 // Drives a real `kiln serve` (KILN_BIN) on stories260K-chatml.gguf
 // (KILN_TEST_MODELS) through the official openai Node SDK: every endpoint,
-// streaming and not, and the error statuses as the SDK raises them.
+// streaming and not, every request field (with its effect where one can be
+// observed on this tiny model) and every error status (400, 401, 404, 405,
+// 413, 429) as the SDK's error classes raise them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -20,18 +22,19 @@ const GOLDEN = ' Once upon a time, there was a little girl named Lily. She loved
 let proc;
 let baseURL;
 let client;
+const extra = []; // further servers started by tests, stopped in after()
 
-before(async () => {
-  if (skip) return;
-  proc = spawn(bin, [
+// startKiln runs `kiln serve` on a free port and resolves with the process
+// and its base URL, read from the listening line of its log.
+async function startKiln(args) {
+  const p = spawn(bin, [
     'serve', '--model', path.join(models, 'stories260K-chatml.gguf'),
-    '--host', '127.0.0.1', '--port', '0', '--api-key', KEY, '--parallel', '2', '--threads', '1',
+    '--host', '127.0.0.1', '--port', '0', '--threads', '1', ...args,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  // The server logs its address once it listens (--port 0: a free port).
-  baseURL = await new Promise((resolve, reject) => {
+  const url = await new Promise((resolve, reject) => {
     let log = '';
     const timer = setTimeout(() => reject(new Error(`kiln serve did not start:\n${log}`)), 20000);
-    proc.stderr.on('data', (d) => {
+    p.stderr.on('data', (d) => {
       log += d;
       const m = /url=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
       if (m) {
@@ -39,17 +42,27 @@ before(async () => {
         resolve(m[1]);
       }
     });
-    proc.on('exit', (code) => reject(new Error(`kiln serve exited with ${code}:\n${log}`)));
+    p.on('exit', (code) => reject(new Error(`kiln serve exited with ${code}:\n${log}`)));
   });
-  proc.stderr.resume();
+  p.stderr.resume();
+  return { proc: p, url };
+}
+
+async function stop(p) {
+  if (p.exitCode !== null) return;
+  const exited = new Promise((resolve) => p.on('exit', resolve));
+  p.kill('SIGTERM');
+  await exited;
+}
+
+before(async () => {
+  if (skip) return;
+  ({ proc, url: baseURL } = await startKiln(['--api-key', KEY, '--parallel', '2']));
   client = new OpenAI({ apiKey: KEY, baseURL: `${baseURL}/v1`, maxRetries: 0 });
 });
 
 after(async () => {
-  if (!proc) return;
-  const exited = new Promise((resolve) => proc.on('exit', resolve));
-  proc.kill('SIGTERM');
-  await exited;
+  await Promise.all([proc, ...extra].filter(Boolean).map(stop));
 });
 
 const chat = (extra = {}) => ({
@@ -177,14 +190,19 @@ test('completions reproduce the golden continuation', { skip }, async () => {
   assert.ok(c.text.startsWith('Once upon a time'));
   assert.equal(c.logprobs.token_logprobs[0], null);
   assert.equal(c.logprobs.tokens.length, c.logprobs.text_offset.length);
+  // The tokens spell the echoed text exactly and each offset is where its
+  // token starts in it (BOS has no text; the prompt's SentencePiece space
+  // is not in the echo).
+  assert.equal(c.logprobs.tokens.join(''), c.text);
+  let off = 0;
+  c.logprobs.tokens.forEach((tok, i) => {
+    assert.equal(c.logprobs.text_offset[i], off);
+    off += Buffer.byteLength(tok);
+  });
+  assert.deepEqual(c.logprobs.tokens.slice(0, 5), ['', 'Once', ' upon', ' a', ' time']);
 });
 
 test('tokenize and detokenize round trip', { skip }, async () => {
-  const post = (p, body) => fetch(`${baseURL}${p}`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  }).then((r) => r.json());
   const { tokens } = await post('/tokenize', { model: MODEL, prompt: 'Once upon a time' });
   assert.equal(tokens[0], 1);
   const { prompt } = await post('/detokenize', { model: MODEL, tokens: tokens.slice(1) });
@@ -203,18 +221,168 @@ test('error statuses', { skip }, async () => {
   await assert.rejects(client.completions.create({ model: MODEL, prompt: 'a', max_tokens: 5000, context_length_exceeded_behavior: 'error' }),
     (e) => e instanceof OpenAI.BadRequestError && e.code === 'context_length_exceeded');
 
-  const raw = async (method, p, body) => {
-    const r = await fetch(`${baseURL}${p}`, { method, headers: { Authorization: `Bearer ${KEY}` }, body });
-    return { status: r.status, body: await r.json(), allow: r.headers.get('allow') };
-  };
-  const notFound = await raw('GET', '/v1/nope');
-  assert.equal(notFound.status, 404);
-  assert.deepEqual(Object.keys(notFound.body.error).sort(), ['code', 'message', 'param', 'type']);
-  const wrongMethod = await raw('GET', '/v1/completions');
-  assert.equal(wrongMethod.status, 405);
-  assert.equal(wrongMethod.allow, 'POST');
-  const tooBig = await raw('POST', '/v1/completions', JSON.stringify({ model: MODEL, prompt: 'a'.repeat(9 << 20) }));
-  assert.equal(tooBig.status, 413);
+  // 404 and 405 on routes, 413 on bodies, through the SDK's error classes.
+  await assert.rejects(client.get('/nope'), (e) => e instanceof OpenAI.NotFoundError && e.status === 404 && e.error?.code === 'unknown_url');
+  await assert.rejects(client.get('/completions'),
+    (e) => e instanceof OpenAI.APIError && e.status === 405 && e.headers.get('allow') === 'POST' && e.error?.code === 'method_not_allowed');
+  await assert.rejects(client.completions.create({ model: MODEL, prompt: 'a'.repeat(9 << 20) }),
+    (e) => e instanceof OpenAI.APIError && e.status === 413 && e.error?.code === 'request_too_large');
+  const raw = await fetch(`${baseURL}/v1/nope`, { headers: { Authorization: `Bearer ${KEY}` } });
+  assert.deepEqual(Object.keys((await raw.json()).error).sort(), ['code', 'message', 'param', 'type']);
   const health = await fetch(`${baseURL}/health`);
   assert.equal(health.status, 200);
+});
+
+const post = (p, body) => fetch(`${baseURL}${p}`, {
+  method: 'POST',
+  headers: { Authorization: `Bearer ${KEY}`, 'Content-Type': 'application/json' },
+  body: JSON.stringify(body),
+}).then((r) => r.json());
+
+test('sampling fields: filters, penalties, bias, seeds', { skip }, async () => {
+  const content = async (extra) => (await client.chat.completions.create(chat({ max_tokens: 20, ...extra }))).choices[0].message.content;
+  const greedy = await content({});
+  // Filters that keep only the best token reproduce greedy decoding under
+  // temperature 1; the non-OpenAI fields go in the body as the SDK sends
+  // unknown params.
+  for (const f of [{ top_k: 1 }, { top_p: 1e-9 }, { min_p: 1 }]) {
+    assert.equal(await content({ temperature: 1, seed: 5, ...f }), greedy, JSON.stringify(f));
+  }
+  for (const f of [{ frequency_penalty: 2 }, { presence_penalty: 2 }, { repetition_penalty: 3 }]) {
+    assert.notEqual(await content(f), greedy, `${JSON.stringify(f)} had no effect`);
+  }
+  // logit_bias +100 forces a token: the output is that token repeated.
+  const { prompt: forced } = await post('/detokenize', { model: MODEL, tokens: [300, 300, 300] });
+  assert.equal(await content({ logit_bias: { 300: 100 }, max_tokens: 3 }), forced);
+  // max_completion_tokens bounds the completion; user is accepted.
+  const r = await client.chat.completions.create(chat({ max_tokens: undefined, max_completion_tokens: 5, user: 'node-suite' }));
+  assert.equal(r.usage.completion_tokens, 5);
+  assert.equal(r.choices[0].finish_reason, 'length');
+  // Seeded n: reproducible, distinct choices; choice 0 does not depend on n.
+  const seeded = chat({ temperature: 1, seed: 42, n: 3, max_tokens: 12 });
+  const a = (await client.chat.completions.create(seeded)).choices.map((c) => c.message.content);
+  const b = (await client.chat.completions.create(seeded)).choices.map((c) => c.message.content);
+  assert.deepEqual(a, b);
+  assert.equal(new Set(a).size, 3);
+  assert.equal((await client.chat.completions.create({ ...seeded, n: 1 })).choices[0].message.content, a[0]);
+  const next = (await client.chat.completions.create({ ...seeded, seed: 43 })).choices.map((c) => c.message.content);
+  assert.ok(next.every((x) => !a.includes(x)), 'seed 43 repeats a choice of seed 42');
+});
+
+test('chat stop with logprobs: no tokens of the cut stop text', { skip }, async () => {
+  const full = await client.chat.completions.create(chat({ max_tokens: 30, logprobs: true }));
+  const toks = full.choices[0].logprobs.content.map((t) => t.token);
+  const before = toks.slice(0, 6).join('');
+  const stopText = toks.slice(6, 9).join('');
+  const r = await client.chat.completions.create(chat({ max_tokens: 30, logprobs: true, stop: stopText }));
+  assert.equal(r.choices[0].message.content, before);
+  assert.deepEqual(r.choices[0].logprobs.content.map((t) => t.token), toks.slice(0, 6));
+  const stream = await client.chat.completions.create(chat({ max_tokens: 30, logprobs: true, stop: [stopText], stream: true }));
+  let text = '';
+  const streamed = [];
+  for await (const c of stream) {
+    for (const ch of c.choices) {
+      text += ch.delta.content ?? '';
+      if (ch.logprobs) {
+        assert.ok(ch.delta.content, 'logprobs in a chunk without content');
+        streamed.push(...ch.logprobs.content.map((t) => t.token));
+      }
+    }
+  }
+  assert.equal(text, before);
+  assert.deepEqual(streamed, toks.slice(0, 6));
+});
+
+test('response_format json_object, tools, parallel_tool_calls, legacy functions', { skip }, async () => {
+  const obj = await client.chat.completions.create(chat({ max_tokens: 60, seed: 1, temperature: 1, response_format: { type: 'json_object' } }));
+  const c0 = obj.choices[0];
+  if (c0.finish_reason === 'stop') {
+    const v = JSON.parse(c0.message.content);
+    assert.equal(typeof v, 'object');
+    assert.ok(v !== null && !Array.isArray(v));
+  } else {
+    assert.ok(c0.message.content.startsWith('{'));
+  }
+  const params = { type: 'object', properties: { tz: { type: 'string', maxLength: 8 } }, required: ['tz'], additionalProperties: false };
+  const tools = [{ type: 'function', function: { name: 'get_time', parameters: params } }];
+  const req = chat({ max_tokens: 80, tools, tool_choice: 'required', parallel_tool_calls: false, logprobs: true });
+  const r = await client.chat.completions.create(req);
+  assert.equal(r.choices[0].finish_reason, 'tool_calls');
+  assert.equal(r.choices[0].message.tool_calls.length, 1);
+  assert.equal(typeof JSON.parse(r.choices[0].message.tool_calls[0].function.arguments).tz, 'string');
+  // Streamed: logprobs ride with the call, not in empty content chunks.
+  const stream = await client.chat.completions.create({ ...req, stream: true, stream_options: { include_usage: true } });
+  let calls = 0;
+  let ntoks = 0;
+  let usage;
+  for await (const c of stream) {
+    if (c.usage) usage = c.usage;
+    for (const ch of c.choices) {
+      if (ch.delta.tool_calls) calls += ch.delta.tool_calls.length;
+      if (ch.logprobs) {
+        assert.ok(ch.delta.tool_calls, 'logprobs outside the tool call chunk');
+        ntoks += ch.logprobs.content.length;
+      }
+    }
+  }
+  assert.equal(calls, 1);
+  assert.equal(ntoks, usage.completion_tokens);
+
+  const legacy = await client.chat.completions.create(chat({
+    max_tokens: 80, functions: [{ name: 'get_time', parameters: params }], function_call: { name: 'get_time' },
+  }));
+  assert.equal(legacy.choices[0].finish_reason, 'function_call');
+  assert.equal(legacy.choices[0].message.function_call.name, 'get_time');
+  assert.equal(typeof JSON.parse(legacy.choices[0].message.function_call.arguments).tz, 'string');
+});
+
+test('completions: n, stop, seed, context_length_exceeded_behavior, limits', { skip }, async () => {
+  const base = { model: MODEL, prompt: 'Once upon a time', temperature: 0 };
+  const full = (await client.completions.create({ ...base, max_tokens: 20 })).choices[0].text;
+  const stopAt = full.indexOf(' ', 4);
+  const stopText = full.slice(stopAt, stopAt + 3);
+  const kept = await client.completions.create({ ...base, max_tokens: 20, stop: stopText });
+  assert.equal(kept.choices[0].text, full.slice(0, full.indexOf(stopText) + stopText.length)); // kept (003)
+  const two = await client.completions.create({ ...base, prompt: ['Once', 'Lily'], n: 2, max_tokens: 4, temperature: 1, seed: 9 });
+  assert.equal(two.choices.length, 4);
+  assert.deepEqual(two.choices.map((c) => c.index), [0, 1, 2, 3]);
+  // truncate (the default) shrinks max_tokens to the context; error refuses.
+  // The context is 2048 positions: a 2040-token prompt leaves room for 8.
+  const long = { ...base, prompt: [1, ...Array(2039).fill(403)], max_tokens: 5000, logit_bias: { 2: -100 } };
+  const t = await client.completions.create({ ...long, context_length_exceeded_behavior: 'truncate' });
+  assert.equal(t.choices[0].finish_reason, 'length');
+  assert.equal(t.usage.completion_tokens, 8);
+  await assert.rejects(client.completions.create({ ...long, context_length_exceeded_behavior: 'error' }),
+    (e) => e instanceof OpenAI.BadRequestError && e.code === 'context_length_exceeded' && e.param === 'max_tokens');
+  // More choices than the server can ever hold: a 400 naming the limit, not a 429.
+  await assert.rejects(client.completions.create({ ...base, prompt: ['a', 'b', 'c'], n: 30, max_tokens: 1 }),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'prompt' && /at most 66/.test(e.message));
+  await assert.rejects(client.chat.completions.create(chat({ n: 128, max_tokens: 1 })),
+    (e) => e instanceof OpenAI.BadRequestError && e.param === 'n');
+});
+
+test('429 when the only slot is busy, through RateLimitError', { skip }, async () => {
+  const busy = await startKiln(['--parallel', '1', '--queue', '0']);
+  extra.push(busy.proc);
+  const c = new OpenAI({ apiKey: 'unused', baseURL: `${busy.url}/v1`, maxRetries: 0 });
+  const ac = new AbortController();
+  // End-of-text banned: the stream runs for seconds, holding the slot.
+  const hold = await c.completions.create({ model: MODEL, prompt: 'Once', max_tokens: 2000, logit_bias: { 2: -100 }, stream: true }, { signal: ac.signal });
+  const it = hold[Symbol.asyncIterator]();
+  await it.next();
+  await assert.rejects(c.chat.completions.create(chat({ max_tokens: 2 })),
+    (e) => e instanceof OpenAI.RateLimitError && e.status === 429 && e.headers.get('retry-after') !== null);
+  ac.abort();
+  await it.return?.().catch(() => {});
+  let ok = false;
+  for (let i = 0; i < 100 && !ok; i++) {
+    try {
+      await c.chat.completions.create(chat({ max_tokens: 2 }));
+      ok = true;
+    } catch (e) {
+      if (!(e instanceof OpenAI.RateLimitError)) throw e;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  assert.ok(ok, 'the slot was not freed after the stream was aborted');
 });
