@@ -42,25 +42,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, e)
 		return
 	}
-	chans, cancel, e := s.submitAll(r.Context(), job.model, reqs)
-	if e != nil {
-		api.WriteError(w, e)
-		return
-	}
-	defer cancel()
-	if req.Stream {
-		s.streamChat(r.Context(), w, job, chans)
-		return
-	}
-	res, err := collect(r.Context(), chans)
-	if err != nil {
-		if !errors.Is(err, errDisconnected) {
-			s.log.Error("chat generation failed", slog.String("err", err.Error()))
-			api.WriteError(w, engineError(err))
-		}
-		return
-	}
-	writeJSON(w, job.response(res))
+	s.generate(w, r, job.model, reqs, req.Stream, "chat generation",
+		func(ctx context.Context, chans []<-chan engine.Event) { s.streamChat(ctx, w, job, chans) },
+		func(res []result) any { return job.response(res) })
 }
 
 // prepareChat validates what decoding cannot (model, vocabulary, tools,

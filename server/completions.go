@@ -43,24 +43,14 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		api.WriteError(w, e)
 		return
 	}
-	chans, cancel, e := s.submitAll(r.Context(), job.model, reqs)
-	if e != nil {
-		api.WriteError(w, e)
-		return
-	}
-	defer cancel()
-	if req.Stream {
-		s.streamCompletion(r.Context(), w, job, chans)
-		return
-	}
-	res, err := collect(r.Context(), chans)
-	if err != nil {
-		if !errors.Is(err, errDisconnected) {
-			s.log.Error("completion failed", slog.String("err", err.Error()))
-			api.WriteError(w, engineError(err))
-		}
-		return
-	}
+	s.generate(w, r, job.model, reqs, req.Stream, "completion",
+		func(ctx context.Context, chans []<-chan engine.Event) { s.streamCompletion(ctx, w, job, chans) },
+		func(res []result) any { return job.response(res) })
+}
+
+// response builds the non-streamed answer from every choice's result.
+func (job *completionJob) response(res []result) api.Completion {
+	req := job.req
 	out := api.Completion{ID: job.id, Created: job.created, Model: job.model.ID, SystemFingerprint: job.model.Fingerprint,
 		Choices: make([]api.CompletionChoice, len(res))}
 	completion := 0
@@ -77,7 +67,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	u := usage(job.promptSize, completion)
 	out.Usage = &u
-	writeJSON(w, out)
+	return out
 }
 
 func (s *Server) prepareCompletion(ctx context.Context, req *api.CompletionRequest) (*completionJob, []engine.GenRequest, *api.Error) {

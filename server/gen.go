@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strconv"
 
 	"github.com/kiln-llm/kiln/api"
@@ -141,6 +143,32 @@ func (s *Server) submitAll(ctx context.Context, m *Model, reqs []engine.GenReque
 		chans[i] = ch
 	}
 	return chans, cancel, nil
+}
+
+// generate submits reqs and answers the client: as a stream through stream,
+// or, once every choice has finished, with the JSON body respond builds.
+// what names the work in the log when the engine fails.
+func (s *Server) generate(w http.ResponseWriter, r *http.Request, m *Model, reqs []engine.GenRequest, streaming bool, what string,
+	stream func(ctx context.Context, chans []<-chan engine.Event), respond func([]result) any) {
+	chans, cancel, e := s.submitAll(r.Context(), m, reqs)
+	if e != nil {
+		api.WriteError(w, e)
+		return
+	}
+	defer cancel()
+	if streaming {
+		stream(r.Context(), chans)
+		return
+	}
+	res, err := collect(r.Context(), chans)
+	if err != nil {
+		if !errors.Is(err, errDisconnected) {
+			s.log.Error(what+" failed", slog.String("err", err.Error()))
+			api.WriteError(w, engineError(err))
+		}
+		return
+	}
+	writeJSON(w, respond(res))
 }
 
 // result is everything one choice produced.
