@@ -65,7 +65,9 @@ func (o Options) withDefaults(ctxTrain int) Options {
 // decoding sequence plus prompt chunks of sequences still being prefilled.
 // Sequences join and leave between steps, so a long generation never makes a
 // new request wait for it, and one Forward call serves everyone at the cost
-// of reading the weights once.
+// of reading the weights once. A prompt is read once for all sequences
+// submitted with it (the n choices of a request): the others copy its keys
+// and values and compute only their last prompt position.
 type Engine struct {
 	m     *model.Model
 	tok   *tokenizer.Tokenizer
@@ -168,7 +170,7 @@ func (e *Engine) Submit(ctx context.Context, r GenRequest) (<-chan Event, error)
 		return nil, fmt.Errorf("engine: request already cancelled: %w", err)
 	}
 	// The scheduler reads these later; the caller may reuse its slices.
-	r.Prompt, r.Stop = slices.Clone(r.Prompt), slices.Clone(r.Stop)
+	r.Prompt, r.Stop, r.StopTokens = slices.Clone(r.Prompt), slices.Clone(r.Stop), slices.Clone(r.StopTokens)
 	s := newSeq(ctx, r)
 	e.mu.Lock()
 	switch {
@@ -205,6 +207,11 @@ func (e *Engine) validate(r *GenRequest) error {
 	for i, id := range r.Prompt {
 		if id < 0 || id >= e.vocab {
 			return fmt.Errorf("engine: prompt token %d is id %d, outside the vocabulary [0, %d)", i, id, e.vocab)
+		}
+	}
+	for i, id := range r.StopTokens {
+		if id < 0 || id >= e.vocab {
+			return fmt.Errorf("engine: stop token %d is id %d, outside the vocabulary [0, %d)", i, id, e.vocab)
 		}
 	}
 	return nil
@@ -290,12 +297,19 @@ func (e *Engine) shutdown() {
 }
 
 // admit gives s a free slot, preferring the one whose cached tokens share the
-// longest prefix with the prompt (then the emptiest, to keep other caches).
+// longest prefix with the prompt (then the emptiest, to keep other caches),
+// then lets it follow a running sequence that holds or is computing a longer
+// prefix of its prompt.
 func (e *Engine) admit(s *seq) {
 	defer func() {
 		if r := recover(); r != nil {
 			slog.Error("engine: panic admitting a request", "panic", r)
-			s.out.push(Event{Err: fmt.Errorf("engine: internal error admitting the request: %v", r)}, true)
+			err := fmt.Errorf("engine: internal error admitting the request: %v", r)
+			if slices.Contains(e.active, s) { // it holds a slot: free it
+				e.fail(s, err)
+				return
+			}
+			s.out.push(Event{Err: err}, true)
 			s.unwatch()
 			e.mu.Lock()
 			e.nActive--
@@ -326,6 +340,70 @@ func (e *Engine) admit(s *seq) {
 	st.seq, st.cached = s, nil
 	s.start(e, best, reuse)
 	e.active = append(e.active, s)
+	e.pickLeader(s, reuse)
+}
+
+// pickLeader makes s follow the running sequence that will hold the longest
+// prefix of its prompt, when that beats the reuse positions s has already:
+// the server submits the n choices of one prompt back to back, and this is
+// how their prompt is evaluated once. Followers are not leaders (the first
+// of a group is), and a PromptLogprobs request never follows, since it
+// needs the logits of every prompt position.
+func (e *Engine) pickLeader(s *seq, reuse int) {
+	if s.req.PromptLogprobs {
+		return
+	}
+	var leader *seq
+	share := reuse
+	for _, l := range e.active {
+		if l == s || l.leader != nil || l.gone {
+			continue
+		}
+		if n := min(commonPrefix(l.known(), s.req.Prompt), len(s.req.Prompt)-1); n > share {
+			leader, share = l, n
+		}
+	}
+	if leader != nil {
+		s.leader, s.share = leader, share
+		e.follow(s)
+	}
+}
+
+// follow copies the shared prefix from the leader of s into s's slot once
+// the leader's slot holds it, or, when the leader is leaving, whatever part
+// of it the leader's slot holds (s computes the rest itself). It reports
+// whether s still waits.
+func (e *Engine) follow(s *seq) bool {
+	l := s.leader
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	have := min(commonPrefix(l.fed, s.req.Prompt), e.cache.Len(l.slot), s.share)
+	if have < s.share && !l.gone {
+		return true
+	}
+	s.leader, s.share = nil, 0
+	if have <= len(s.fed) {
+		return false
+	}
+	if err := e.cache.CopyPrefix(l.slot, s.slot, have); err != nil {
+		// Not expected (have is within the leader's slot); s then
+		// computes its prompt itself from what its slot holds.
+		slog.Error("engine: sharing a prompt prefix failed", "err", err)
+		return false
+	}
+	e.stats.shared += have - len(s.fed)
+	s.fed = append(s.fed[:0], s.req.Prompt[:have]...)
+	return false
+}
+
+// followUp resolves the followers of l (nil: of every leader) whose prefix
+// may now be ready.
+func (e *Engine) followUp(l *seq) {
+	for _, s := range e.active {
+		if s.leader != nil && (l == nil || s.leader == l) {
+			e.follow(s)
+		}
+	}
 }
 
 func commonPrefix(a, b []int) int {
@@ -343,6 +421,8 @@ func (e *Engine) release(s *seq, keep bool) {
 		return
 	}
 	s.gone = true
+	// Followers take what they can from the slot before it is reused.
+	e.followUp(s)
 	if i := slices.Index(e.active, s); i >= 0 {
 		e.active = slices.Delete(e.active, i, i+1)
 	}
@@ -416,7 +496,7 @@ func (e *Engine) step() {
 		if budget <= 0 {
 			break
 		}
-		if !s.prefilling() {
+		if !s.prefilling() || s.leader != nil {
 			continue
 		}
 		p0 := len(s.fed)
@@ -447,6 +527,7 @@ func (e *Engine) step() {
 	for _, w := range works {
 		e.process(w, logits[w.row:w.row+w.rows])
 	}
+	e.followUp(nil)
 }
 
 // stepStats counts what the steps held, so tests can see that batches
@@ -457,6 +538,8 @@ type stepStats struct {
 	maxTokens int // largest batch
 	maxSeqs   int // most sequences in one batch
 	reused    int // prompt positions taken from a cached prefix
+	shared    int // prompt positions copied from a running sequence's slot
+	prompt    int // prompt positions run through the model
 }
 
 // forward runs the model step, turning a panic into an error so one bad
@@ -471,6 +554,9 @@ func (e *Engine) forward(b *model.Batch, works []work) (out [][]float32, err err
 	}
 	st.maxTokens = max(st.maxTokens, len(b.Tokens))
 	st.maxSeqs = max(st.maxSeqs, len(works))
+	for _, w := range works {
+		st.prompt += w.n
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("panic in forward: %v", r)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -414,6 +415,65 @@ func TestStopSequences(t *testing.T) {
 	}
 }
 
+// A stop token ends the stream where it is sampled, like an end token: it is
+// neither text nor a completion token, and nothing after it is generated.
+func TestStopTokens(t *testing.T) {
+	m, tok := loadStoriesTok(t)
+	e := newEngine(t, m, tok, Options{Parallel: 2, Ctx: 256})
+	// first returns where id first occurs in golden (-1: never).
+	first := func(id int) int { return slices.Index(golden, id) }
+	absent := -1
+	for id := 3; id < m.Config.Vocab; id++ {
+		if first(id) < 0 && !tok.IsEOG(id) {
+			absent = id
+			break
+		}
+	}
+	a, b := golden[3], golden[15]
+	if first(a) != 3 || first(b) != 15 {
+		t.Fatalf("golden[3]=%d and golden[15]=%d do not first occur there", a, b)
+	}
+	tests := []struct {
+		name   string
+		stops  []int
+		ignore bool
+		n      int // tokens generated before the stop (len(golden): none)
+		finish FinishReason
+	}{
+		{"one stop token", []int{a}, false, first(a), FinishStop},
+		{"earliest of two", []int{b, a}, false, first(a), FinishStop},
+		{"later one only", []int{b}, false, first(b), FinishStop},
+		{"with ignore eos", []int{b}, true, first(b), FinishStop},
+		{"never sampled", []int{absent}, false, len(golden), FinishLength},
+		{"none", nil, false, len(golden), FinishLength},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := submit(t, e, GenRequest{Prompt: []int{1}, MaxTokens: len(golden), StopTokens: tt.stops, IgnoreEOS: tt.ignore, Logprobs: true})
+			want := golden[:tt.n]
+			if !slices.Equal(r.ids, want) || r.last.Finish != tt.finish {
+				t.Fatalf("ids %v (%s)\nwant %v (%s)", r.ids, r.last.Finish, want, tt.finish)
+			}
+			if wt := tok.Decode(want, false); r.text != wt {
+				t.Errorf("text %q, want %q", r.text, wt)
+			}
+			if r.last.CompletionTokens != tt.n || r.last.PromptTokenCount != 1 {
+				t.Errorf("usage %d+%d, want 1+%d", r.last.PromptTokenCount, r.last.CompletionTokens, tt.n)
+			}
+		})
+	}
+	// The caller may reuse its slice after Submit.
+	stops := []int{a}
+	ch, err := e.Submit(context.Background(), GenRequest{Prompt: []int{1}, MaxTokens: len(golden), StopTokens: stops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stops[0] = absent
+	if r := collect(t, ch); !slices.Equal(r.ids, golden[:3]) || r.last.Finish != FinishStop {
+		t.Errorf("after the caller changed its slice: %v (%s), want golden[:3] (stop)", r.ids, r.last.Finish)
+	}
+}
+
 // TestStopFilter checks the hold-back rule piece by piece, with multi-byte
 // text where a stop prefix must not split a character.
 func TestStopFilter(t *testing.T) {
@@ -591,6 +651,8 @@ func TestLengthAndValidation(t *testing.T) {
 		{"id past vocab", GenRequest{Prompt: []int{1, 512}, MaxTokens: 5}, nil},
 		{"zero max tokens", GenRequest{Prompt: []int{1}}, nil},
 		{"prompt fills the context", GenRequest{Prompt: make([]int, 20), MaxTokens: 1}, ErrPromptTooLong},
+		{"stop token past vocab", GenRequest{Prompt: []int{1}, MaxTokens: 5, StopTokens: []int{3, 512}}, nil},
+		{"negative stop token", GenRequest{Prompt: []int{1}, MaxTokens: 5, StopTokens: []int{-1}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -757,4 +819,163 @@ func TestLogprobsReference(t *testing.T) {
 		t.Errorf("logprobs differ from the solo Forward's by %.3g", worst)
 	}
 	t.Logf("max |logprob - solo Forward| %.3g", worst)
+}
+
+// The n choices of one prompt, submitted back to back, evaluate the prompt
+// once: the first runs it, the others copy its keys and values and run only
+// their last prompt token. Outputs equal each choice run alone in a fresh
+// engine, greedy and seeded, with the prompt in one chunk or several.
+func TestSharedPrompt(t *testing.T) {
+	m, tok := loadStoriesTok(t)
+	const n = 4
+	long := append([]int{1}, golden[:40]...)
+	tests := []struct {
+		name     string
+		prompt   []int
+		sampling func(i int) sample.Params
+		budget   int
+		shared   int // prompt positions expected to be copied in all
+	}{
+		{"greedy one chunk", long, func(int) sample.Params { return sample.Params{} }, 512, (n - 1) * (len(long) - 1)},
+		{"seeded one chunk", long, func(i int) sample.Params { return sample.Params{Temperature: 1, Seed: uint64(7 + i)} }, 512, (n - 1) * (len(long) - 1)},
+		{"seeded chunked", long, func(i int) sample.Params { return sample.Params{Temperature: 0.8, TopP: 0.9, Seed: uint64(40 + i)} }, 16, (n - 1) * (len(long) - 1)},
+		{"one-token prompt", []int{1}, func(i int) sample.Params { return sample.Params{Temperature: 1, Seed: uint64(i)} }, 512, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reqs := make([]GenRequest, n)
+			want := make([]result, n)
+			for i := range reqs {
+				reqs[i] = GenRequest{Prompt: tt.prompt, MaxTokens: 20, Sampling: tt.sampling(i)}
+				want[i] = submit(t, newEngine(t, m, tok, Options{Parallel: 1, Ctx: 128}), reqs[i])
+			}
+			if tt.sampling(0).Temperature == 0 && len(tt.prompt) == len(long) && !slices.Equal(want[0].ids, golden[40:60]) {
+				t.Fatalf("greedy reference %v, want golden[40:60]", want[0].ids)
+			}
+			e := newEngine(t, m, tok, Options{Parallel: n, Ctx: 128, MaxBatchTokens: tt.budget})
+			chans := make([]<-chan Event, n)
+			for i, r := range reqs {
+				ch, err := e.Submit(context.Background(), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				chans[i] = ch
+			}
+			var wg sync.WaitGroup
+			got := make([]result, n)
+			for i, ch := range chans {
+				wg.Go(func() { got[i] = collect(t, ch) })
+			}
+			wg.Wait()
+			distinct := map[string]bool{}
+			for i := range got {
+				g, w := got[i], want[i]
+				if g.last.Err != nil || !slices.Equal(g.ids, w.ids) || g.text != w.text || g.last.Finish != w.last.Finish {
+					t.Errorf("choice %d shared: %v %q (%s, %v)\nalone: %v %q (%s)", i, g.ids, g.text, g.last.Finish, g.last.Err, w.ids, w.text, w.last.Finish)
+				}
+				if g.last.PromptTokenCount != len(tt.prompt) || g.last.CompletionTokens != len(g.ids) {
+					t.Errorf("choice %d usage %d+%d", i, g.last.PromptTokenCount, g.last.CompletionTokens)
+				}
+				distinct[g.text] = true
+			}
+			if tt.sampling(0).Temperature > 0 && len(distinct) < 2 {
+				t.Errorf("seeded choices all gave %q: the test cannot tell streams apart", got[0].text)
+			}
+			e.cacheMu.Lock()
+			st := e.stats
+			e.cacheMu.Unlock()
+			if wantRun := len(tt.prompt) + n - 1; st.prompt != wantRun || st.shared != tt.shared {
+				t.Errorf("%d prompt positions run and %d copied, want %d and %d", st.prompt, st.shared, wantRun, tt.shared)
+			}
+		})
+	}
+}
+
+// Followers whose leader leaves early still finish exactly as alone: a
+// leader done right after its prefill hands over its prompt, a leader
+// cancelled while its prompt is being read hands over what it has (maybe
+// nothing) and the followers compute the rest themselves.
+func TestSharedPromptLeaderLeaves(t *testing.T) {
+	m, tok := loadStoriesTok(t)
+	prompt := append([]int{1}, golden[:40]...)
+	follower := GenRequest{Prompt: prompt, MaxTokens: 15}
+	ref := submit(t, newEngine(t, m, tok, Options{Parallel: 1, Ctx: 128}), follower)
+	if !slices.Equal(ref.ids, golden[40:55]) {
+		t.Fatalf("reference %v, want golden[40:55]", ref.ids)
+	}
+	tests := []struct {
+		name   string
+		leader GenRequest
+		cancel bool
+	}{
+		{"leader done at prefill", GenRequest{Prompt: prompt, MaxTokens: 1}, false},
+		{"leader cancelled while prefilling", GenRequest{Prompt: prompt, MaxTokens: 15}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A budget of 3 tokens a step (raised to Parallel) reads the
+			// prompt in many chunks.
+			e := newEngine(t, m, tok, Options{Parallel: 3, Ctx: 128, MaxBatchTokens: 1})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// Holding the cache stalls the scheduler, so all three are
+			// admitted before the leader's prompt is read.
+			e.cacheMu.Lock()
+			lead, err := e.Submit(ctx, tt.leader)
+			if err != nil {
+				e.cacheMu.Unlock()
+				t.Fatal(err)
+			}
+			var chans []<-chan Event
+			for range 2 {
+				ch, err := e.Submit(context.Background(), follower)
+				if err != nil {
+					e.cacheMu.Unlock()
+					t.Fatal(err)
+				}
+				chans = append(chans, ch)
+			}
+			e.cacheMu.Unlock()
+			if tt.cancel {
+				// Cancelled under the lock as soon as a chunk has run, so
+				// the leader usually leaves with its prompt partly read
+				// (the assertions below hold however far it got).
+				for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
+					e.cacheMu.Lock()
+					ran := e.stats.prompt > 0
+					if ran {
+						cancel()
+					}
+					e.cacheMu.Unlock()
+					if ran {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatal("the leader's prompt was not read within 10 seconds")
+					}
+				}
+			}
+			l := collect(t, lead)
+			if !tt.cancel && (!slices.Equal(l.ids, golden[40:41]) || l.last.Finish != FinishLength) {
+				t.Errorf("leader %v (%s)", l.ids, l.last.Finish)
+			}
+			for i, ch := range chans {
+				if r := collect(t, ch); r.last.Err != nil || !slices.Equal(r.ids, ref.ids) || r.text != ref.text || r.last.Finish != ref.last.Finish {
+					t.Errorf("follower %d: %v %q (%s, %v)\nwant %v %q (%s)", i, r.ids, r.text, r.last.Finish, r.last.Err, ref.ids, ref.text, ref.last.Finish)
+				}
+			}
+			e.cacheMu.Lock()
+			st := e.stats
+			e.cacheMu.Unlock()
+			t.Logf("%d prompt positions run, %d copied", st.prompt, st.shared)
+			if !tt.cancel && (st.prompt != len(prompt)+2 || st.shared != 2*(len(prompt)-1)) {
+				t.Errorf("%d prompt positions run and %d copied, want %d and %d", st.prompt, st.shared, len(prompt)+2, 2*(len(prompt)-1))
+			}
+			// Each follower copies k of its prompt positions from the
+			// leader, which ran at least those, and runs the others.
+			if k, lead := st.shared/2, st.prompt-2*len(prompt)+st.shared; tt.cancel && (st.shared%2 != 0 || k < 1 || lead < k || lead > len(prompt)) {
+				t.Errorf("cancelled leader: %d prompt positions run and %d copied, want the leader's k..%d plus 2*(%d-k), and 2k", st.prompt, st.shared, len(prompt), len(prompt))
+			}
+		})
+	}
 }

@@ -47,6 +47,13 @@ type GenRequest struct {
 	// llama.cpp, they are then never sampled (banned), so generation ends
 	// only at MaxTokens, a stop sequence or the end of the context.
 	IgnoreEOS bool
+	// StopTokens end the sequence with FinishStop when one of them is
+	// sampled. Like an end-of-generation token, the stop token is neither
+	// sent as text nor counted as a completion token: it is a signal, not
+	// output. They apply with IgnoreEOS too (which bans only the model's
+	// end-of-generation ids, so listing one of those here has no effect
+	// then). Ids must be inside the vocabulary.
+	StopTokens []int
 }
 
 // TokenLogprob is one token with its log-probability under the model.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/kiln-llm/kiln/sample"
 	"github.com/kiln-llm/kiln/tokenizer"
@@ -22,6 +23,11 @@ type seq struct {
 	gone bool  // released from its slot; nothing more happens to it
 	fed  []int // tokens written to the slot: prompt, then generated
 	next int   // sampled token to feed in the next step (decoding)
+	// leader, while set, is a running sequence whose slot will hold the
+	// first share prompt positions of s (one prompt, n choices): s waits,
+	// running nothing, until they are there to copy (see Engine.follow).
+	leader *seq
+	share  int
 
 	sampler   *sample.Sampler
 	dec       *tokenizer.Decoder
@@ -68,6 +74,15 @@ func (s *seq) start(e *Engine, slot, reuse int) {
 }
 
 func (s *seq) prefilling() bool { return len(s.fed) < len(s.req.Prompt) }
+
+// known is the longest token run s's slot holds or will hold for sure: its
+// prompt while prefilling, then everything fed.
+func (s *seq) known() []int {
+	if len(s.fed) > len(s.req.Prompt) {
+		return s.fed
+	}
+	return s.req.Prompt
+}
 
 // token builds a Token for id with its log-probabilities under the raw logits.
 func (e *Engine) token(id int, logits []float32, logprobs bool, top int) Token {
@@ -145,7 +160,7 @@ func (e *Engine) advance(s *seq, logits []float32) {
 		}
 		return
 	}
-	if !s.req.IgnoreEOS && e.tok.IsEOG(id) {
+	if (!s.req.IgnoreEOS && e.tok.IsEOG(id)) || slices.Contains(s.req.StopTokens, id) {
 		e.finish(s, FinishStop, "", false)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -333,5 +334,108 @@ func TestForwardEmptyAndNoOutput(t *testing.T) {
 	want := soloLogits(t, m, []int{1, 403, 407, 261})
 	if d := maxAbsDiff(out[0], want[3]); d > 1e-5 {
 		t.Errorf("logits after a no-output prompt differ by %.3g", d)
+	}
+}
+
+// TestCopyPrefix seeds slots from another slot's prefix and checks that each
+// copy continues exactly like the whole sequence run from scratch, that the
+// copies are independent of the source and of each other, and that bad
+// arguments are refused without changing anything.
+func TestCopyPrefix(t *testing.T) {
+	files := []string{"stories260K.gguf", "synth-gemma3-f32.gguf"}
+	if testing.Short() || raceEnabled {
+		files = files[:1]
+	}
+	for _, file := range files {
+		t.Run(file, func(t *testing.T) { testCopyPrefix(t, openModel(t, file)) })
+	}
+}
+
+func testCopyPrefix(t *testing.T, m *Model) {
+	const tol = 1e-5
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := randomTokens(rng, m.Config.Vocab, 30) // the shared prompt
+	all := func(int) bool { return true }
+	forward := func(c *Cache, b *Batch) [][]float32 {
+		t.Helper()
+		out, err := m.Forward(ctx, c, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	check := func(what string, got, want [][]float32) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
+		}
+		for i := range got {
+			if d := maxAbsDiff(got[i], want[i]); d > tol {
+				t.Errorf("%s: row %d differs by %.3g", what, i, d)
+			}
+		}
+	}
+	cat := func(a, b []int) []int { return append(append([]int(nil), a...), b...) }
+
+	c := m.NewCache(4, 64)
+	forward(c, seqBatch(x, 0, 0, all))
+	// Slot 2 held a longer, different sequence: the copy replaces it.
+	forward(c, seqBatch(randomTokens(rng, m.Config.Vocab, 50), 2, 0, all))
+
+	tests := []struct {
+		name string
+		dst  int
+		n    int
+		tail []int
+	}{
+		{"whole prompt, empty slot", 1, 30, randomTokens(rng, m.Config.Vocab, 12)},
+		{"prefix over a longer slot", 2, 17, randomTokens(rng, m.Config.Vocab, 20)},
+		{"nothing", 3, 0, randomTokens(rng, m.Config.Vocab, 8)},
+	}
+	for _, tt := range tests {
+		if err := c.CopyPrefix(0, tt.dst, tt.n); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if c.Len(tt.dst) != tt.n || c.Len(0) != 30 {
+			t.Fatalf("%s: lengths src %d dst %d, want 30 %d", tt.name, c.Len(0), c.Len(tt.dst), tt.n)
+		}
+	}
+	// The copies diverge in one shared step; each must match its whole
+	// sequence from scratch, so no slot sees another's writes.
+	b := &Batch{}
+	for _, tt := range tests {
+		for i, tok := range tt.tail {
+			b.Tokens = append(b.Tokens, tok)
+			b.Pos = append(b.Pos, tt.n+i)
+			b.Seq = append(b.Seq, tt.dst)
+			b.Output = append(b.Output, true)
+		}
+	}
+	got := forward(c, b)
+	row := 0
+	for _, tt := range tests {
+		want := soloLogits(t, m, cat(x[:tt.n], tt.tail))[tt.n:]
+		check(tt.name, got[row:row+len(tt.tail)], want)
+		row += len(tt.tail)
+	}
+	// The source continues as if never copied.
+	y := randomTokens(rng, m.Config.Vocab, 6)
+	check("source continued", forward(c, seqBatch(y, 0, 30, all)), soloLogits(t, m, cat(x, y))[30:])
+
+	// src == dst truncates.
+	if err := c.CopyPrefix(1, 1, 5); err != nil || c.Len(1) != 5 {
+		t.Errorf("CopyPrefix(1, 1, 5): err %v, Len %d, want 5", err, c.Len(1))
+	}
+	for _, bad := range []struct{ src, dst, n int }{
+		{-1, 1, 0}, {0, 4, 1}, {4, 0, 0}, {0, -1, 0}, {0, 1, -1}, {0, 1, 37}, {3, 1, 9},
+	} {
+		before := []int{c.Len(0), c.Len(1), c.Len(2), c.Len(3)}
+		if err := c.CopyPrefix(bad.src, bad.dst, bad.n); err == nil {
+			t.Errorf("CopyPrefix(%d, %d, %d) accepted", bad.src, bad.dst, bad.n)
+		}
+		if after := []int{c.Len(0), c.Len(1), c.Len(2), c.Len(3)}; !slices.Equal(before, after) {
+			t.Errorf("CopyPrefix(%d, %d, %d) failed but changed lengths %v -> %v", bad.src, bad.dst, bad.n, before, after)
+		}
 	}
 }

@@ -1,5 +1,7 @@
 package model
 
+import "fmt"
+
 // Cache holds the keys and values of every layer for a fixed number of
 // sequence slots. Storage grows per slot as positions are written (doubling,
 // capped at the context size), so many idle slots or a long context cost
@@ -72,6 +74,37 @@ func (c *Cache) Len(slot int) int {
 		return 0
 	}
 	return c.slots[slot].n
+}
+
+// CopyPrefix makes slot dst hold the first n positions of slot src, so a
+// prompt evaluated once can seed several sequences (n choices of one
+// request) that then diverge: dst gets its own copy, later writes to either
+// slot leave the other alone. dst's length becomes n whatever it held
+// before; src == dst just truncates. It fails, changing nothing, on an
+// out-of-range slot or n outside [0, Len(src)].
+func (c *Cache) CopyPrefix(src, dst, n int) error {
+	switch {
+	case src < 0 || src >= len(c.slots) || dst < 0 || dst >= len(c.slots):
+		return fmt.Errorf("model: copy prefix: slots %d -> %d, want both in [0, %d)", src, dst, len(c.slots))
+	case n < 0 || n > c.slots[src].n:
+		return fmt.Errorf("model: copy prefix: %d positions of slot %d, which holds %d", n, src, c.slots[src].n)
+	case src == dst:
+		c.slots[dst].n = n
+		return nil
+	}
+	// Nothing of dst survives, so growing it need not copy its old data.
+	c.slots[dst].n = 0
+	if n == 0 {
+		return nil
+	}
+	c.reserve(dst, n, len(c.owner.layers))
+	from, to := &c.slots[src], &c.slots[dst]
+	for l := range to.k {
+		copy(to.k[l], from.k[l][:n*c.kvDimK])
+		copy(to.v[l], from.v[l][:n*c.kvDimV])
+	}
+	to.n = n
+	return nil
 }
 
 // reserve makes room for n positions in slot, keeping the valid ones.
