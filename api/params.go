@@ -96,7 +96,15 @@ type GenerationParams struct {
 	// RepetitionPenalty is the multiplicative penalty many clients send
 	// (llama.cpp / vLLM style); > 0, 1 means none.
 	RepetitionPenalty *float64
-	Seed              *int64
+	// IgnoreEOS (extension, as in llama.cpp and vLLM) keeps generating past
+	// the model's end-of-generation tokens, which benchmark clients rely on
+	// to get exactly max_tokens tokens.
+	IgnoreEOS bool
+	// StopTokenIDs (extension, as in vLLM) end a choice when one of these
+	// token ids is sampled; the token itself is not part of the text. The
+	// server checks them against the model's vocabulary.
+	StopTokenIDs []int
+	Seed         *int64
 	// LogitBias maps token ids to a bias in -100..100.
 	LogitBias map[int]float64
 	// Stop holds stop as sent: a single string becomes one entry.
@@ -181,6 +189,12 @@ func decodeGeneration(o object, g *GenerationParams) *Error {
 	}
 	if g.RepetitionPenalty != nil && *g.RepetitionPenalty == 0 {
 		return valueError("repetition_penalty", "expected a value > 0, but got 0 instead.")
+	}
+	if g.IgnoreEOS, e = o.flag("ignore_eos"); e != nil {
+		return e
+	}
+	if g.StopTokenIDs, e = decodeStopTokenIDs(o); e != nil {
+		return e
 	}
 	if raw := o.value("seed"); raw != nil {
 		s, e := asInt(raw, "seed")
@@ -272,6 +286,34 @@ func decodeLogitBias(o object) (map[int]float64, *Error) {
 		out[int(id)] = f
 	}
 	return out, nil
+}
+
+// decodeStopTokenIDs decodes stop_token_ids: an array of token ids (null or
+// absent: none). Only the range is checked here; whether each id exists
+// depends on the model.
+func decodeStopTokenIDs(o object) ([]int, *Error) {
+	raw := o.value("stop_token_ids")
+	if raw == nil {
+		return nil, nil
+	}
+	const path = "stop_token_ids"
+	items, e := asArray(raw, path, "an array of token ids")
+	if e != nil {
+		return nil, e
+	}
+	ids := make([]int, 0, len(items))
+	for i, it := range items {
+		p := elem(path, i)
+		v, e := asInt(it, p)
+		if e != nil {
+			return nil, e
+		}
+		if e := checkIntRange(p, v, 0, maxTokenID); e != nil {
+			return nil, e
+		}
+		ids = append(ids, int(v))
+	}
+	return ids, nil
 }
 
 func decodeStop(o object) ([]string, *Error) {

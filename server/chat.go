@@ -24,6 +24,12 @@ type chatJob struct {
 	id       string
 	created  int64
 	parallel bool
+	// format is how the model writes calls in free text (auto mode),
+	// probed from its chat template.
+	format toolFormat
+	// forcedName is the one function a forced call may name: its first
+	// delta goes out at once, whatever order the model writes the keys in.
+	forcedName string
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
@@ -89,6 +95,12 @@ func (s *Server) prepareChat(ctx context.Context, body []byte, req *api.ChatComp
 		legacy: req.UsesLegacyFunctions(), id: newID("chatcmpl-"), created: time.Now().Unix(),
 		parallel: req.ParallelToolCallsEnabled(),
 	}
+	if mode == toolsAuto {
+		job.format = probeToolFormat(m.Template)
+	}
+	if mode == toolsForced && len(fns) == 1 {
+		job.forcedName = fns[0].Name
+	}
 	seed := baseSeed(&req.GenerationParams)
 	top := 0
 	if req.TopLogprobs != nil {
@@ -109,6 +121,7 @@ func (s *Server) prepareChat(ctx context.Context, body []byte, req *api.ChatComp
 			reqs[i].Constraint = newConstraint()
 		}
 	}
+	applyExtensions(&req.GenerationParams, reqs)
 	return job, reqs, nil
 }
 
@@ -134,7 +147,7 @@ func (j *chatJob) message(text string, finish engine.FinishReason) (api.ChatResp
 			calls, rest = []parsedCall{c}, ""
 		}
 	case toolsAuto:
-		if cs, r, ok := parseHermes(text, j.known); ok {
+		if cs, r, ok := parseToolCalls(j.format, text, j.known); ok {
 			calls, rest = cs, r
 			if !j.parallel && len(calls) > 1 {
 				calls = calls[:1]
@@ -201,6 +214,12 @@ type chatStreamState struct {
 	// logprobs travel with their text, never ahead of it in empty chunks.
 	held     []engine.Token
 	heldFrom int
+	// A forced call streams as it is generated: scan reads it, header
+	// says its first delta (id and name) went out, argsSent how many
+	// bytes of its arguments followed.
+	scan     *callScanner
+	header   bool
+	argsSent int
 }
 
 // release returns the held tokens whose bytes lie within the content sent
@@ -283,20 +302,17 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, j *chatJ
 
 // streamEvent sends what one event of choice i makes safe to send.
 func (j *chatJob) streamEvent(out *sse, chunk func(...api.ChunkChoice) api.ChatCompletionChunk, i int, st *chatStreamState, ev engine.Event) error {
+	if j.mode == toolsForced {
+		return j.streamForced(out, chunk, i, st, ev)
+	}
 	var send string
 	switch j.mode {
-	case toolsForced:
-		// The call is complete only at the end; it goes out whole then.
-		st.pending += ev.Text
 	case toolsAuto:
 		st.pending += ev.Text
 		if !st.inCall {
-			if k := strings.Index(st.pending, hermesOpen); k >= 0 {
-				send, st.pending, st.inCall = st.pending[:k], st.pending[k:], true
-			} else {
-				k := len(st.pending) - toolHoldback(st.pending)
-				send, st.pending = st.pending[:k], st.pending[k:]
-			}
+			hold, call := streamHold(j.format, st.sent.String(), st.pending)
+			k := len(st.pending) - hold
+			send, st.pending, st.inCall = st.pending[:k], st.pending[k:], call
 		}
 	default:
 		send = ev.Text
@@ -308,12 +324,8 @@ func (j *chatJob) streamEvent(out *sse, chunk func(...api.ChunkChoice) api.ChatC
 		st.held = append(st.held, ev.Tokens...)
 		toks = st.release(ev.Finish != "" && st.pending == "")
 	}
-	var lp *api.ChatLogprobs
-	if j.req.Logprobs && len(toks) > 0 {
-		lp = &api.ChatLogprobs{Content: chatLogprobs(toks)}
-	}
-	if send != "" || lp != nil {
-		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Content: &send}, Logprobs: lp})); err != nil {
+	if send != "" || (j.req.Logprobs && len(toks) > 0) {
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Content: &send}, Logprobs: j.logprobs(toks)})); err != nil {
 			return err
 		}
 	}
@@ -325,36 +337,154 @@ func (j *chatJob) streamEvent(out *sse, chunk func(...api.ChunkChoice) api.ChatC
 		full := st.sent.String() + st.pending
 		msg, f := j.message(full, ev.Finish)
 		finish = f
-		var delta api.ChatDelta
-		switch {
-		case msg.ToolCalls != nil || msg.FunctionCall != nil:
+		lp := j.logprobs(st.release(true))
+		if msg.ToolCalls != nil || msg.FunctionCall != nil {
 			// Content before the call went out already; what the call
-			// block left over goes out with the call.
-			if msg.Content != nil && j.mode == toolsAuto {
+			// block left over goes out before the calls.
+			if msg.Content != nil {
 				sentText := strings.TrimSpace(st.sent.String())
 				if rest := strings.TrimSpace(strings.TrimPrefix(*msg.Content, sentText)); rest != "" {
-					delta.Content = &rest
+					if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Content: &rest}})); err != nil {
+						return err
+					}
 				}
 			}
-			for k, c := range msg.ToolCalls {
-				delta.ToolCalls = append(delta.ToolCalls, api.ToolCallDelta{Index: k, ID: c.ID, Type: c.Type,
-					Function: api.FunctionCallDelta{Name: c.Function.Name, Arguments: c.Function.Arguments}})
+			if err := j.sendCalls(out, chunk, i, msg, lp); err != nil {
+				return err
 			}
-			if msg.FunctionCall != nil {
-				delta.FunctionCall = &api.FunctionCallDelta{Name: msg.FunctionCall.Name, Arguments: msg.FunctionCall.Arguments}
-			}
-		default:
+		} else {
 			p := st.pending
-			delta.Content = &p
-		}
-		var lp *api.ChatLogprobs
-		if rest := st.release(true); j.req.Logprobs && len(rest) > 0 {
-			lp = &api.ChatLogprobs{Content: chatLogprobs(rest)}
-		}
-		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: delta, Logprobs: lp})); err != nil {
-			return err
+			if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Content: &p}, Logprobs: lp})); err != nil {
+				return err
+			}
 		}
 		st.pending = ""
 	}
+	return out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{}, FinishReason: finish}))
+}
+
+// logprobs is the chunk logprobs of toks, nil when not asked for or empty.
+func (j *chatJob) logprobs(toks []engine.Token) *api.ChatLogprobs {
+	if !j.req.Logprobs || len(toks) == 0 {
+		return nil
+	}
+	return &api.ChatLogprobs{Content: chatLogprobs(toks)}
+}
+
+// sendCalls streams complete calls the way OpenAI streams them: for each,
+// a first delta with its index, id, type and name (arguments ""), then one
+// with its arguments. lp rides on the first delta.
+func (j *chatJob) sendCalls(out *sse, chunk func(...api.ChunkChoice) api.ChatCompletionChunk, i int, msg api.ChatResponseMessage, lp *api.ChatLogprobs) error {
+	if msg.FunctionCall != nil {
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{FunctionCall: &api.FunctionCallDelta{Name: msg.FunctionCall.Name}}, Logprobs: lp})); err != nil {
+			return err
+		}
+		return out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{FunctionCall: &api.FunctionCallDelta{Arguments: msg.FunctionCall.Arguments}}}))
+	}
+	for k, c := range msg.ToolCalls {
+		head := api.ToolCallDelta{Index: k, ID: c.ID, Type: c.Type, Function: api.FunctionCallDelta{Name: c.Function.Name}}
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{ToolCalls: []api.ToolCallDelta{head}}, Logprobs: lp})); err != nil {
+			return err
+		}
+		lp = nil
+		args := api.ToolCallDelta{Index: k, Function: api.FunctionCallDelta{Arguments: c.Function.Arguments}}
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{ToolCalls: []api.ToolCallDelta{args}}})); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// callDelta is a delta of the forced call: its first (with name, and the
+// id unless legacy) or a fragment of its arguments.
+func (j *chatJob) callDelta(id, name, args string) api.ChatDelta {
+	if j.legacy {
+		return api.ChatDelta{FunctionCall: &api.FunctionCallDelta{Name: name, Arguments: args}}
+	}
+	d := api.ToolCallDelta{Index: 0, Function: api.FunctionCallDelta{Name: name, Arguments: args}}
+	if id != "" {
+		d.ID, d.Type = id, "function"
+	}
+	return api.ChatDelta{ToolCalls: []api.ToolCallDelta{d}}
+}
+
+// streamForced streams a forced call as it is generated: its first delta
+// as soon as the name is complete, then the arguments fragment by fragment
+// (their concatenation is the non-streamed arguments, byte for byte).
+// Logprobs ride with the call's deltas.
+func (j *chatJob) streamForced(out *sse, chunk func(...api.ChunkChoice) api.ChatCompletionChunk, i int, st *chatStreamState, ev engine.Event) error {
+	if st.scan == nil {
+		st.scan = newCallScanner()
+	}
+	st.scan.feed(ev.Text)
+	st.pending += ev.Text
+	st.held = append(st.held, ev.Tokens...)
+	flush := func() []engine.Token {
+		h := st.held
+		st.held = nil
+		return h
+	}
+	if !st.header && (st.scan.nameDone || j.forcedName != "") {
+		st.header = true
+		name := j.forcedName
+		if name == "" {
+			name = st.scan.name
+		}
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: j.callDelta(newID("call_"), name, ""), Logprobs: j.logprobs(flush())})); err != nil {
+			return err
+		}
+	}
+	if st.header {
+		if a := st.scan.argsSoFar(); len(a) > st.argsSent {
+			frag := a[st.argsSent:]
+			st.argsSent = len(a)
+			if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: j.callDelta("", "", frag), Logprobs: j.logprobs(flush())})); err != nil {
+				return err
+			}
+		}
+	}
+	if ev.Finish == "" {
+		return nil
+	}
+	msg, finish := j.message(st.pending, ev.Finish)
+	var args *string
+	switch {
+	case msg.FunctionCall != nil:
+		args = &msg.FunctionCall.Arguments
+	case len(msg.ToolCalls) > 0:
+		args = &msg.ToolCalls[0].Function.Arguments
+	}
+	switch {
+	case args == nil && !st.header:
+		// Cut short before the name was complete: plain content, as
+		// without streaming.
+		p := st.pending
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Content: &p}, Logprobs: j.logprobs(flush())})); err != nil {
+			return err
+		}
+	case args != nil && !st.header:
+		if err := j.sendCalls(out, chunk, i, msg, j.logprobs(flush())); err != nil {
+			return err
+		}
+	default:
+		// The arguments that were not streamed (a string of JSON, sent
+		// decoded) go out whole; the tokens of the call's closing bytes
+		// ride on an empty fragment.
+		rest := ""
+		if args != nil && st.argsSent == 0 {
+			rest = *args
+		}
+		if lp := j.logprobs(flush()); rest != "" || lp != nil {
+			if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: j.callDelta("", "", rest), Logprobs: lp})); err != nil {
+				return err
+			}
+		}
+		if args == nil {
+			// A call cut short (length): OpenAI ends such a stream with
+			// the partial call and the engine's reason.
+			finish = api.FinishReason(ev.Finish)
+		}
+	}
+	st.pending = ""
 	return out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{}, FinishReason: finish}))
 }

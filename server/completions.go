@@ -156,6 +156,7 @@ func (s *Server) prepareCompletion(ctx context.Context, req *api.CompletionReque
 			reqs = append(reqs, g)
 		}
 	}
+	applyExtensions(&req.GenerationParams, reqs)
 	return job, reqs, nil
 }
 

@@ -76,7 +76,9 @@ func choiceSeed(seed uint64, i int) uint64 {
 	return z ^ (z >> 31)
 }
 
-// checkLogitBias rejects token ids outside the vocabulary.
+// checkLogitBias rejects token ids outside the vocabulary, in logit_bias
+// and in stop_token_ids: both endpoints call it once they know the model,
+// so it is where every request-supplied id is checked.
 func checkLogitBias(g *api.GenerationParams, vocab int) *api.Error {
 	for id := range g.LogitBias {
 		if id < 0 || id >= vocab {
@@ -84,7 +86,24 @@ func checkLogitBias(g *api.GenerationParams, vocab int) *api.Error {
 				fmt.Sprintf("Invalid key in 'logit_bias': %d is not a token id of this model (the vocabulary has %d tokens).", id, vocab))
 		}
 	}
+	for i, id := range g.StopTokenIDs {
+		if id < 0 || id >= vocab {
+			return api.NewInvalidRequest("stop_token_ids", api.CodeInvalidValue,
+				fmt.Sprintf("Invalid 'stop_token_ids[%d]': %d is not a token id of this model (the vocabulary has %d tokens).", i, id, vocab))
+		}
+	}
 	return nil
+}
+
+// applyExtensions maps the decoding extensions that are not sampling
+// parameters (ignore_eos, stop_token_ids) onto every engine request of one
+// API request. The engine clones StopTokens on Submit, so the choices may
+// share the request's slice.
+func applyExtensions(g *api.GenerationParams, reqs []engine.GenRequest) {
+	for i := range reqs {
+		reqs[i].IgnoreEOS = g.IgnoreEOS
+		reqs[i].StopTokens = g.StopTokenIDs
+	}
 }
 
 // completionBudget returns max_tokens for a prompt of n tokens in a context

@@ -259,11 +259,10 @@ func TestToolCallStreamLogprobs(t *testing.T) {
 				ntoks += len(ch.Logprobs.Content)
 			}
 		}
-		if withCall != 1 || ntoks == 0 || ntoks != completion {
-			t.Errorf("tool_choice %s: %d call chunks, %d logprob tokens, %d completion tokens; want 1 call chunk carrying every token", choice, withCall, ntoks, completion)
-		}
-		if len(chunks) > 5 {
-			t.Errorf("tool_choice %s: %d chunks for one held-back call", choice, len(chunks))
+		// The call streams as a first delta (id, name) and argument
+		// fragments; every logprob rides on those chunks.
+		if withCall < 2 || ntoks == 0 || ntoks != completion {
+			t.Errorf("tool_choice %s: %d call chunks, %d logprob tokens, %d completion tokens; want the call's chunks to carry every token", choice, withCall, ntoks, completion)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kiln-llm/kiln/api"
+	"github.com/kiln-llm/kiln/template"
 )
 
 // toolMode says how a chat request's output is shaped.
@@ -97,13 +98,18 @@ type parsedCall struct {
 
 // parseCallObject reads {"name":..., "arguments":...}; arguments may be an
 // object (kept byte for byte, key order included) or a string of JSON.
+// Llama 3's "parameters" stands for "arguments" when that is absent.
 func parseCallObject(b []byte) (parsedCall, bool) {
 	var raw struct {
-		Name      *string         `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
+		Name       *string         `json:"name"`
+		Arguments  json.RawMessage `json:"arguments"`
+		Parameters json.RawMessage `json:"parameters"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil || raw.Name == nil || *raw.Name == "" {
 		return parsedCall{}, false
+	}
+	if raw.Arguments == nil {
+		raw.Arguments = raw.Parameters
 	}
 	args := bytes.TrimSpace(raw.Arguments)
 	switch {
@@ -161,17 +167,6 @@ func parseHermes(text string, known map[string]bool) (calls []parsedCall, rest s
 	return calls, strings.TrimSpace(b.String()), true
 }
 
-// toolHoldback returns how many bytes at the end of s must wait because
-// they could be the start of a <tool_call> tag.
-func toolHoldback(s string) int {
-	for k := min(len(hermesOpen)-1, len(s)); k > 0; k-- {
-		if strings.HasPrefix(hermesOpen, s[len(s)-k:]) {
-			return k
-		}
-	}
-	return 0
-}
-
 // knownNames is the set of function names of a request.
 func knownNames(req *api.ChatCompletionRequest) map[string]bool {
 	out := map[string]bool{}
@@ -179,4 +174,400 @@ func knownNames(req *api.ChatCompletionRequest) map[string]bool {
 		out[t.Function.Name] = true
 	}
 	return out
+}
+
+// toolFormat is how a model family writes tool calls in free text.
+type toolFormat int
+
+const (
+	// formatGeneric: the whole message is one call object
+	// {"name":..., "arguments":...}; Hermes blocks are accepted too,
+	// since that convention is the most widespread.
+	formatGeneric toolFormat = iota
+	// formatHermes: <tool_call>{"name":..., "arguments":...}</tool_call>
+	// blocks (Hermes, Qwen 2.5/3 and many fine-tunes).
+	formatHermes
+	// formatLlama3: the whole message is {"name":..., "parameters":...}
+	// (Llama 3.1-3.3), possibly after <|python_tag|>, several calls
+	// separated by ";".
+	formatLlama3
+	// formatMistral: [TOOL_CALLS] followed by a JSON array of call
+	// objects (Mistral v0.3, Mixtral, Mistral Nemo).
+	formatMistral
+)
+
+func (f toolFormat) String() string {
+	switch f {
+	case formatHermes:
+		return "hermes"
+	case formatLlama3:
+		return "llama3"
+	case formatMistral:
+		return "mistral"
+	}
+	return "generic"
+}
+
+const (
+	mistralMarker = "[TOOL_CALLS]"
+	pythonTag     = "<|python_tag|>"
+)
+
+// detectToolFormat picks the tool-call format from a chat template's text:
+// its source, or what it renders for an assistant message that makes a call
+// (see probeToolFormat). Each family's template writes its own call syntax
+// literally: Mistral's the [TOOL_CALLS] control token, Hermes/Qwen the
+// <tool_call> tag. Llama 3 templates write calls as bare JSON, so that
+// family is recognised by its <|python_tag|> token or its
+// <|start_header_id|> role headers (a Llama 3 template without tool
+// support still serves a model trained on that format). The checks go
+// from the most specific marker to the least, so a template that mentions
+// several lands on its own.
+func detectToolFormat(text string) toolFormat {
+	switch {
+	case strings.Contains(text, mistralMarker):
+		return formatMistral
+	case strings.Contains(text, hermesOpen):
+		return formatHermes
+	case strings.Contains(text, pythonTag), strings.Contains(text, "<|start_header_id|>"):
+		return formatLlama3
+	}
+	return formatGeneric
+}
+
+// probeName is the function of the probe conversation.
+const probeName = "kiln_probe"
+
+// probeToolFormat renders t on a fixed conversation (a user turn, then an
+// assistant turn calling probeName) and detects the format from the text
+// the template wrote, so the choice depends on the template alone, never
+// on the client's messages. A template that cannot render the probe (one
+// that rejects tool calls) gets the generic format.
+func probeToolFormat(t *template.Template) toolFormat {
+	if t == nil {
+		return formatGeneric
+	}
+	params := map[string]any{"type": "object", "properties": map[string]any{"x": map[string]any{"type": "integer"}}}
+	tools := []any{map[string]any{"type": "function", "function": map[string]any{"name": probeName, "description": "probe", "parameters": params}}}
+	// Arguments as a mapping first (what most templates pass to tojson),
+	// then as the JSON string OpenAI clients send. The id has the nine
+	// alphanumerics Mistral's templates insist on.
+	for _, args := range []any{map[string]any{"x": 1}, `{"x": 1}`} {
+		call := map[string]any{"id": "kilnprobe", "type": "function", "function": map[string]any{"name": probeName, "arguments": args}}
+		vars := map[string]any{
+			"messages": []any{
+				map[string]any{"role": "user", "content": "probe"},
+				map[string]any{"role": "assistant", "content": "", "tool_calls": []any{call}},
+			},
+			"tools": tools, "add_generation_prompt": false, "bos_token": "", "eos_token": "",
+		}
+		// A template that drops the call still shows its family's
+		// markers (Llama 3's headers), so any rendering is evidence.
+		if out, err := t.Render(vars); err == nil {
+			return detectToolFormat(out)
+		}
+	}
+	return formatGeneric
+}
+
+// parseToolCalls finds the calls of text written in format f whose names
+// are all known. It returns the calls and the content left around them; ok
+// is false when text holds no well-formed call, and it is then content.
+func parseToolCalls(f toolFormat, text string, known map[string]bool) (calls []parsedCall, rest string, ok bool) {
+	switch f {
+	case formatHermes:
+		return parseHermes(text, known)
+	case formatLlama3:
+		return parseLlama3(text, known)
+	case formatMistral:
+		return parseMistral(text, known)
+	}
+	if calls, rest, ok := parseHermes(text, known); ok {
+		return calls, rest, ok
+	}
+	c, ok := parseCallObject([]byte(strings.TrimSpace(text)))
+	if !ok || !known[c.Name] {
+		return nil, text, false
+	}
+	return []parsedCall{c}, "", true
+}
+
+// parseLlama3 reads a whole message of Llama 3 calls: one or more
+// {"name":..., "parameters":...} objects separated by ";" (Llama 3.2 writes
+// several that way), optionally after <|python_tag|>. "arguments" is
+// accepted in place of "parameters", as the models write both.
+func parseLlama3(text string, known map[string]bool) ([]parsedCall, string, bool) {
+	s := strings.TrimSpace(text)
+	s = strings.TrimSpace(strings.TrimPrefix(s, pythonTag))
+	if !strings.HasPrefix(s, "{") {
+		return nil, text, false
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	var calls []parsedCall
+	for {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, text, false
+		}
+		c, ok := parseCallObject(raw)
+		if !ok || !known[c.Name] {
+			return nil, text, false
+		}
+		calls = append(calls, c)
+		tail := strings.TrimSpace(s[dec.InputOffset():])
+		if tail == "" {
+			return calls, "", true
+		}
+		if !strings.HasPrefix(tail, ";") {
+			return nil, text, false
+		}
+		tail = strings.TrimSpace(tail[1:])
+		if tail == "" {
+			return calls, "", true
+		}
+		s = tail
+		dec = json.NewDecoder(strings.NewReader(s))
+	}
+}
+
+// parseMistral reads [TOOL_CALLS] followed by a JSON array of call
+// objects; text before the marker is content.
+func parseMistral(text string, known map[string]bool) ([]parsedCall, string, bool) {
+	i := strings.Index(text, mistralMarker)
+	if i < 0 {
+		return nil, text, false
+	}
+	body := strings.TrimSpace(text[i+len(mistralMarker):])
+	var raws []json.RawMessage
+	dec := json.NewDecoder(strings.NewReader(body))
+	if err := dec.Decode(&raws); err != nil || len(raws) == 0 || strings.TrimSpace(body[dec.InputOffset():]) != "" {
+		return nil, text, false
+	}
+	calls := make([]parsedCall, 0, len(raws))
+	for _, r := range raws {
+		c, ok := parseCallObject(r)
+		if !ok || !known[c.Name] {
+			return nil, text, false
+		}
+		calls = append(calls, c)
+	}
+	return calls, strings.TrimSpace(text[:i]), true
+}
+
+// streamHold says how much of pending (the unsent tail of an auto-mode
+// stream whose sent part is sent) must wait because it may start a call in
+// format f. call reports that a call has begun: everything from there on
+// waits for the end of the message.
+func streamHold(f toolFormat, sent, pending string) (hold int, call bool) {
+	markers := []string{hermesOpen}
+	switch f {
+	case formatMistral:
+		markers = []string{mistralMarker}
+	case formatLlama3:
+		markers = []string{pythonTag}
+	}
+	for _, m := range markers {
+		if k := strings.Index(pending, m); k >= 0 {
+			return len(pending) - k, true
+		}
+	}
+	if f == formatLlama3 || f == formatGeneric {
+		// A whole-message call: nothing visible went out yet and the
+		// message starts (or may start) with an object.
+		if strings.TrimSpace(sent) == "" {
+			t := strings.TrimSpace(pending)
+			if t == "" {
+				return len(pending), false
+			}
+			if t[0] == '{' {
+				return len(pending), true
+			}
+		}
+	}
+	for _, m := range markers {
+		hold = max(hold, markerHold(pending, m))
+	}
+	return hold, false
+}
+
+// markerHold returns how many bytes at the end of s must wait because they
+// could be the start of marker.
+func markerHold(s, marker string) int {
+	for k := min(len(marker)-1, len(s)); k > 0; k-- {
+		if strings.HasPrefix(marker, s[len(s)-k:]) {
+			return k
+		}
+	}
+	return 0
+}
+
+// toolHoldback is markerHold for the Hermes <tool_call> tag.
+func toolHoldback(s string) int { return markerHold(s, hermesOpen) }
+
+// callScanner reads a call object {"name":..., "arguments":{...}} as it is
+// generated (a forced call), so that the name can go out as soon as it is
+// complete and the arguments fragment by fragment. Keys may come in any
+// order; an arguments value that is not an object or array (a string of
+// JSON) is not streamed but sent whole at the end.
+type callScanner struct {
+	buf   []byte
+	pos   int
+	state scanState
+	key   string // the top-level key whose value is being read
+	// Inside a value: nesting depth, string state, where it began.
+	depth    int
+	inStr    bool
+	esc      bool
+	valStart int
+
+	name     string
+	nameDone bool
+	// args is where the streamable arguments value begins (-1 until
+	// seen) and argsEnd where it ended (-1 until then).
+	args, argsEnd int
+}
+
+type scanState int
+
+const (
+	scanStart scanState = iota // before '{'
+	scanKey                    // expecting a key or '}'
+	scanColon                  // after a key
+	scanValue                  // expecting a value
+	scanInValue
+	scanAfter // expecting ',' or '}'
+	scanDone
+	scanBad
+)
+
+func newCallScanner() *callScanner { return &callScanner{args: -1, argsEnd: -1} }
+
+// feed scans text appended to the output.
+func (s *callScanner) feed(text string) {
+	s.buf = append(s.buf, text...)
+	for ; s.pos < len(s.buf) && s.state != scanDone && s.state != scanBad; s.pos++ {
+		c := s.buf[s.pos]
+		ws := c == ' ' || c == '\t' || c == '\n' || c == '\r'
+		switch s.state {
+		case scanStart:
+			if c == '{' {
+				s.state = scanKey
+			} else if !ws {
+				s.state = scanBad
+			}
+		case scanKey:
+			switch {
+			case c == '"':
+				s.state, s.valStart, s.inStr, s.esc, s.depth = scanInValue, s.pos, true, false, 0
+				s.key = "" // reading a key, not a value
+			case c == '}':
+				s.state = scanDone
+			case !ws:
+				s.state = scanBad
+			}
+		case scanColon:
+			if c == ':' {
+				s.state = scanValue
+			} else if !ws {
+				s.state = scanBad
+			}
+		case scanValue:
+			if ws {
+				continue
+			}
+			s.state, s.valStart, s.depth, s.inStr, s.esc = scanInValue, s.pos, 0, false, false
+			if s.key == "\x00arguments" && (c == '{' || c == '[') {
+				s.args = s.pos
+			}
+			s.pos-- // read c again as the value's first byte
+		case scanInValue:
+			s.value(c, ws)
+		case scanAfter:
+			switch {
+			case c == ',':
+				s.state = scanKey
+			case c == '}':
+				s.state = scanDone
+			case !ws:
+				s.state = scanBad
+			}
+		}
+	}
+}
+
+// value advances through one byte of a key or value. Keys are read as
+// string values with s.key empty; values carry their key prefixed with a
+// NUL byte so the two cannot be confused.
+func (s *callScanner) value(c byte, ws bool) {
+	switch {
+	case s.inStr:
+		switch {
+		case s.esc:
+			s.esc = false
+		case c == '\\':
+			s.esc = true
+		case c == '"':
+			s.inStr = false
+			if s.depth == 0 {
+				s.endValue(s.pos + 1)
+			}
+		}
+	case c == '"':
+		s.inStr = true
+	case c == '{' || c == '[':
+		s.depth++
+	case c == '}' || c == ']':
+		if s.depth == 0 {
+			// The end of a scalar at the end of the call object.
+			s.endValue(s.pos)
+			s.pos--
+			return
+		}
+		s.depth--
+		if s.depth == 0 {
+			s.endValue(s.pos + 1)
+		}
+	case s.depth == 0 && (ws || c == ','):
+		s.endValue(s.pos)
+		s.pos-- // the separator is read in the next state
+	}
+}
+
+// endValue records the key or value that ended at end (exclusive).
+func (s *callScanner) endValue(end int) {
+	raw := s.buf[s.valStart:end]
+	if s.key == "" {
+		var k string
+		if json.Unmarshal(raw, &k) != nil {
+			s.state = scanBad
+			return
+		}
+		s.key, s.state = "\x00"+k, scanColon
+		return
+	}
+	switch s.key {
+	case "\x00name":
+		var n string
+		if json.Unmarshal(raw, &n) == nil && n != "" {
+			s.name, s.nameDone = n, true
+		}
+	case "\x00arguments":
+		if s.args >= 0 {
+			s.argsEnd = end
+		}
+	}
+	s.key, s.state = "", scanAfter
+}
+
+// argsSoFar is the streamable arguments text generated so far: from its
+// start to its end, or to the last byte read while it is still open.
+func (s *callScanner) argsSoFar() string {
+	if s.args < 0 {
+		return ""
+	}
+	end := s.pos
+	if s.argsEnd >= 0 {
+		end = s.argsEnd
+	}
+	return string(s.buf[s.args:end])
 }

@@ -318,7 +318,8 @@ test('response_format json_object, tools, parallel_tool_calls, legacy functions'
   for await (const c of stream) {
     if (c.usage) usage = c.usage;
     for (const ch of c.choices) {
-      if (ch.delta.tool_calls) calls += ch.delta.tool_calls.length;
+      // A streamed call is a first delta with its id, then argument fragments.
+      if (ch.delta.tool_calls) calls += ch.delta.tool_calls.filter((tc) => tc.id).length;
       if (ch.logprobs) {
         assert.ok(ch.delta.tool_calls, 'logprobs outside the tool call chunk');
         ntoks += ch.logprobs.content.length;
