@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -200,5 +201,71 @@ func TestPromptTokenIDsOutsideVocabulary(t *testing.T) {
 				t.Errorf("status %d body %s; want 400 naming %s", status, out, tc.param)
 			}
 		})
+	}
+}
+
+// TestChatExtensions: on chat, ignore_eos turns a forced end into max_tokens
+// tokens, and a stop_token_ids entry ends the reply just before that token,
+// which is neither in the content nor counted.
+func TestChatExtensions(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	chat := func(extra string) (string, string, int) {
+		t.Helper()
+		body := `{"model":"` + modelID + `","messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":10,"temperature":0` + extra + `}`
+		status, _, out := e.raw("POST", "/v1/chat/completions", body)
+		if status != 200 {
+			t.Fatalf("status %d: %s", status, out)
+		}
+		var resp struct {
+			Choices []struct {
+				Message      struct{ Content string } `json:"message"`
+				FinishReason string                   `json:"finish_reason"`
+			} `json:"choices"`
+			Usage struct {
+				CompletionTokens int `json:"completion_tokens"`
+			} `json:"usage"`
+		}
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatal(err)
+		}
+		return resp.Choices[0].Message.Content, resp.Choices[0].FinishReason, resp.Usage.CompletionTokens
+	}
+	if _, finish, n := chat(`,"logit_bias":{"2":100}`); finish != "stop" || n != 0 {
+		t.Errorf("forced EOS: finish %q with %d tokens, want stop with 0", finish, n)
+	}
+	if _, finish, n := chat(`,"logit_bias":{"2":100},"ignore_eos":true`); finish != "length" || n != 10 {
+		t.Errorf("forced EOS with ignore_eos: finish %q with %d tokens, want length with 10", finish, n)
+	}
+	// Stop on the greedy reply's third token: two tokens of text remain.
+	full, _, _ := chat(`,"logprobs":true`)
+	status, _, out := e.raw("POST", "/v1/chat/completions", `{"model":"`+modelID+`","messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":10,"temperature":0,"logprobs":true}`)
+	if status != 200 {
+		t.Fatalf("status %d", status)
+	}
+	var lp struct {
+		Choices []struct {
+			Logprobs struct {
+				Content []struct{ Token string } `json:"content"`
+			} `json:"logprobs"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(out, &lp); err != nil || len(lp.Choices[0].Logprobs.Content) < 3 {
+		t.Fatalf("logprobs: %v %s", err, out)
+	}
+	toks := lp.Choices[0].Logprobs.Content
+	// Every id spelling the third token's text (a byte token may spell it
+	// too): whichever the model samples ends the reply there.
+	var stops []string
+	for id := 0; id < e.model.Tokenizer.Len(); id++ {
+		if string(e.model.Tokenizer.TokenBytes(id)) == toks[2].Token {
+			stops = append(stops, strconv.Itoa(id))
+		}
+	}
+	if len(stops) == 0 || toks[2].Token == toks[0].Token || toks[2].Token == toks[1].Token {
+		t.Fatalf("no distinct id for the third token %q", toks[2].Token)
+	}
+	content, finish, n := chat(`,"stop_token_ids":[` + strings.Join(stops, ",") + `]`)
+	if want := toks[0].Token + toks[1].Token; content != want || finish != "stop" || n != 2 {
+		t.Errorf("stop_token_ids: content %q finish %q tokens %d, want %q, stop, 2 (full reply %q)", content, finish, n, want, full)
 	}
 }
