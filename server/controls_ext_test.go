@@ -269,3 +269,27 @@ func TestChatExtensions(t *testing.T) {
 		t.Errorf("stop_token_ids: content %q finish %q tokens %d, want %q, stop, 2 (full reply %q)", content, finish, n, want, full)
 	}
 }
+
+// TestUnseededVaries: without a seed every request draws a fresh random
+// stream, so repeated requests at temperature 1 do not all agree (5 equal
+// 20-token samples from this model would be a near-impossible coincidence).
+func TestUnseededVaries(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seen := map[string]bool{}
+	for i := 0; i < 5; i++ {
+		status, _, out := e.raw("POST", "/v1/completions", `{"model":"`+modelID+`","prompt":"Once upon a time","max_tokens":20,"temperature":1}`)
+		if status != 200 {
+			t.Fatalf("status %d: %s", status, out)
+		}
+		var resp struct {
+			Choices []struct{ Text string } `json:"choices"`
+		}
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatal(err)
+		}
+		seen[resp.Choices[0].Text] = true
+	}
+	if len(seen) < 2 {
+		t.Fatalf("5 unseeded samples were identical: %v", seen)
+	}
+}
