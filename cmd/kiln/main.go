@@ -6,6 +6,7 @@
 //	kiln tokenize [--model PATH] [--special] TEXT
 //	kiln info     [--model PATH]
 //	kiln synth    --out PATH [--preset NAME | --arch A --embd N ...] [--type T]
+//	kiln bench    [--model PATH] [--threads N] [-p 512] [-n 128] [--reps R] [--json]
 //
 // With no --model, kiln uses a tiny built-in demo model with random weights.
 package main
@@ -41,6 +42,7 @@ Commands:
   tokenize  print the token ids of a text as a JSON array
   info      print a model file's metadata, tensor types and size
   synth     write a deterministic random-weight model of a given shape
+  bench     measure prefill and decode speed against the machine's limits
 
 Run "kiln COMMAND -h" for a command's flags. Without --model, kiln uses a
 built-in demo model (tiny, random weights: its text is meaningless).
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return infoCmd(rest, stdout, stderr)
 	case "synth":
 		return synthCmd(rest, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package bench
+
+func scan(b []byte) uint64 { return scanGeneric(b) }
+
+func fmaChunk(n int) (float64, float32) { return fmaGeneric(n) }
+
+func hasWideFMA() bool { return false }

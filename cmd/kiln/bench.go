@@ -1,0 +1,559 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kiln-llm/kiln/bench"
+	"github.com/kiln-llm/kiln/engine"
+	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/model"
+	"github.com/kiln-llm/kiln/server"
+	"github.com/kiln-llm/kiln/synth"
+)
+
+// kvBytesPerElem is the size of one cached key or value element: model.Cache
+// stores float32.
+const kvBytesPerElem = 4
+
+// benchResult is what `kiln bench --json` prints. Rates are per second;
+// shares are measured figure / physical limit on this machine.
+type benchResult struct {
+	Model        string `json:"model"`
+	Arch         string `json:"arch"`
+	Type         string `json:"type"` // tensor type holding most weight bytes
+	Threads      int    `json:"threads"`
+	PromptTokens int    `json:"prompt_tokens"`
+	GenTokens    int    `json:"gen_tokens"`
+	Reps         int    `json:"reps"`
+
+	FileBytes   int64 `json:"file_bytes"`
+	WeightBytes int64 `json:"weight_bytes"` // tensor bytes read per decoded token
+	Params      int64 `json:"params"`       // weights multiplied per prompt token
+
+	BandwidthGBs float64 `json:"bandwidth_gb_s"`
+	PeakGFLOPs   float64 `json:"peak_gflop_s"`
+
+	PrefillTokS  float64 `json:"prefill_tok_s"`
+	PrefillGFLOP float64 `json:"prefill_gflop_s"`
+	PrefillShare float64 `json:"prefill_peak_share"`
+
+	DecodeTokS        float64 `json:"decode_tok_s"`
+	DecodeBytesPerTok float64 `json:"decode_bytes_per_token"` // weights + mean KV read
+	DecodeShare       float64 `json:"decode_bandwidth_share"`
+	DecodeShareFile   float64 `json:"decode_bandwidth_share_file"` // file size instead of bytes read, as the peer table counts
+
+	// LoadAvg is the 1-minute load average at the end (Linux; 0 elsewhere):
+	// above the thread count, other processes shared the cores.
+	LoadAvg float64 `json:"load_avg,omitempty"`
+}
+
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	modelPath := modelFlag(fs)
+	threads := fs.Int("threads", 0, "worker goroutines for the model and the measurements (default: one per CPU)")
+	prompt := fs.Int("p", 512, "prompt tokens to prefill in one batch (words with --concurrency)")
+	gen := fs.Int("n", 128, "tokens to decode one at a time after the prompt")
+	reps := fs.Int("reps", 2, "repetitions; the best of each figure is kept")
+	bwMiB := fs.Int("bw-mib", 1024, "buffer size of the bandwidth scan in MiB (much larger than the caches)")
+	peakDur := fs.Duration("peak-time", 300*time.Millisecond, "duration of each FMA peak pass")
+	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	concurrency := fs.String("concurrency", "", "comma-separated client counts (e.g. 1,4,8): stream -n tokens per request through the HTTP server, run in-process on 127.0.0.1")
+	rounds := fs.Int("rounds", 2, "requests per client with --concurrency")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *threads == 0 {
+		*threads = runtime.NumCPU()
+	}
+	if *concurrency != "" {
+		levels, err := parseLevels(*concurrency)
+		if err != nil {
+			return err
+		}
+		if *threads < 0 || *prompt < 1 || *gen < 1 || *rounds < 1 {
+			return fmt.Errorf("bench: --threads must be >= 0 and -p, -n, --rounds positive")
+		}
+		return benchHTTP(ctx, *modelPath, *threads, levels, *prompt, *gen, *rounds, *asJSON, stdout, stderr)
+	}
+	if *threads < 0 || *prompt < 1 || *gen < 1 || *reps < 1 || *bwMiB < 1 || *peakDur <= 0 {
+		return fmt.Errorf("bench: --threads must be >= 0 and -p, -n, --reps, --bw-mib, --peak-time positive")
+	}
+	l, err := load(*modelPath, true, *threads, stderr)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer l.Close()
+	m := l.model
+	cf := &m.Config
+	if *prompt+*gen > cf.CtxTrain && cf.CtxTrain > 0 {
+		return fmt.Errorf("bench: -p %d + -n %d exceeds the model's context of %d", *prompt, *gen, cf.CtxTrain)
+	}
+
+	r := benchResult{
+		Model: l.file.Path, Arch: cf.Arch, Threads: *threads,
+		PromptTokens: *prompt, GenTokens: *gen, Reps: *reps,
+		FileBytes: l.file.Size(),
+	}
+	var outParams int64
+	r.Type, r.WeightBytes, r.Params, outParams = weightStats(l.file, cf)
+
+	// The limits are measured again before every repetition and the best
+	// kept: on a shared machine a single measurement taken while a neighbour
+	// is busy understates them and makes every share look too good.
+	var bw, peak float64
+	var prefill, decode time.Duration
+	for i := range *reps {
+		b, err := bench.Bandwidth(ctx, *threads, *bwMiB<<20, 2)
+		if err != nil {
+			return err
+		}
+		pk, err := bench.Peak(ctx, *threads, *peakDur)
+		if err != nil {
+			return err
+		}
+		bw, peak = max(bw, b), max(peak, pk)
+		p, d, err := prefillDecode(ctx, m, *prompt, *gen)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		if i == 0 || p < prefill {
+			prefill = p
+		}
+		if i == 0 || d < decode {
+			decode = d
+		}
+	}
+	r.BandwidthGBs, r.PeakGFLOPs = bw/1e9, peak/1e9
+	r.LoadAvg = loadAvg()
+	r.PrefillTokS = float64(*prompt) / prefill.Seconds()
+	r.DecodeTokS = float64(*gen) / decode.Seconds()
+
+	// Prefill work: every layer matrix times every prompt token, the output
+	// matrix for the one token whose logits are wanted, and attention
+	// (q·k and weights·v over the causal triangle).
+	p := float64(*prompt)
+	attn := 2 * float64(cf.Layers) * float64(cf.Heads) * float64(cf.HeadDim+cf.HeadDimV) * p * (p + 1) / 2
+	flops := 2*float64(r.Params)*p + 2*float64(outParams) + attn
+	r.PrefillGFLOP = flops / prefill.Seconds() / 1e9
+	r.PrefillShare = r.PrefillGFLOP / r.PeakGFLOPs
+
+	// Decode reads every weight once per token plus the cached keys and
+	// values of every earlier position (mean context over the decoded span).
+	meanCtx := p + float64(*gen+1)/2
+	kv := float64(cf.Layers) * float64(cf.HeadsKV) * float64(cf.HeadDim+cf.HeadDimV) * kvBytesPerElem * meanCtx
+	r.DecodeBytesPerTok = float64(r.WeightBytes) + kv
+	r.DecodeShare = r.DecodeTokS * r.DecodeBytesPerTok / bw
+	r.DecodeShareFile = r.DecodeTokS * float64(r.FileBytes) / bw
+
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		return enc.Encode(r)
+	}
+	return printBench(stdout, &r)
+}
+
+// weightStats returns the tensor type holding most weight bytes, the bytes
+// of weights read per decoded token, the parameters multiplied per prompt
+// token in the layers, and those of the output projection. The embedding table
+// is only gathered (one row per token) unless it doubles as the output.
+func weightStats(f *gguf.File, cf *model.Config) (typ string, readBytes, layerParams, outParams int64) {
+	byType := map[string]int64{}
+	_, hasOutput := f.Tensor("output.weight")
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		b, n := int64(t.Bytes()), int64(t.Elements())
+		if len(t.Dims) >= 2 {
+			byType[t.Type.String()] += b
+		}
+		switch {
+		case t.Name == "token_embd.weight" && hasOutput:
+			readBytes += b / int64(max(cf.Vocab, 1))
+		case t.Name == "token_embd.weight":
+			readBytes += b
+			outParams += n
+		case t.Name == "output.weight":
+			readBytes += b
+			outParams += n
+		default:
+			readBytes += b
+			if len(t.Dims) >= 2 {
+				layerParams += n
+			}
+		}
+	}
+	var most int64
+	for name, b := range byType {
+		if b > most || (b == most && name < typ) {
+			typ, most = name, b
+		}
+	}
+	return typ, readBytes, layerParams, outParams
+}
+
+// prefillDecode times one Forward of p prompt tokens (logits of the last
+// only) and then n single-token Forward calls feeding back the argmax, on a
+// fresh cache.
+func prefillDecode(ctx context.Context, m *model.Model, p, n int) (prefill, decode time.Duration, err error) {
+	c := m.NewCache(1, p+n)
+	vocab := m.Config.Vocab
+	b := &model.Batch{
+		Tokens: make([]int, p), Pos: make([]int, p),
+		Seq: make([]int, p), Output: make([]bool, p),
+	}
+	for i := range p {
+		// Arbitrary, deterministic, spread over the vocabulary.
+		b.Tokens[i] = (i*7919 + 13) % vocab
+		b.Pos[i] = i
+	}
+	b.Output[p-1] = true
+	t0 := time.Now()
+	logits, err := m.Forward(ctx, c, b)
+	if err != nil {
+		return 0, 0, fmt.Errorf("prefill: %w", err)
+	}
+	prefill = time.Since(t0)
+	if len(logits) != 1 {
+		return 0, 0, errors.New("prefill: no logits")
+	}
+	next := argmax(logits[0])
+	one := &model.Batch{Tokens: []int{0}, Pos: []int{0}, Seq: []int{0}, Output: []bool{true}}
+	t0 = time.Now()
+	for i := range n {
+		one.Tokens[0], one.Pos[0] = next, p+i
+		logits, err := m.Forward(ctx, c, one)
+		if err != nil {
+			return 0, 0, fmt.Errorf("decode token %d: %w", i, err)
+		}
+		next = argmax(logits[0])
+	}
+	return prefill, time.Since(t0), nil
+}
+
+// loadAvg reads the 1-minute load average, or 0 where /proc is absent.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	if _, err := fmt.Sscan(string(b), &v); err != nil {
+		return 0
+	}
+	return v
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func printBench(w io.Writer, r *benchResult) error {
+	fmt.Fprintf(w, "model %s: %s %s, %.0f MB file, %.0f MB of weights read per token, %d threads\n\n",
+		r.Model, r.Arch, r.Type, float64(r.FileBytes)/1e6, float64(r.WeightBytes)/1e6, r.Threads)
+	if r.LoadAvg > float64(r.Threads) {
+		fmt.Fprintf(w, "warning: load average %.1f exceeds %d threads: other processes shared the cores\n\n", r.LoadAvg, r.Threads)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "\ttok/s\tachieved\tlimit\tshare\tshare by file size\t\n")
+	fmt.Fprintf(tw, "prefill %d\t%.1f\t%.1f GFLOP/s\t%.1f GFLOP/s\t%.1f%%\t\t\n",
+		r.PromptTokens, r.PrefillTokS, r.PrefillGFLOP, r.PeakGFLOPs, 100*r.PrefillShare)
+	fmt.Fprintf(tw, "decode %d\t%.1f\t%.2f GB/s\t%.2f GB/s\t%.1f%%\t%.1f%%\t\n",
+		r.GenTokens, r.DecodeTokS, r.DecodeTokS*r.DecodeBytesPerTok/1e9, r.BandwidthGBs, 100*r.DecodeShare, 100*r.DecodeShareFile)
+	return tw.Flush()
+}
+
+// httpLevel is one concurrency level of `kiln bench --concurrency`.
+type httpLevel struct {
+	Clients          int     `json:"clients"`
+	Requests         int     `json:"requests"`
+	PromptTokens     int     `json:"prompt_tokens"` // per request, as the server counted them
+	CompletionTokens int     `json:"completion_tokens"`
+	Seconds          float64 `json:"seconds"`
+	AggregateTokS    float64 `json:"aggregate_tok_s"`
+	TTFTp50ms        float64 `json:"ttft_p50_ms"`
+	TTFTp99ms        float64 `json:"ttft_p99_ms"`
+	// TTFT is the time to the first chunk carrying a token; ITL the time
+	// between tokens. A chunk may carry several tokens (or text held back
+	// for partial UTF-8): logprobs name them, and k tokens arriving after a
+	// gap g count as k gaps of g/k.
+	ITLp50ms float64 `json:"itl_p50_ms"`
+	ITLp99ms float64 `json:"itl_p99_ms"`
+}
+
+type httpResult struct {
+	Model   string      `json:"model"`
+	Threads int         `json:"threads"`
+	Levels  []httpLevel `json:"levels"`
+	LoadAvg float64     `json:"load_avg,omitempty"`
+}
+
+// parseLevels parses "1,4,8" into positive client counts.
+func parseLevels(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 1024 {
+			return nil, fmt.Errorf("bench: --concurrency %q: want comma-separated client counts in 1..1024", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// benchHTTP serves the model on a loopback port in-process and, for each
+// level, lets that many clients stream rounds completions each of gen tokens
+// (ignore_eos, so every request costs the same) through the real HTTP stack.
+// Measuring through HTTP rather than the engine keeps what users feel in the
+// figures: queueing, SSE framing and detokenization included.
+func benchHTTP(ctx context.Context, path string, threads int, levels []int, prompt, gen, rounds int, asJSON bool, stdout, stderr io.Writer) error {
+	if path == "" {
+		p, err := synth.DefaultModelPath("")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, synth.DefaultNotice)
+		path = p
+	}
+	most := slices.Max(levels)
+	m, err := server.Load(server.LoadOptions{
+		Path: path, Workers: threads, Build: buildID(),
+		Engine: engine.Options{Parallel: most, Ctx: 2*prompt + gen + 64, Queue: most * rounds},
+	})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer m.Close()
+	srv, err := server.New(server.Config{Models: []*server.Model{m}})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed at Shutdown
+	defer hs.Shutdown(context.Background())
+	url := "http://" + ln.Addr().String() + "/v1/completions"
+	// A prompt of -p words: the token count depends on the vocabulary, so
+	// the server's count is reported with the results.
+	text := strings.TrimSpace(strings.Repeat("the quick brown fox jumps over a lazy dog ", prompt/9+1))
+	text = strings.Join(strings.Fields(text)[:prompt], " ")
+	body, err := json.Marshal(map[string]any{
+		"model": m.ID, "prompt": text, "max_tokens": gen, "temperature": 0, "stream": true,
+		"ignore_eos": true, "logprobs": 1, "stream_options": map[string]any{"include_usage": true},
+	})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	// One untimed request first: the first touches of the mapped weights
+	// and the first allocations would otherwise land in level 1's TTFT.
+	if _, err := streamOnce(ctx, url, body); err != nil {
+		return fmt.Errorf("bench: warm-up request: %w", err)
+	}
+	res := httpResult{Model: path, Threads: threads}
+	for _, c := range levels {
+		lv, err := runLevel(ctx, url, body, c, rounds)
+		if err != nil {
+			return err
+		}
+		res.Levels = append(res.Levels, lv)
+	}
+	res.LoadAvg = loadAvg()
+	if asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "model %s over HTTP, %d threads, per request a %d-word prompt (%d tokens) and %d generated tokens\n\n",
+		path, threads, prompt, res.Levels[0].PromptTokens, gen)
+	if res.LoadAvg > float64(threads) {
+		fmt.Fprintf(stdout, "warning: load average %.1f exceeds %d threads: other processes shared the cores\n\n", res.LoadAvg, threads)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "clients\trequests\ttok/s\tTTFT p50\tTTFT p99\tITL p50\tITL p99\t\n")
+	for _, l := range res.Levels {
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.0f ms\t%.0f ms\t%.1f ms\t%.1f ms\t\n",
+			l.Clients, l.Requests, l.AggregateTokS, l.TTFTp50ms, l.TTFTp99ms, l.ITLp50ms, l.ITLp99ms)
+	}
+	return tw.Flush()
+}
+
+// streamStats is what one streamed request measured.
+type streamStats struct {
+	ttft               time.Duration
+	gaps               []time.Duration
+	prompt, completion int
+}
+
+func runLevel(ctx context.Context, url string, body []byte, clients, rounds int) (httpLevel, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stats := make([][]streamStats, clients)
+	errs := make([]error, clients)
+	d := runClients(clients, func(i int) {
+		for range rounds {
+			s, err := streamOnce(ctx, url, body)
+			if err != nil {
+				errs[i] = err
+				cancel()
+				return
+			}
+			stats[i] = append(stats[i], s)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return httpLevel{}, fmt.Errorf("bench: %d clients: %w", clients, err)
+	}
+	lv := httpLevel{Clients: clients, Seconds: d.Seconds()}
+	var ttft, gaps []time.Duration
+	for _, ss := range stats {
+		for _, s := range ss {
+			lv.Requests++
+			lv.CompletionTokens += s.completion
+			lv.PromptTokens = s.prompt
+			ttft = append(ttft, s.ttft)
+			gaps = append(gaps, s.gaps...)
+		}
+	}
+	lv.AggregateTokS = float64(lv.CompletionTokens) / d.Seconds()
+	lv.TTFTp50ms, lv.TTFTp99ms = percentileMs(ttft, 0.5), percentileMs(ttft, 0.99)
+	lv.ITLp50ms, lv.ITLp99ms = percentileMs(gaps, 0.5), percentileMs(gaps, 0.99)
+	return lv, nil
+}
+
+// runClients runs fn(0..n-1) concurrently and returns the wall time.
+func runClients(n int, fn func(i int)) time.Duration {
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+	return time.Since(t0)
+}
+
+// streamOnce posts one streaming completion and times its chunks: the first
+// chunk with text gives the time to first token, later ones the gaps.
+func streamOnce(ctx context.Context, url string, body []byte) (streamStats, error) {
+	var s streamStats
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return s, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return s, fmt.Errorf("status %s: %s", resp.Status, b)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var last time.Time
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if data == "[DONE]" {
+			break
+		}
+		var chunk struct {
+			Choices []struct {
+				Text     string `json:"text"`
+				Logprobs *struct {
+					Tokens []string `json:"tokens"`
+				} `json:"logprobs"`
+			} `json:"choices"`
+			Usage *struct {
+				PromptTokens     int `json:"prompt_tokens"`
+				CompletionTokens int `json:"completion_tokens"`
+			} `json:"usage"`
+		}
+		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
+			return s, fmt.Errorf("stream chunk %q: %w", data, err)
+		}
+		if chunk.Usage != nil {
+			s.prompt, s.completion = chunk.Usage.PromptTokens, chunk.Usage.CompletionTokens
+		}
+		if len(chunk.Choices) == 0 {
+			continue
+		}
+		// logprobs lists the chunk's tokens, even those whose text is held
+		// back; without it a chunk with text counts as one token.
+		k := 0
+		if lp := chunk.Choices[0].Logprobs; lp != nil {
+			k = len(lp.Tokens)
+		} else if chunk.Choices[0].Text != "" {
+			k = 1
+		}
+		if k == 0 {
+			continue
+		}
+		now := time.Now()
+		if last.IsZero() {
+			s.ttft = now.Sub(t0)
+			k--
+		}
+		if k > 0 {
+			// A chunk of k tokens after gap g: k tokens each g/k apart.
+			g := now.Sub(last) / time.Duration(k)
+			if last.IsZero() {
+				g = 0
+			}
+			for range k {
+				s.gaps = append(s.gaps, g)
+			}
+		}
+		last = now
+	}
+	if err := sc.Err(); err != nil {
+		return s, fmt.Errorf("reading stream: %w", err)
+	}
+	if s.completion == 0 {
+		return s, errors.New("stream ended without usage")
+	}
+	return s, nil
+}
+
+// percentileMs is the q-quantile (nearest rank) of ds in milliseconds, 0 for none.
+func percentileMs(ds []time.Duration, q float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return float64(s[max(i, 0)].Microseconds()) / 1e3
+}

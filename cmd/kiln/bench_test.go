@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kiln-llm/kiln/synth"
+	"github.com/kiln-llm/kiln/tensor"
+)
+
+func TestBenchJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		typ  tensor.Type
+		tied bool
+	}{
+		{"q8_0", tensor.Q8_0, false},
+		{"f32 tied", tensor.F32, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := synth.Preset("tiny")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Type, s.Tied = tc.typ, tc.tied
+			w, err := synth.Build(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "tiny.gguf")
+			if err := w.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			out, errOut, err := kiln(t, "bench", "--model", path, "--threads", "2", "-p", "16", "-n", "8",
+				"--reps", "1", "--bw-mib", "16", "--peak-time", "10ms", "--json")
+			if err != nil {
+				t.Fatalf("kiln bench: %v\n%s", err, errOut)
+			}
+			var r benchResult
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("output %q is not JSON: %v", out, err)
+			}
+			var raw map[string]any
+			if err := json.Unmarshal([]byte(out), &raw); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"bandwidth_gb_s", "peak_gflop_s", "prefill_tok_s", "prefill_gflop_s",
+				"prefill_peak_share", "decode_tok_s", "decode_bytes_per_token", "decode_bandwidth_share",
+				"decode_bandwidth_share_file", "file_bytes", "weight_bytes", "params"} {
+				v, ok := raw[k].(float64)
+				if !ok || !(v > 0) || math.IsInf(v, 0) {
+					t.Errorf("field %s = %v, want a positive finite number", k, raw[k])
+				}
+			}
+			if r.PromptTokens != 16 || r.GenTokens != 8 || r.Threads != 2 {
+				t.Errorf("echoed settings p=%d n=%d threads=%d, want 16 8 2", r.PromptTokens, r.GenTokens, r.Threads)
+			}
+			if r.Type != tc.typ.String() {
+				t.Errorf("type %q, want %q", r.Type, tc.typ)
+			}
+			// tiny: 2 layers of wq, wo (64x64), wk, wv (64x32) and three 64x160
+			// feed-forward matrices.
+			if want := int64(2 * (2*64*64 + 2*64*32 + 3*64*160)); r.Params != want {
+				t.Errorf("params %d, want %d", r.Params, want)
+			}
+			if r.WeightBytes >= r.FileBytes {
+				t.Errorf("weight bytes read per token %d not below the file size %d", r.WeightBytes, r.FileBytes)
+			}
+			// The ratios cannot exceed the limit by much; a large excess means
+			// the byte or FLOP accounting is wrong.
+			if r.DecodeShare > 2 || r.PrefillShare > 2 {
+				t.Errorf("shares decode %.2f prefill %.2f exceed the physical limit", r.DecodeShare, r.PrefillShare)
+			}
+		})
+	}
+}
+
+func TestBenchTable(t *testing.T) {
+	s, err := synth.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := synth.Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := kiln(t, "bench", "--model", path, "-p", "4", "-n", "2", "--reps", "1", "--bw-mib", "8", "--peak-time", "5ms")
+	if err != nil {
+		t.Fatalf("kiln bench: %v\n%s", err, errOut)
+	}
+	for _, want := range []string{"tok/s", "limit", "share", "prefill 4", "decode 2", "GFLOP/s", "GB/s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if _, _, err := kiln(t, "bench", "--model", path, "-p", "0"); err == nil {
+		t.Error("bench -p 0: no error")
+	}
+}
+
+func TestBenchConcurrency(t *testing.T) {
+	s, err := synth.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := synth.Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := kiln(t, "bench", "--model", path, "--threads", "2", "-p", "8", "-n", "6",
+		"--concurrency", "1,3", "--rounds", "2", "--json")
+	if err != nil {
+		t.Fatalf("kiln bench --concurrency: %v\n%s", err, errOut)
+	}
+	var r httpResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("output %q is not JSON: %v", out, err)
+	}
+	if len(r.Levels) != 2 {
+		t.Fatalf("%d levels, want 2: %s", len(r.Levels), out)
+	}
+	for i, clients := range []int{1, 3} {
+		l := r.Levels[i]
+		if l.Clients != clients || l.Requests != 2*clients {
+			t.Errorf("level %d: clients %d requests %d, want %d and %d", i, l.Clients, l.Requests, clients, 2*clients)
+		}
+		// ignore_eos: every request generates exactly -n tokens.
+		if l.CompletionTokens != 6*l.Requests {
+			t.Errorf("level %d: %d completion tokens, want %d", i, l.CompletionTokens, 6*l.Requests)
+		}
+		if l.PromptTokens < 8 {
+			t.Errorf("level %d: prompt of %d tokens, want at least 8", i, l.PromptTokens)
+		}
+		for name, v := range map[string]float64{"tok/s": l.AggregateTokS, "TTFT p50": l.TTFTp50ms, "ITL p99": l.ITLp99ms} {
+			if !(v > 0) || math.IsInf(v, 0) {
+				t.Errorf("level %d: %s = %v, want positive and finite", i, name, v)
+			}
+		}
+		if l.TTFTp50ms > l.TTFTp99ms || l.ITLp50ms > l.ITLp99ms {
+			t.Errorf("level %d: p50 above p99: %+v", i, l)
+		}
+	}
+	for _, bad := range []string{"0", "1,x", ""} {
+		if _, _, err := kiln(t, "bench", "--model", path, "--concurrency", bad+","); err == nil {
+			t.Errorf("--concurrency %q,: no error", bad)
+		}
+	}
+}
