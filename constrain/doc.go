@@ -27,4 +27,36 @@
 // values are produced in one canonical form (compact, object keys sorted).
 // Numbers with minimum/maximum bounds are written without exponent; integers
 // never have a fraction or exponent. Numbers may otherwise be arbitrarily long.
+//
+// pattern is a subset of ECMA-262 regular expressions, compiled to a DFA
+// over the UTF-8 bytes of the decoded string (see regex.go): literals,
+// escapes (\d \w \s and their negations, \n \t \xHH \uHHHH, escaped
+// punctuation), character classes and negated classes, groups (capturing,
+// (?:...) and named), alternation, the quantifiers * + ? {m} {m,} {m,n}
+// (lazy forms too, which match the same strings) and the anchors ^ and $ at
+// the start and end of a top-level alternative. As in ECMA (RegExp.test), a
+// pattern is unanchored: without ^ or $ it may match anywhere in the
+// string. Backreferences, lookaround, word boundaries, \p{...} and
+// anchors elsewhere are refused with an error naming pattern. minLength
+// and maxLength combine with a pattern exactly (no dead end). Inside a
+// pattern-constrained string the matcher writes only the short escapes and
+// \u00XX for control characters; every other character is written as
+// UTF-8.
+//
+// format date, date-time, time (RFC 3339; seconds 00-59, upper-case T and
+// Z), uuid and email (a practical subset: dot-separated atoms of
+// [A-Za-z0-9_%+-], '@', a domain of hyphenated labels and a top-level label
+// of at least two letters) are enforced as built-in patterns, intersected
+// with any pattern. Any other format is an annotation and ignored, as JSON
+// Schema allows.
+//
+// allOf is compiled by merging its members (and its sibling keywords) into
+// one schema with the semantics of the conjunction: types and enum/const
+// intersect, required unions, bounds tighten, patterns and formats all
+// apply, anyOf/oneOf members are distributed, and each property must satisfy
+// every member's schema for it (its declared schema, else that member's
+// additionalProperties), so additionalProperties keeps its JSON Schema
+// meaning of "not declared in this member". What cannot be merged (a
+// differing unknown keyword, draft-4 boolean exclusive bounds, the array
+// form of items) is an error naming allOf.
 package constrain

@@ -20,6 +20,9 @@ func FuzzCompileSchema(f *testing.F) {
 		`{"enum":[1,"a",null,[],{}]}`, `{"type":"array","prefixItems":[{"const":1}],"minItems":2,"items":{"type":"boolean"}}`,
 		`{"$ref":"#/$defs/a","$defs":{"a":{"anyOf":[{"type":"null"},{"type":"array","items":{"$ref":"#/$defs/a"},"maxItems":2}]}}}`,
 		`{"type":"object","properties":{"a":{"type":"string","minLength":2,"maxLength":2}},"required":["a"],"minProperties":2,"maxProperties":3}`,
+		`{"type":"string","pattern":"^(a|bc)+[^x-z]?\\d{1,3}$","maxLength":6}`, `{"type":"string","pattern":"é.","format":"date"}`,
+		`{"type":"array","items":{"type":"string","format":"email"},"maxItems":2}`,
+		`{"allOf":[{"properties":{"a":{"type":"integer"}},"required":["a"]},{"properties":{"a":{"maximum":3},"b":{"type":"string","pattern":"x"}}}]}`,
 	} {
 		f.Add([]byte(s), uint64(2))
 	}

@@ -165,6 +165,12 @@ type Constraint struct {
 	text     []byte
 	finished bool // an end-of-generation token was accepted
 
+	// patPlans caches the plans of pattern-constrained strings by DFA
+	// state: a sequence often revisits the same state (a word pattern, an
+	// unanchored pattern once matched), and the walk of a whole large
+	// vocabulary inside a pattern costs milliseconds.
+	patPlans map[patPlanKey]*plan
+
 	// scratch for Allow
 	levels [][]thread
 	fast   []fastLevel
@@ -189,6 +195,8 @@ type fastLevel struct {
 func enterFastOne(t *thread, d int) (fastLevel, bool) {
 	f := &t.f
 	switch {
+	case f.kind == fString && f.a.pat != nil:
+		return fastLevel{on: true, base: uint16(d), a: f.a, st: tiny{esc: f.esc, count: f.count, hash: f.hash, pos: f.pos}}, true
 	case f.kind == fString:
 		return fastLevel{on: true, base: uint16(d), a: f.a, st: tiny{u8: f.u8, esc: f.esc, count: f.count}}, true
 	case f.kind == fObject && f.phase == oKey && f.pos < 0 && f.esc == 1:
@@ -218,6 +226,9 @@ func enterFast(ts []thread, d int) (fastLevel, bool) {
 		if one.key != fl.key || one.st != fl.st {
 			return fastLevel{}, false
 		}
+		if (one.a.pat != nil || fl.a.pat != nil) && one.a != fl.a {
+			return fastLevel{}, false // different patterns: different languages
+		}
 		if !fl.key && fl.a.maxLen >= 0 && (one.a.maxLen < 0 || one.a.maxLen > fl.a.maxLen) {
 			fl.a = one.a
 		}
@@ -232,9 +243,12 @@ func (c *Constraint) rebuild(fl *fastLevel) []thread {
 	c.multi = c.multi[:0]
 	for _, t := range c.levels[fl.base] {
 		t.f.u8 = fl.st.u8
-		if fl.key {
+		switch {
+		case fl.key:
 			t.f.hash = fl.st.hash
-		} else {
+		case t.f.a.pat != nil:
+			t.f.esc, t.f.count, t.f.hash, t.f.pos = fl.st.esc, fl.st.count, fl.st.hash, fl.st.pos
+		default:
 			if t.f.a.maxLen >= 0 && fl.st.count > int32(t.f.a.maxLen) {
 				continue
 			}
@@ -289,12 +303,23 @@ func (c *Constraint) Accept(tok int) error {
 // leaves it, whose subtrees depend on the context and are walked for real.
 type plan struct {
 	inside []uint64
-	chars  []uint8 // characters of each inside token (255: not inside), for maxLength
+	toks   []planTok // pattern plans of length-limited strings
+	chars  []uint8   // characters of each inside token (255: not inside), for maxLength
 	exits  []exit
+}
+
+// planTok is a token that stays inside a pattern string: where it ends,
+// for the length check of a length-limited pattern.
+type planTok struct {
+	id    int32
+	end   int32 // DFA state
+	chars int32
+	esc   bool // ends inside an escape: checked byte by byte
 }
 
 type exit struct {
 	node  int32
+	pos   int32  // DFA state before the quote (pattern plans)
 	count int32  // characters before the quote
 	path  []byte // bytes before the quote
 }
@@ -370,10 +395,14 @@ func (c *Constraint) Allow(allowed []bool) {
 		c.levels[0] = append(c.levels[0][:0], c.state...)
 		c.fast[0] = fastLevel{}
 		var pl *plan
+		limited := false  // a pattern plan whose tokens need a length check
 		room := int32(-1) // characters a length-limited string may still take
 		if fl, ok := enterFast(c.levels[0], 0); ok {
 			c.fast[0] = fl
-			if fl.st.u8 == 0 && fl.st.esc == 0 {
+			if fl.a.pat != nil && fl.st.esc == 0 {
+				pl = c.patPlan(fl.a, fl.st.pos)
+				limited = fl.a.pat.limited
+			} else if fl.st.u8 == 0 && fl.st.esc == 0 && fl.a.pat == nil {
 				sp, kp := ix.plans()
 				pl = sp
 				switch {
@@ -388,9 +417,12 @@ func (c *Constraint) Allow(allowed []bool) {
 		case pl == nil:
 			c.walk(0, int32(len(ix.tb)))
 		default:
-			if room < 0 {
+			switch {
+			case limited:
+				c.allowLimited(pl, &c.fast[0])
+			case room < 0:
 				copy(c.ok, pl.inside)
-			} else {
+			default:
 				for id, n := range pl.chars {
 					if int32(n) <= room {
 						c.ok[id>>6] |= 1 << (uint(id) & 63)
@@ -402,10 +434,21 @@ func (c *Constraint) Allow(allowed []bool) {
 				if room >= 0 && e.count > room {
 					continue
 				}
+				if limited {
+					n := int(base.st.count + e.count)
+					if a := base.a; n < a.minLen || (a.maxLen >= 0 && n > a.maxLen) {
+						continue
+					}
+				}
 				fl := base
 				fl.st.count += e.count
-				for _, b := range e.path {
-					fl.st.hash = (fl.st.hash ^ uint64(b)) * fnvPrime
+				if fl.key {
+					for _, b := range e.path {
+						fl.st.hash = (fl.st.hash ^ uint64(b)) * fnvPrime
+					}
+				}
+				if fl.a.pat != nil {
+					fl.st.pos = e.pos
 				}
 				d := ix.dep[e.node]
 				c.fast[d-1] = fl
@@ -439,6 +482,8 @@ func (c *Constraint) walk(lo, hi int32) {
 			switch {
 			case pf.key:
 				ok = keyAdvance(&st, b)
+			case pf.a.pat != nil:
+				ok, _ = patAdvance(pf.a, &st, b)
 			case st.u8 == 0 && st.esc == 0 && b >= 0x20 && b < 0x80 && b != '\\' && pf.a.maxLen < 0:
 				st.count++
 				ok = true
@@ -470,5 +515,92 @@ func (c *Constraint) walk(lo, hi int32) {
 			c.ok[id>>6] |= 1 << (uint(id) & 63)
 		}
 		i++
+	}
+}
+
+type patPlanKey struct {
+	a   *atom
+	pos int32
+}
+
+// maxPatPlans bounds the cache of one sequence (each plan holds a bit per
+// token).
+const maxPatPlans = 32
+
+// patPlan returns the plan of pattern string a, without length limits, in
+// DFA state pos with no escape pending.
+func (c *Constraint) patPlan(a *atom, pos int32) *plan {
+	k := patPlanKey{a, pos}
+	if p, ok := c.patPlans[k]; ok {
+		return p
+	}
+	if c.patPlans == nil || len(c.patPlans) >= maxPatPlans {
+		c.patPlans = map[patPlanKey]*plan{}
+	}
+	ix := c.ix
+	p := &plan{inside: make([]uint64, (ix.vocab+63)/64)}
+	limited := a.pat.limited
+	// The walk runs without the length limits (a string state is then
+	// good exactly when the DFA state is live); a length-limited string
+	// checks each token's end state and count in allowLimited.
+	a = &atom{kind: aString, maxLen: -1, pat: &strPattern{d: a.pat.d, t: a.pat.free}}
+	st := make([]tiny, ix.maxDepth+1)
+	path := make([]byte, ix.maxDepth+1)
+	st[0] = tiny{pos: pos}
+	n := int32(len(ix.tb))
+	for i := int32(0); i < n; {
+		d := ix.dep[i]
+		b := ix.tb[i]
+		path[d-1] = b
+		cur := st[d-1]
+		if b == '"' && cur.esc == 0 {
+			if ok, _ := patAdvance(a, &cur, b); ok {
+				p.exits = append(p.exits, exit{node: i, pos: cur.pos, count: cur.count, path: nil})
+			}
+			i = ix.end[i]
+			continue
+		}
+		if ok, _ := patAdvance(a, &cur, b); !ok {
+			i = ix.end[i]
+			continue
+		}
+		st[d] = cur
+		for _, id := range ix.ids[ix.idLo[i]:ix.idHi[i]] {
+			p.inside[id>>6] |= 1 << (uint(id) & 63)
+			if limited {
+				p.toks = append(p.toks, planTok{id: id, end: cur.pos, chars: cur.count, esc: cur.esc != 0})
+			}
+		}
+		i++
+	}
+	c.patPlans[k] = p
+	return p
+}
+
+// allowLimited marks the plan tokens of a length-limited pattern string in
+// fast state fl (no escape pending) that keep it completable: a token whose
+// end state is good at its end count has every intermediate state good too,
+// since the token itself continues them; tokens ending inside an escape are
+// run byte by byte.
+func (c *Constraint) allowLimited(pl *plan, fl *fastLevel) {
+	ix := c.ix
+	a := fl.a
+	tab := a.pat.t
+	for _, pt := range pl.toks {
+		ok := false
+		if !pt.esc {
+			ok = tab.good(int(fl.st.count+pt.chars), pt.end)
+		} else {
+			st := fl.st
+			ok = true
+			for _, b := range ix.tokBytes[ix.off[pt.id]:ix.off[pt.id+1]] {
+				if ok, _ = patAdvance(a, &st, b); !ok {
+					break
+				}
+			}
+		}
+		if ok {
+			c.ok[pt.id>>6] |= 1 << (uint(pt.id) & 63)
+		}
 	}
 }

@@ -395,11 +395,18 @@ func isHex(b byte) bool {
 type tiny struct {
 	u8, esc uint8
 	count   int32
+	pos     int32 // DFA state of a pattern-constrained string
 	hash    uint64
 }
 
 // strStep advances a string value over b.
 func strStep(f *frame, b byte) (ok, closed bool) {
+	if f.a.pat != nil {
+		st := tiny{esc: f.esc, count: f.count, hash: f.hash, pos: f.pos}
+		ok, closed = patAdvance(f.a, &st, b)
+		f.esc, f.count, f.hash, f.pos = st.esc, st.count, st.hash, st.pos
+		return ok, closed
+	}
 	st := tiny{u8: f.u8, esc: f.esc, count: f.count}
 	ok, closed = strAdvance(f.a, &st, b)
 	f.u8, f.esc, f.count = st.u8, st.esc, st.count

@@ -105,7 +105,8 @@ type atom struct {
 
 	// string
 	minLen int
-	maxLen int // -1
+	maxLen int         // -1
+	pat    *strPattern // pattern and format, nil: none
 
 	// number / integer
 	lo, hi     *big.Rat // nil: unbounded
@@ -243,10 +244,10 @@ var annotations = map[string]bool{
 }
 
 var unsupported = []string{
-	"not", "if", "then", "else", "allOf", "patternProperties", "dependentRequired",
+	"not", "if", "then", "else", "patternProperties", "dependentRequired",
 	"dependentSchemas", "dependencies", "propertyNames", "unevaluatedProperties",
 	"unevaluatedItems", "contains", "minContains", "maxContains", "uniqueItems",
-	"multipleOf", "pattern", "$dynamicRef", "$recursiveRef",
+	"multipleOf", "$dynamicRef", "$recursiveRef",
 }
 
 // CompileSchema checks that schema is a JSON Schema of the supported subset
@@ -493,6 +494,11 @@ func (c *compiler) resolve(ref string) (any, error) {
 // points straight at the shared targets, which keeps the graph, and the
 // flattening of unions, linear in the schema.
 func (c *compiler) compile(v any, ptr string) (*node, error) {
+	if s, ok := v.(map[string]any); ok {
+		if k, ok := refsKey(s); ok {
+			ptr = k
+		}
+	}
 	if n, ok := c.memo[ptr]; ok {
 		return n, nil
 	}
@@ -611,6 +617,13 @@ var allTypes = []string{"object", "array", "string", "number", "integer", "boole
 func (c *compiler) fillObject(n *node, s map[string]any, ptr string) error {
 	// Pure references (a $ref string, a one-member allOf) were taken by
 	// compile; what reaches here is malformed or combined with keywords.
+	if _, ok := s["allOf"]; ok {
+		merged, err := c.mergeAllOf(s, ptr)
+		if err != nil {
+			return err
+		}
+		return c.fill(n, merged, ptr+"/allOf*")
+	}
 	for _, k := range unsupported {
 		if _, ok := s[k]; ok {
 			return fmt.Errorf("at %s: unsupported keyword %s", ptr, k)
@@ -761,7 +774,7 @@ func (c *compiler) types(s map[string]any, ptr string) ([]string, error) {
 		if has("items", "prefixItems", "minItems", "maxItems", "additionalItems") {
 			out = append(out, "array")
 		}
-		if has("minLength", "maxLength") {
+		if has("minLength", "maxLength", "pattern") {
 			out = append(out, "string")
 		}
 		if has("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum") {
@@ -957,6 +970,9 @@ func (c *compiler) typed(t string, s map[string]any, ptr string) (*atom, error) 
 			return nil, err
 		}
 		if a.maxLen, err = nonNegInt(s, "maxLength", ptr, -1); err != nil {
+			return nil, err
+		}
+		if err := c.stringPattern(a, s, ptr); err != nil {
 			return nil, err
 		}
 		return a, nil
@@ -1471,6 +1487,9 @@ func atomSat(a *atom) bool {
 		}
 		return true
 	case aString:
+		if a.pat != nil {
+			return a.pat.t.good(0, 0)
+		}
 		return a.maxLen < 0 || a.minLen <= a.maxLen
 	case aNumber, aInteger:
 		return numViable(a, "")
@@ -1485,4 +1504,67 @@ func (a *atom) itemNode(i int) *node {
 		return a.prefix[i]
 	}
 	return a.items
+}
+
+// patternList is the pattern keyword of a schema merged from allOf members
+// that each had one: the string must match all of them. It never comes from
+// JSON decoding.
+type patternList []string
+
+// stringPattern sets the pattern constraint of string atom a from the
+// schema's pattern (a string, or a patternList after an allOf merge) and
+// known format, intersected, with the length limits folded in.
+func (c *compiler) stringPattern(a *atom, s map[string]any, ptr string) error {
+	var d *dfa
+	add := func(x *dfa) error {
+		if d == nil {
+			d = x
+			return nil
+		}
+		var err error
+		d, err = intersect(d, x)
+		return err
+	}
+	var pats []string
+	switch p := s["pattern"].(type) {
+	case nil:
+	case string:
+		pats = []string{p}
+	case patternList:
+		pats = p
+	default:
+		return fmt.Errorf("at %s: pattern must be a string", ptr)
+	}
+	for _, p := range pats {
+		x, err := compilePattern(p)
+		if err != nil {
+			return fmt.Errorf("at %s: %w", ptr, err)
+		}
+		if err := add(x); err != nil {
+			return fmt.Errorf("at %s: %w", ptr, err)
+		}
+	}
+	if f, ok := s["format"].(string); ok {
+		if x, known := formatDFAs()[f]; known {
+			if err := add(x); err != nil {
+				return fmt.Errorf("at %s: format %s: %w", ptr, f, err)
+			}
+		}
+	}
+	if d == nil {
+		return nil
+	}
+	t, err := newLenTable(d, a.minLen, a.maxLen)
+	if err != nil {
+		return fmt.Errorf("at %s: %w", ptr, err)
+	}
+	free := t
+	limited := a.minLen > 0 || a.maxLen >= 0
+	if limited {
+		if free, err = newLenTable(d, 0, -1); err != nil {
+			return fmt.Errorf("at %s: %w", ptr, err)
+		}
+	}
+	a.pat = &strPattern{d: d, t: t, free: free, limited: limited}
+	return nil
 }

@@ -161,6 +161,9 @@ func (vd *validator) atom(a *atom, v any, path string) error {
 		if n < a.minLen || (a.maxLen >= 0 && n > a.maxLen) {
 			return vd.fail("at %q: string length %d outside [%d, %d]", path, n, a.minLen, a.maxLen)
 		}
+		if a.pat != nil && !a.pat.d.matches(s) {
+			return vd.fail("at %q: string does not match the pattern or format", path)
+		}
 		return nil
 	case aNumber, aInteger:
 		num, ok := v.(json.Number)

@@ -253,13 +253,22 @@ func TestQwenSpecialTokensExcluded(t *testing.T) {
 
 func BenchmarkAllowQwen3(b *testing.B) {
 	ix, tok := loadIndex(b, "vocab/kiln-vocab-qwen3.gguf")
-	prefixes := []struct{ name, schema, text string }{
-		{"object start", "", `{`},
-		{"in string", "", `{"text": "Hello wor`},
-		{"in key", "", `{"ab`},
-		{"after value", "", `{"a": 1`},
-		{"schema key", propertySchemas[1].schema, `{"name": "Bob", "`},
-		{"schema string", propertySchemas[4].schema, `{"name": "get_weather", "arguments": {"location": "Par`},
+	prefixes := []struct {
+		name, schema, text string
+		nocache            bool // drop the pattern plan cache every time
+	}{
+		{"object start", "", `{`, false},
+		{"in string", "", `{"text": "Hello wor`, false},
+		{"in key", "", `{"ab`, false},
+		{"after value", "", `{"a": 1`, false},
+		{"schema key", propertySchemas[1].schema, `{"name": "Bob", "`, false},
+		{"schema string", propertySchemas[4].schema, `{"name": "get_weather", "arguments": {"location": "Par`, false},
+		{"pattern string", validityCorpus[2].schema, `{"word": "hello wor`, false},
+		{"pattern string uncached", validityCorpus[2].schema, `{"word": "hello wor`, true},
+		{"pattern with maxLength", validityCorpus[2].schema, `{"code": "x`, false},
+		{"format email", validityCorpus[0].schema, `{"email": "john.sm`, false},
+		{"format email uncached", validityCorpus[0].schema, `{"email": "john.sm`, true},
+		{"format date-time", validityCorpus[1].schema, `{"start": "2024-01-02T1`, false},
 	}
 	allowed := make([]bool, tok.Len())
 	for _, p := range prefixes {
@@ -286,6 +295,9 @@ func BenchmarkAllowQwen3(b *testing.B) {
 			for b.Loop() {
 				for i := range allowed {
 					allowed[i] = true
+				}
+				if p.nocache {
+					c.patPlans = nil
 				}
 				c.Allow(allowed)
 			}
