@@ -444,8 +444,8 @@ func (e *Engine) release(s *seq, keep bool) {
 
 // fail ends s with err and frees its slot.
 func (e *Engine) fail(s *seq, err error) {
+	e.release(s, false) // before the client sees the end, as in finish
 	s.out.push(Event{Err: err, PromptTokenCount: len(s.req.Prompt), CompletionTokens: s.generated}, true)
-	e.release(s, false)
 }
 
 // work is one sequence's share of a step.

@@ -303,6 +303,8 @@ func (e *Engine) finish(s *seq, reason FinishReason, text string, stopped bool) 
 		CompletionTokens: s.generated,
 	}
 	s.first(&ev)
-	s.out.push(ev, true)
+	// Release before the client can see the end: a client that submits
+	// again right after its last event must find the capacity free.
 	e.release(s, true)
+	s.out.push(ev, true)
 }
