@@ -74,6 +74,9 @@ func (s *Server) prepareChat(ctx context.Context, body []byte, req *api.ChatComp
 	if e != nil {
 		return nil, nil, e
 	}
+	if e := checkToolSchemas(ctx, req); e != nil {
+		return nil, nil, e
+	}
 	newConstraint, e := constraintFor(ctx, m, req.ResponseFormat, mode, fns)
 	if e != nil {
 		return nil, nil, e

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/kiln-llm/kiln/api"
@@ -97,6 +98,25 @@ func (s *sse) finish() {
 // under the request's context (a client that leaves abandons the compile),
 // so that an unsupported schema is a 400 before anything is generated; every
 // choice then gets its own constraint state on that one immutable compile.
+// checkToolSchemas compiles the parameters of every declared function, so an
+// unsupported schema is a 400 naming it whatever tool_choice says: a call
+// the model makes in auto mode is held to the same schema as a forced one.
+func checkToolSchemas(ctx context.Context, req *api.ChatCompletionRequest) *api.Error {
+	param := "tools[%d].function.parameters"
+	if req.UsesLegacyFunctions() {
+		param = "functions[%d].parameters"
+	}
+	for i, t := range req.EffectiveTools() {
+		if len(t.Function.Parameters) == 0 {
+			continue
+		}
+		if _, err := constrain.CompileSchemaContext(ctx, t.Function.Parameters); err != nil {
+			return api.NewInvalidRequest(fmt.Sprintf(param, i), api.CodeInvalidValue, "Invalid JSON schema: "+err.Error())
+		}
+	}
+	return nil
+}
+
 func constraintFor(ctx context.Context, m *Model, rf *api.ResponseFormat, mode toolMode, fns []api.FunctionDefinition) (func() engine.Constraint, *api.Error) {
 	var schema []byte
 	var opts []constrain.Option

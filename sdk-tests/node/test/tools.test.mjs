@@ -503,13 +503,10 @@ test('validation errors are 400s naming the parameter', { skip }, async () => {
   })), (e) => e instanceof OpenAI.BadRequestError && /not/.test(e.message));
 });
 
-// Issue 6 wants an unsupported keyword to be a 400 naming it wherever a schema
-// appears. Today kiln compiles tool parameters only when a call is forced, so
-// under auto/none the bad schema is accepted and the error, when it comes,
-// names 'tools' rather than the parameters. Kept as a todo until fixed.
-test('invalid tool parameter schema is a 400 under every tool_choice', {
-  skip, todo: 'tool parameter schemas are compiled lazily (only for required/named tool_choice)',
-}, async () => {
+// An unsupported keyword is a 400 naming the parameters wherever a schema
+// appears: every declared function's parameters are compiled up front,
+// whatever tool_choice says.
+test('invalid tool parameter schema is a 400 under every tool_choice', { skip }, async () => {
   const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: { type: 'string', not: {} } } } } }];
   for (const tool_choice of [undefined, 'auto', 'none', 'required']) {
     await assert.rejects(client.chat.completions.create(chat({ tools, tool_choice })), (e) => {
