@@ -6,14 +6,11 @@
 // stop_token_ids.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import OpenAI from 'openai';
+import { startKiln, stop, skip, models } from '../kiln.mjs';
 
-const bin = process.env.KILN_BIN;
-const models = process.env.KILN_TEST_MODELS;
-const skip = !bin || !models ? 'KILN_BIN and KILN_TEST_MODELS must be set' : false;
 
 const MODEL = 'stories260K';
 // The reference README's tolerance for a float32 engine on this F32 model.
@@ -24,42 +21,15 @@ let baseURL;
 let client;
 let cases;
 
-async function startKiln(args) {
-  const p = spawn(bin, [
-    'serve', '--model', path.join(models, 'stories260K.gguf'),
-    '--host', '127.0.0.1', '--port', '0', '--threads', '1', ...args,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`kiln serve did not start:\n${log}`)), 20000);
-    p.stderr.on('data', (d) => {
-      log += d;
-      const m = /url=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    p.on('exit', (code) => reject(new Error(`kiln serve exited with ${code}:\n${log}`)));
-  });
-  p.stderr.resume();
-  return { proc: p, url };
-}
-
 before(async () => {
   if (skip) return;
-  ({ proc, url: baseURL } = await startKiln(['--parallel', '8']));
+  ({ proc, url: baseURL } = await startKiln('stories260K.gguf', ['--parallel', '8']));
   client = new OpenAI({ apiKey: 'unused', baseURL: `${baseURL}/v1`, maxRetries: 0 });
   const file = path.join(models, '..', 'reference', 'logits', 'stories260K.json');
   cases = JSON.parse(await readFile(file, 'utf8')).cases;
 });
 
-after(async () => {
-  if (!proc || proc.exitCode !== null) return;
-  const exited = new Promise((resolve) => proc.on('exit', resolve));
-  proc.kill('SIGTERM');
-  await exited;
-});
+after(() => stop(proc));
 
 async function detokenize(tokens) {
   const r = await fetch(`${baseURL}/detokenize`, {

@@ -5,13 +5,9 @@
 // 413, 429) as the SDK's error classes raise them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import OpenAI from 'openai';
+import { startKiln, stop, skip } from '../kiln.mjs';
 
-const bin = process.env.KILN_BIN;
-const models = process.env.KILN_TEST_MODELS;
-const skip = !bin || !models ? 'KILN_BIN and KILN_TEST_MODELS must be set' : false;
 
 const MODEL = 'stories260K-chatml';
 const KEY = 'sk-node-test';
@@ -24,40 +20,9 @@ let baseURL;
 let client;
 const extra = []; // further servers started by tests, stopped in after()
 
-// startKiln runs `kiln serve` on a free port and resolves with the process
-// and its base URL, read from the listening line of its log.
-async function startKiln(args) {
-  const p = spawn(bin, [
-    'serve', '--model', path.join(models, 'stories260K-chatml.gguf'),
-    '--host', '127.0.0.1', '--port', '0', '--threads', '1', ...args,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`kiln serve did not start:\n${log}`)), 20000);
-    p.stderr.on('data', (d) => {
-      log += d;
-      const m = /url=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    p.on('exit', (code) => reject(new Error(`kiln serve exited with ${code}:\n${log}`)));
-  });
-  p.stderr.resume();
-  return { proc: p, url };
-}
-
-async function stop(p) {
-  if (p.exitCode !== null) return;
-  const exited = new Promise((resolve) => p.on('exit', resolve));
-  p.kill('SIGTERM');
-  await exited;
-}
-
 before(async () => {
   if (skip) return;
-  ({ proc, url: baseURL } = await startKiln(['--api-key', KEY, '--parallel', '2']));
+  ({ proc, url: baseURL } = await startKiln('stories260K-chatml.gguf', ['--api-key', KEY, '--parallel', '2']));
   client = new OpenAI({ apiKey: KEY, baseURL: `${baseURL}/v1`, maxRetries: 0 });
 });
 
@@ -363,7 +328,7 @@ test('completions: n, stop, seed, context_length_exceeded_behavior, limits', { s
 });
 
 test('429 when the only slot is busy, through RateLimitError', { skip }, async () => {
-  const busy = await startKiln(['--parallel', '1', '--queue', '0']);
+  const busy = await startKiln('stories260K-chatml.gguf', ['--parallel', '1', '--queue', '0']);
   extra.push(busy.proc);
   const c = new OpenAI({ apiKey: 'unused', baseURL: `${busy.url}/v1`, maxRetries: 0 });
   const ac = new AbortController();

@@ -7,54 +7,19 @@
 // by hand against their schemas.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import OpenAI from 'openai';
+import { startKiln, stop, skip } from '../kiln.mjs';
 
-const bin = process.env.KILN_BIN;
-const models = process.env.KILN_TEST_MODELS;
-const skip = !bin || !models ? 'KILN_BIN and KILN_TEST_MODELS must be set' : false;
 
 const MODEL = 'stories260K-chatml';
 
 let proc;
 let client;
 
-// startKiln runs `kiln serve` on a free port and resolves with the process
-// and its base URL, read from the listening line of its log.
-async function startKiln(args) {
-  const p = spawn(bin, [
-    'serve', '--model', path.join(models, 'stories260K-chatml.gguf'),
-    '--host', '127.0.0.1', '--port', '0', '--threads', '1', ...args,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const url = await new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`kiln serve did not start:\n${log}`)), 20000);
-    p.stderr.on('data', (d) => {
-      log += d;
-      const m = /url=(http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    });
-    p.on('exit', (code) => reject(new Error(`kiln serve exited with ${code}:\n${log}`)));
-  });
-  p.stderr.resume();
-  return { proc: p, url };
-}
-
-async function stop(p) {
-  if (p.exitCode !== null) return;
-  const exited = new Promise((resolve) => p.on('exit', resolve));
-  p.kill('SIGTERM');
-  await exited;
-}
-
 before(async () => {
   if (skip) return;
   let url;
-  ({ proc, url } = await startKiln(['--parallel', '4']));
+  ({ proc, url } = await startKiln('stories260K-chatml.gguf', ['--parallel', '4']));
   client = new OpenAI({ apiKey: 'unused', baseURL: `${url}/v1`, maxRetries: 0 });
 });
 
