@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -211,7 +210,6 @@ type chatStreamState struct {
 	sent    strings.Builder // content already sent
 	pending string          // content held back (tool-call detection)
 	inCall  bool            // a <tool_call> tag was seen: hold the rest
-	done    bool
 	// held are tokens whose text is still held back (tool modes), with
 	// heldFrom the bytes of content the tokens released so far covered:
 	// logprobs travel with their text, never ahead of it in empty chunks.
@@ -252,45 +250,13 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, j *chatJ
 		}
 	}
 	states := make([]chatStreamState, len(chans))
-	open := len(chans)
-	completion := 0
-	merged := merge(ctx, chans)
-	for open > 0 {
-		var ie indexedEvent
-		select {
-		case ie = <-merged:
-		case <-ctx.Done():
-			return
-		}
-		st := &states[ie.i]
-		if ie.closed {
-			open--
-			if !st.done {
-				if ctx.Err() == nil {
-					s.log.Error("chat stream ended without a finish reason")
-					out.sendError(engineError(errors.New("the engine ended a generation without a finish reason")))
-				}
-				return
-			}
-			continue
-		}
-		ev := ie.ev
-		if ev.Err != nil {
-			s.log.Error("chat generation failed", slog.String("err", ev.Err.Error()))
-			out.sendError(engineError(ev.Err))
-			return
-		}
-		if err := j.streamEvent(out, chunk, ie.i, st, ev); err != nil {
-			return
-		}
-		if ev.Finish != "" {
-			st.done = true
-			completion += ev.CompletionTokens
-		}
-	}
-	if ctx.Err() != nil {
+	p, ok := s.forEachEvent(ctx, out, chans, "chat generation", func(i int, ev engine.Event, _ progress) error {
+		return j.streamEvent(out, chunk, i, &states[i], ev)
+	})
+	if !ok {
 		return
 	}
+	completion := p.completion
 	if includeUsage {
 		u := usage(len(j.prompt), completion)
 		c := chunk()

@@ -2,9 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net/http"
 	"strings"
@@ -285,45 +283,20 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, j 
 	}
 	type state struct {
 		started bool
-		done    bool
 		align   *aligner
 	}
 	states := make([]state, len(chans))
 	for k := range states {
 		states[k].align = j.newAligner(k)
 	}
-	open, finished, completion := len(chans), 0, 0
-	merged := merge(ctx, chans)
-	for open > 0 {
-		var ie indexedEvent
-		select {
-		case ie = <-merged:
-		case <-ctx.Done():
-			return
-		}
-		st := &states[ie.i]
-		if ie.closed {
-			open--
-			if !st.done {
-				if ctx.Err() == nil {
-					out.sendError(engineError(errors.New("the engine ended a generation without a finish reason")))
-				}
-				return
-			}
-			continue
-		}
-		ev := ie.ev
-		if ev.Err != nil {
-			s.log.Error("completion failed", slog.String("err", ev.Err.Error()))
-			out.sendError(engineError(ev.Err))
-			return
-		}
-		c := api.CompletionChoice{Text: ev.Text, Index: ie.i, FinishReason: api.FinishReason(ev.Finish)}
+	p, ok := s.forEachEvent(ctx, out, chans, "completion", func(i int, ev engine.Event, p progress) error {
+		st := &states[i]
+		c := api.CompletionChoice{Text: ev.Text, Index: i, FinishReason: api.FinishReason(ev.Finish)}
 		var promptToks []engine.Token
 		if !st.started {
 			st.started = true
 			if j.req.Echo {
-				c.Text = j.texts[ie.i/j.n] + c.Text
+				c.Text = j.texts[i/j.n] + c.Text
 				promptToks = ev.PromptTokens
 			}
 		}
@@ -339,27 +312,23 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, j 
 		} else if j.req.Logprobs != nil {
 			st.align.add(ev.Text)
 		}
-		if ev.Finish != "" {
-			st.done = true
-			finished++
-			completion += ev.CompletionTokens
-		}
 		if c.Text == "" && c.Logprobs == nil && ev.Finish == "" {
-			continue
+			return nil
 		}
 		msg := chunk(c)
 		// 003: usage rides on the very last chunk of the stream; with
 		// include_usage it gets a chunk of its own, as OpenAI sends it.
-		if finished == len(chans) && !includeUsage {
-			u := usage(j.promptSize, completion)
+		if p.finished == len(chans) && !includeUsage {
+			u := usage(j.promptSize, p.completion)
 			msg.Usage = &u
 		}
-		if out.send(msg) != nil {
-			return
-		}
+		return out.send(msg)
+	})
+	if !ok {
+		return
 	}
 	if includeUsage {
-		u := usage(j.promptSize, completion)
+		u := usage(j.promptSize, p.completion)
 		msg := api.Completion{ID: j.id, Created: j.created, Model: j.model.ID, SystemFingerprint: j.model.Fingerprint,
 			Choices: []api.CompletionChoice{}, Usage: &u, StreamUsage: true}
 		if out.send(msg) != nil {

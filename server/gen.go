@@ -275,6 +275,56 @@ func merge(ctx context.Context, chans []<-chan engine.Event) <-chan indexedEvent
 	return out
 }
 
+// progress is a stream's running totals over its choices.
+type progress struct {
+	finished   int // choices whose final event has arrived
+	completion int // their completion tokens
+}
+
+// forEachEvent merges the choices' event streams and hands each event to fn
+// as it arrives, with the totals already counting it. A failed generation, or
+// a stream that ends without a finish reason, is reported on out. ok is false
+// when the response must stop there: fn failed (the client is gone), the
+// request's context ended, or the engine failed.
+func (s *Server) forEachEvent(ctx context.Context, out *sse, chans []<-chan engine.Event, what string,
+	fn func(i int, ev engine.Event, p progress) error) (p progress, ok bool) {
+	done := make([]bool, len(chans))
+	merged := merge(ctx, chans)
+	for open := len(chans); open > 0; {
+		var ie indexedEvent
+		select {
+		case ie = <-merged:
+		case <-ctx.Done():
+			return p, false
+		}
+		if ie.closed {
+			open--
+			if !done[ie.i] {
+				if ctx.Err() == nil {
+					s.log.Error(what + " stream ended without a finish reason")
+					out.sendError(engineError(errors.New("the engine ended a generation without a finish reason")))
+				}
+				return p, false
+			}
+			continue
+		}
+		if ie.ev.Err != nil {
+			s.log.Error(what+" failed", slog.String("err", ie.ev.Err.Error()))
+			out.sendError(engineError(ie.ev.Err))
+			return p, false
+		}
+		if ie.ev.Finish != "" {
+			done[ie.i] = true
+			p.finished++
+			p.completion += ie.ev.CompletionTokens
+		}
+		if fn(ie.i, ie.ev, p) != nil {
+			return p, false
+		}
+	}
+	return p, ctx.Err() == nil
+}
+
 // newID returns prefix plus 24 random hex digits.
 func newID(prefix string) string {
 	var b [12]byte
