@@ -260,7 +260,7 @@ func (c *Constraint) rebuild(fl *fastLevel) []thread {
 }
 
 // Done reports whether the output so far is a complete value.
-func (c *Constraint) Done() bool { return done(c.state) }
+func (c *Constraint) Done() bool { return c.m.done(c.state) }
 
 // Text returns the bytes accepted so far.
 func (c *Constraint) Text() string { return string(c.text) }
@@ -284,12 +284,19 @@ func (c *Constraint) Accept(tok int) error {
 	if !ix.usable[tok] {
 		return fmt.Errorf("constrain: token %d cannot appear in JSON output", tok)
 	}
-	b := ix.tokBytes[ix.off[tok]:ix.off[tok+1]]
+	if err := c.feedBytes(ix.tokBytes[ix.off[tok]:ix.off[tok+1]]); err != nil {
+		return fmt.Errorf("constrain: token %d: %w", tok, err)
+	}
+	return nil
+}
+
+// feedBytes advances past b, all or nothing.
+func (c *Constraint) feedBytes(b []byte) error {
 	st := c.state
 	for _, x := range b {
 		st = c.m.feed(st, x, nil)
 		if len(st) == 0 {
-			return fmt.Errorf("constrain: token %d (%q) does not continue %q validly", tok, b, c.text)
+			return fmt.Errorf("%q does not continue %q validly", b, c.text)
 		}
 	}
 	c.state = st

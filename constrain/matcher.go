@@ -93,6 +93,105 @@ const (
 // matcher holds what the threads refer to.
 type matcher struct {
 	root *node
+	// prog, when set, surrounds the value with the literals of a tool-call
+	// region (see program); nil for a plain JSON value.
+	prog *program
+}
+
+// program is the shape of a tool-call region around its values: up to
+// maxRegionWS whitespace bytes before each value, close (after up to
+// maxRegionWS whitespace bytes) after each, and, while fewer than max values
+// were written, sep (after up to maxRegionWS whitespace bytes) to begin
+// another. It lives in the root frame, so a token may span the end of a
+// value and the literals around it, as models tokenize them ("}}\n").
+// The root frame then uses phase (see the rp constants), pos (bytes of the
+// current literal), u8 (whitespace bytes in the current slot) and count
+// (values begun).
+type program struct {
+	close, sep string
+	max        int
+}
+
+// maxRegionWS bounds each whitespace slot of a region, so a model cannot
+// run away with newlines between calls.
+const maxRegionWS = 2
+
+// Root frame phases. Without a program: rpLead, then rpValue, then rpDone.
+// With one, rpDone means "after a value": the close literal is being read
+// (or, with no close literal, the value is closed), and rpClosed follows the
+// close literal.
+const (
+	rpLead   uint8 = 0
+	rpDone   uint8 = 1
+	rpValue  uint8 = 2
+	rpClosed uint8 = 3
+)
+
+// closed reports whether root frame f has closed its last value (so output
+// may end there, or a separator may begin another).
+func (p *program) closed(f *frame) bool {
+	if p.close == "" {
+		return f.phase == rpDone
+	}
+	return f.phase == rpClosed
+}
+
+func isRegionWS(b byte) bool { return b == ' ' || b == '\n' }
+
+// rootStep advances a root frame with a program over b.
+func (m *matcher) rootStep(t *thread, b byte, out []thread) []thread {
+	p := m.prog
+	f := t.f
+	switch {
+	case f.phase == rpLead:
+		if f.pos == 0 && isRegionWS(b) {
+			if f.u8 >= maxRegionWS {
+				return out
+			}
+			f.u8++
+			return append(out, thread{f: f, up: t.up})
+		}
+		f.phase, f.u8, f.pos = rpValue, 0, 0
+		f.count++
+		nt := thread{f: f, up: t.up}
+		return m.startValue(&nt, m.root, b, out)
+	case p.closed(&f):
+		if p.sep == "" || (p.max > 0 && int(f.count) >= p.max) {
+			return out
+		}
+		if f.pos == 0 && isRegionWS(b) {
+			if f.u8 >= maxRegionWS {
+				return out
+			}
+			f.u8++
+			return append(out, thread{f: f, up: t.up})
+		}
+		if p.sep[f.pos] != b {
+			return out
+		}
+		f.pos++
+		if int(f.pos) == len(p.sep) {
+			f.phase, f.pos, f.u8 = rpLead, 0, 0
+		}
+		return append(out, thread{f: f, up: t.up})
+	case f.phase == rpDone: // reading the close literal
+		if f.pos == 0 && isRegionWS(b) {
+			if f.u8 >= maxRegionWS {
+				return out
+			}
+			f.u8++
+			return append(out, thread{f: f, up: t.up})
+		}
+		if p.close[f.pos] != b {
+			return out
+		}
+		f.pos++
+		if int(f.pos) == len(p.close) {
+			f.phase, f.pos, f.u8 = rpClosed, 0, 0
+		}
+		return append(out, thread{f: f, up: t.up})
+	}
+	return out
 }
 
 func (m *matcher) start() []thread {
@@ -129,14 +228,21 @@ func dedup(out []thread, base int) []thread {
 	return out[:n]
 }
 
-// done reports whether some thread holds a complete value.
-func done(ts []thread) bool {
+// done reports whether some thread holds a complete value (with a
+// program: a closed region, with no separator begun).
+func (m *matcher) done(ts []thread) bool {
 	for i := range ts {
 		t := &ts[i]
-		if t.f.kind == fRoot && t.f.phase == 1 {
-			return true
+		if t.f.kind == fRoot {
+			if m.prog == nil && t.f.phase == rpDone {
+				return true
+			}
+			if m.prog != nil && m.prog.closed(&t.f) && t.f.pos == 0 {
+				return true
+			}
+			continue
 		}
-		if t.up != nil && t.up.up == nil && t.up.f.kind == fRoot && canEnd(&t.f) {
+		if t.up != nil && t.up.up == nil && t.up.f.kind == fRoot && canEnd(&t.f) && (m.prog == nil || m.prog.close == "") {
 			return true
 		}
 	}
@@ -163,7 +269,7 @@ func popValue(t *thread) thread {
 	p := thread{f: t.up.f, up: t.up.up}
 	switch p.f.kind {
 	case fRoot:
-		p.f.phase = 1
+		p.f.phase = rpDone
 	case fObject:
 		p.f.phase = oAfterValue
 	case fArray:
@@ -177,9 +283,12 @@ func (m *matcher) step(t *thread, b byte, out []thread) []thread {
 	f := t.f
 	switch f.kind {
 	case fRoot:
-		if f.phase == 0 {
+		if m.prog != nil {
+			return m.rootStep(t, b, out)
+		}
+		if f.phase == rpLead {
 			p := thread{f: f, up: t.up}
-			p.f.phase = 2 // value in progress
+			p.f.phase = rpValue
 			out = m.startValue(&p, m.root, b, out)
 		}
 		return out

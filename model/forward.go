@@ -164,7 +164,7 @@ func (st *step) embed(tokens []int) error {
 // layer runs decoder block l over the step's rows.
 func (st *step) layer(l int, output []bool) {
 	m, cf, ly := st.m, &st.m.Config, &st.m.layers[l]
-	e, w := cf.Embd, m.workers
+	e, w := cf.Embd, m.pool
 	nq, nk, nv := cf.Heads*cf.HeadDim, cf.HeadsKV*cf.HeadDim, cf.HeadsKV*cf.HeadDimV
 	n := st.n
 
@@ -301,11 +301,10 @@ func (st *step) attention(l int) {
 		span = max(span, st.pos[i]-first(st.pos[i])+1)
 	}
 	items := st.n * cf.Heads
-	workers := min(m.workers, items)
-	if len(st.scores) < max(workers, 1) {
-		st.scores = make([][]float32, max(workers, 1))
+	if len(st.scores) < m.pool.Workers() {
+		st.scores = make([][]float32, m.pool.Workers())
 	}
-	parallel(items, workers, func(chunk, lo, hi int) {
+	m.pool.For(items, 1, func(chunk, lo, hi int) {
 		if len(st.scores[chunk]) < span {
 			st.scores[chunk] = make([]float32, span)
 		}
@@ -361,7 +360,7 @@ func (st *step) logits() [][]float32 {
 		rmsNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], m.outputNorm, cf.NormEps)
 	}
 	buf := make([]float32, n*cf.Vocab)
-	tensor.MatMul(buf, m.output, st.h[:n*e], n, m.workers)
+	tensor.MatMul(buf, m.output, st.h[:n*e], n, m.pool)
 	out := make([][]float32, n)
 	for i := range out {
 		out[i] = buf[i*cf.Vocab : (i+1)*cf.Vocab : (i+1)*cf.Vocab]

@@ -2,12 +2,10 @@ package model
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -339,70 +337,4 @@ func TestGemma3AttnScale(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestParallelPanic checks that a panic in one of parallel's worker
-// goroutines reaches the caller, carrying the original value and the
-// worker's stack, and that parallel returns normally otherwise.
-func TestParallelPanic(t *testing.T) {
-	tests := []struct {
-		name    string
-		n       int
-		workers int
-		failAt  int // item that panics; -1 none
-	}{
-		{"no failure", 10, 3, -1},
-		{"first chunk", 10, 3, 0},
-		{"last chunk", 10, 3, 9},
-		{"caller goroutine", 10, 1, 4},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			seen := make([]bool, tc.n)
-			r := catchPanic(func() {
-				parallel(tc.n, tc.workers, func(_, lo, hi int) {
-					for i := lo; i < hi; i++ {
-						if i == tc.failAt {
-							var s []int
-							_ = s[i] // an index out of range, as a real bug would be
-						}
-						seen[i] = true
-					}
-				})
-			})
-			if tc.failAt < 0 {
-				if r != nil {
-					t.Fatalf("parallel panicked: %v", r)
-				}
-				for i, ok := range seen {
-					if !ok {
-						t.Errorf("item %d not processed", i)
-					}
-				}
-				return
-			}
-			if r == nil {
-				t.Fatal("parallel did not panic")
-			}
-			var re runtime.Error
-			if err, ok := r.(error); !ok || !errors.As(err, &re) || !strings.Contains(re.Error(), "index out of range") {
-				t.Fatalf("recovered %T %v, want an error wrapping the index runtime.Error", r, r)
-			}
-			if tc.workers > 1 {
-				msg := fmt.Sprint(r)
-				for _, want := range []string{"index out of range", "worker goroutine", "TestParallelPanic"} {
-					if !strings.Contains(msg, want) {
-						t.Errorf("panic message does not contain %q:\n%s", want, msg)
-					}
-				}
-			}
-		})
-	}
-}
-
-// catchPanic runs fn and returns what it panicked with (nil if it returned).
-func catchPanic(fn func()) (r any) {
-	defer func() { r = recover() }()
-	fn()
-	return nil
 }

@@ -13,10 +13,10 @@ package model
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"strings"
 
 	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/parallel"
 	"github.com/kiln-llm/kiln/tensor"
 )
 
@@ -66,8 +66,8 @@ type Options struct {
 type Model struct {
 	Config Config
 
-	spec    *archSpec
-	workers int
+	spec *archSpec
+	pool *parallel.Pool
 
 	tokEmbd    tensor.Matrix
 	outputNorm []float32
@@ -101,10 +101,6 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	if opt.Workers < 0 {
 		return nil, fmt.Errorf("model: load %s: Workers %d is negative", f.Path, opt.Workers)
 	}
-	workers := opt.Workers
-	if workers == 0 {
-		workers = runtime.NumCPU()
-	}
 	arch, err := f.RequireString("general.architecture")
 	if err != nil {
 		return nil, fmt.Errorf("model: load: %w", err)
@@ -113,7 +109,7 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	if !ok {
 		return nil, fmt.Errorf("model: load: %w", f.Errorf("unsupported architecture %q (supported: %v)", arch, Architectures()))
 	}
-	m := &Model{spec: spec, workers: workers}
+	m := &Model{spec: spec, pool: parallel.New(opt.Workers)}
 	if err := m.readConfig(f, arch); err != nil {
 		return nil, fmt.Errorf("model: load: %w", err)
 	}

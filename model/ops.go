@@ -1,10 +1,7 @@
 package model
 
 import (
-	"fmt"
 	"math"
-	"runtime/debug"
-	"sync"
 )
 
 // rmsNorm writes x / rms(x) * w to dst (which may alias x). The sum of
@@ -72,71 +69,4 @@ func geluTanh(x float32) float32 {
 
 func silu(x float32) float32 {
 	return float32(float64(x) / (1 + math.Exp(-float64(x))))
-}
-
-// parallel runs fn over [0, n) split into at most workers contiguous chunks,
-// passing the chunk index so callers can keep per-chunk scratch space.
-// Small n or one worker runs on the caller's goroutine. A panic in fn always
-// reaches the caller's goroutine (see workerPanic), so that the engine's
-// recover around Forward sees it instead of the process dying.
-func parallel(n, workers int, fn func(chunk, lo, hi int)) {
-	if workers > n {
-		workers = n
-	}
-	if workers <= 1 {
-		if n > 0 {
-			fn(0, 0, n)
-		}
-		return
-	}
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		caught *workerPanic
-	)
-	for w := 0; w < workers; w++ {
-		lo, hi := w*n/workers, (w+1)*n/workers
-		if lo == hi {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					// The stack must be taken here, while the panicking
-					// frames are still on it.
-					p := &workerPanic{value: r, stack: debug.Stack()}
-					mu.Lock()
-					if caught == nil {
-						caught = p
-					}
-					mu.Unlock()
-				}
-			}()
-			fn(w, lo, hi)
-		}()
-	}
-	wg.Wait()
-	if caught != nil {
-		panic(caught)
-	}
-}
-
-// workerPanic is a panic carried from a worker goroutine to the goroutine
-// that started it. Its message holds the original value and the worker's
-// stack, which is otherwise lost once the panic moves goroutines.
-type workerPanic struct {
-	value any
-	stack []byte
-}
-
-func (p *workerPanic) Error() string {
-	return fmt.Sprintf("%v [panic in a model worker goroutine]\n%s", p.value, p.stack)
-}
-
-// Unwrap exposes an error value (such as a runtime.Error) to errors.As.
-func (p *workerPanic) Unwrap() error {
-	err, _ := p.value.(error)
-	return err
 }

@@ -3,9 +3,9 @@ package tensor
 import (
 	"encoding/binary"
 	"fmt"
-	"runtime/debug"
-	"sync"
 	"unsafe"
+
+	"github.com/kiln-llm/kiln/parallel"
 )
 
 // Matrix is a 2-D weight as GGUF stores it: Rows rows of Cols elements
@@ -56,22 +56,21 @@ func (m Matrix) Row(i int) []byte {
 // results differ from a dot with DequantizeRow's output only by float32
 // summation order. A batch (n > 1) walks the weights in cache-sized tiles of
 // rows and reuses each tile for all n inputs, several inputs per decoded
-// block where a kernel allows. Rows are split into contiguous ranges over
-// workers goroutines; workers <= 1 runs on the caller's goroutine. Each
-// output is computed by one kernel call whatever the worker count, so results
-// do not depend on it.
+// block where a kernel allows. Rows are shared out over the workers of p (a
+// nil p runs on the caller's goroutine). Each output is computed by one
+// kernel call whatever the worker count, so results do not depend on it.
 //
 // m must come from NewMatrix (or satisfy its checks). Mismatched dst or x
 // lengths are a programming error in the caller, not bad input data, and
 // panic like an out-of-range slice would. Such a panic always reaches the
 // caller's goroutine, even when a worker raised it, so a recover there sees it.
-func MatMul(dst []float32, m Matrix, x []float32, n int, workers int) {
-	matMul(dst, m, x, n, workers, activeKernels)
+func MatMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool) {
+	matMul(dst, m, x, n, p, activeKernels)
 }
 
 // matMul is MatMul with an explicit kernel set, so that tests can run every
 // set the host supports.
-func matMul(dst []float32, m Matrix, x []float32, n int, workers int, ks *kernelSet) {
+func matMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *kernelSet) {
 	if n < 0 || len(x) < n*m.Cols || len(dst) < n*m.Rows {
 		panic(fmt.Sprintf("tensor.MatMul: %s %dx%d with n=%d needs len(x) >= %d and len(dst) >= %d, have %d and %d",
 			m.Type, m.Rows, m.Cols, n, n*m.Cols, n*m.Rows, len(x), len(dst)))
@@ -80,18 +79,14 @@ func matMul(dst []float32, m Matrix, x []float32, n int, workers int, ks *kernel
 		return
 	}
 	j := ks.job(m, x, n)
-	workers = max(1, min(workers, m.Rows))
-	if workers == 1 {
-		matMulRows(dst, j, 0, m.Rows)
-		return
+	// A batch's chunks are whole tiles, so no tile is decoded twice; one
+	// input's are a few rows, so that several workers share even a small
+	// matrix.
+	grain := 4
+	if n > 1 {
+		grain = max(1, tileBytes/m.rowBytes())
 	}
-	var g workerGroup
-	per := (m.Rows + workers - 1) / workers
-	for lo := 0; lo < m.Rows; lo += per {
-		hi := min(lo+per, m.Rows)
-		g.Go(func() { matMulRows(dst, j, lo, hi) })
-	}
-	g.Wait()
+	p.For(m.Rows, grain, func(_, lo, hi int) { matMulRows(dst, j, lo, hi) })
 }
 
 // kernelSet is one implementation of the fused kernels: dot products of one
@@ -223,64 +218,6 @@ func batchTile(dst []float32, j *mmJob, r0, r1 int, row func(int) []byte, one ro
 			dst[i*rows+r] = one(row(r), x, xs)
 		}
 	}
-}
-
-// workerGroup is a WaitGroup whose Wait re-raises the first panic of its
-// goroutines on the waiting goroutine. An unrecovered panic in a goroutine
-// kills the process whatever its caller does; carried over, it stays a
-// failure of this call that the caller may recover from.
-type workerGroup struct {
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	caught *workerPanic
-}
-
-// Go runs fn on a new goroutine.
-func (g *workerGroup) Go(fn func()) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		defer func() {
-			if r := recover(); r != nil {
-				// The stack must be taken here, while the panicking frames
-				// are still on it.
-				p := &workerPanic{value: r, stack: debug.Stack()}
-				g.mu.Lock()
-				if g.caught == nil {
-					g.caught = p
-				}
-				g.mu.Unlock()
-			}
-		}()
-		fn()
-	}()
-}
-
-// Wait waits for every goroutine, then panics with a *workerPanic if any of
-// them panicked.
-func (g *workerGroup) Wait() {
-	g.wg.Wait()
-	if g.caught != nil {
-		panic(g.caught)
-	}
-}
-
-// workerPanic is a panic carried from a worker goroutine. Its message holds
-// the original value and the worker's stack, which is otherwise lost once the
-// panic moves to another goroutine.
-type workerPanic struct {
-	value any
-	stack []byte
-}
-
-func (p *workerPanic) Error() string {
-	return fmt.Sprintf("%v [panic in a tensor.MatMul worker goroutine]\n%s", p.value, p.stack)
-}
-
-// Unwrap exposes an error value (such as a runtime.Error) to errors.As.
-func (p *workerPanic) Unwrap() error {
-	err, _ := p.value.(error)
-	return err
 }
 
 // dot uses eight independent float32 accumulators, which both lets the CPU

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/kiln-llm/kiln/parallel"
 )
 
 // TestMatMulAgainstReference compares MatMul with a float64 product of the
@@ -66,7 +68,9 @@ func checkMatMul(t *testing.T, ks *kernelSet, rng *rand.Rand, typ Type, rows, co
 		var worst float64
 		for _, workers := range []int{1, 2, 3, 0, 100} {
 			dst := make([]float32, n*rows)
-			matMul(dst, m, x, n, workers, ks)
+			p := parallel.New(workers)
+			matMul(dst, m, x, n, p, ks)
+			p.Close()
 			for i := 0; i < n; i++ {
 				for r := 0; r < rows; r++ {
 					var ref, abs float64
@@ -124,7 +128,7 @@ func TestMatMulF32Unaligned(t *testing.T) {
 			t.Fatal(err)
 		}
 		outs[i] = make([]float32, n*rows)
-		MatMul(outs[i], m, x, n, 2)
+		MatMul(outs[i], m, x, n, parallel.New(2))
 	}
 	for i := range outs[0] {
 		if outs[0][i] != outs[1][i] {
@@ -178,7 +182,7 @@ func TestMatMulBadLengthsPanic(t *testing.T) {
 			t.Error("MatMul with a short x did not panic")
 		}
 	}()
-	MatMul(make([]float32, 4), m, make([]float32, 7), 2, 1)
+	MatMul(make([]float32, 4), m, make([]float32, 7), 2, nil)
 }
 
 // TestMatMulWorkerPanic checks that a panic inside a MatMul worker goroutine
@@ -190,16 +194,18 @@ func TestMatMulWorkerPanic(t *testing.T) {
 	tests := []struct {
 		name    string
 		workers int
-		bytes   int // of a 4x4 F32 matrix, which needs 64
+		bytes   int // of a 64x4 F32 matrix, which needs 1024
 	}{
-		{"one worker fails", 2, 40},
+		{"one worker fails", 2, 1000},
 		{"every worker fails", 4, 8},
 		{"caller goroutine", 1, 8},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := Matrix{Type: F32, Rows: 4, Cols: 4, Data: make([]byte, tc.bytes)}
-			r := catchPanic(func() { MatMul(make([]float32, 4), m, make([]float32, 4), 1, tc.workers) })
+			m := Matrix{Type: F32, Rows: 64, Cols: 4, Data: make([]byte, tc.bytes)}
+			p := parallel.New(tc.workers)
+			defer p.Close()
+			r := catchPanic(func() { MatMul(make([]float32, 64), m, make([]float32, 4), 1, p) })
 			if r == nil {
 				t.Fatal("MatMul over a short matrix did not panic")
 			}
@@ -212,65 +218,11 @@ func TestMatMulWorkerPanic(t *testing.T) {
 			}
 			if tc.workers > 1 {
 				msg := fmt.Sprint(r)
-				for _, want := range []string{"slice bounds out of range", "worker goroutine", "tensor.matMulRows"} {
+				for _, want := range []string{"slice bounds out of range", "parallel.Pool worker", "tensor.matMulRows"} {
 					if !strings.Contains(msg, want) {
 						t.Errorf("panic message does not contain %q:\n%s", want, msg)
 					}
 				}
-			}
-		})
-	}
-}
-
-// TestWorkerGroup checks that Wait re-raises the value a goroutine panicked
-// with, whichever goroutine it was, and returns normally otherwise.
-func TestWorkerGroup(t *testing.T) {
-	tests := []struct {
-		name  string
-		fail  []bool // per goroutine: panic with its index
-		panic bool
-	}{
-		{"none", []bool{false, false, false}, false},
-		{"last", []bool{false, false, true}, true},
-		{"all", []bool{true, true, true}, true},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var g workerGroup
-			done := make([]bool, len(tc.fail))
-			for i, fail := range tc.fail {
-				g.Go(func() {
-					if fail {
-						panic(fmt.Sprintf("injected failure %d", i))
-					}
-					done[i] = true
-				})
-			}
-			r := catchPanic(g.Wait)
-			if !tc.panic {
-				if r != nil {
-					t.Fatalf("Wait panicked: %v", r)
-				}
-				for i, d := range done {
-					if !d {
-						t.Errorf("goroutine %d did not run", i)
-					}
-				}
-				return
-			}
-			p, ok := r.(*workerPanic)
-			if !ok {
-				t.Fatalf("recovered %T %v, want *workerPanic", r, r)
-			}
-			s, _ := p.value.(string)
-			if !strings.HasPrefix(s, "injected failure ") || !tc.fail[int(s[len(s)-1]-'0')] {
-				t.Errorf("value %v is not one of the injected failures", p.value)
-			}
-			if !strings.Contains(p.Error(), s) || !strings.Contains(p.Error(), "TestWorkerGroup") {
-				t.Errorf("message lacks the value or the worker's stack:\n%s", p.Error())
-			}
-			if p.Unwrap() != nil {
-				t.Errorf("Unwrap of a string panic = %v, want nil", p.Unwrap())
 			}
 		})
 	}
@@ -308,9 +260,11 @@ func BenchmarkMatMul(b *testing.B) {
 					dst := make([]float32, n*sh.rows)
 					for _, workers := range []int{1, 2} {
 						b.Run(fmt.Sprintf("n=%d/w=%d", n, workers), func(b *testing.B) {
+							p := parallel.New(workers)
+							defer p.Close()
 							b.SetBytes(int64(len(m.Data)))
 							for b.Loop() {
-								MatMul(dst, m, x, n, workers)
+								MatMul(dst, m, x, n, p)
 							}
 						})
 					}

@@ -38,7 +38,9 @@ type layout struct {
 	nbytes int
 }
 
-var layouts = map[Type]layout{
+// layouts is indexed by type id: an array rather than a map because Row and
+// the kernels look a layout up for every weight row.
+var layouts = [...]layout{
 	F32:  {"F32", 1, 4},
 	F16:  {"F16", 1, 2},
 	BF16: {"BF16", 1, 2},
@@ -59,26 +61,33 @@ var layouts = map[Type]layout{
 }
 
 // Known reports whether t is a type whose layout Kiln knows.
-func (t Type) Known() bool { _, ok := layouts[t]; return ok }
+func (t Type) Known() bool { _, ok := t.layout(); return ok }
+
+func (t Type) layout() (layout, bool) {
+	if uint64(t) < uint64(len(layouts)) && layouts[t].block != 0 {
+		return layouts[t], true
+	}
+	return layout{}, false
+}
 
 // String returns the ggml name of the type, or "type(N)" for an unknown id.
 func (t Type) String() string {
-	if l, ok := layouts[t]; ok {
+	if l, ok := t.layout(); ok {
 		return l.name
 	}
 	return fmt.Sprintf("type(%d)", uint32(t))
 }
 
 // BlockSize is the number of elements in one block (1 for plain floats).
-func (t Type) BlockSize() int { return layouts[t].block }
+func (t Type) BlockSize() int { l, _ := t.layout(); return l.block }
 
 // BlockBytes is the size in bytes of one block.
-func (t Type) BlockBytes() int { return layouts[t].nbytes }
+func (t Type) BlockBytes() int { l, _ := t.layout(); return l.nbytes }
 
 // RowBytes returns the bytes taken by n consecutive elements, or an error if
 // the type is unknown or n is not a whole number of blocks.
 func (t Type) RowBytes(n int) (int, error) {
-	l, ok := layouts[t]
+	l, ok := t.layout()
 	if !ok {
 		return 0, fmt.Errorf("unknown tensor type %d", uint32(t))
 	}
@@ -91,8 +100,8 @@ func (t Type) RowBytes(n int) (int, error) {
 // ParseType returns the type named s (case-insensitive ggml name such as "q4_k").
 func ParseType(s string) (Type, error) {
 	for t, l := range layouts {
-		if equalFold(l.name, s) {
-			return t, nil
+		if l.block != 0 && equalFold(l.name, s) {
+			return Type(t), nil
 		}
 	}
 	return 0, fmt.Errorf("unknown tensor type %q", s)
