@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,6 +61,13 @@ type benchResult struct {
 	DecodeShare       float64 `json:"decode_bandwidth_share"`
 	DecodeShareFile   float64 `json:"decode_bandwidth_share_file"` // file size instead of bytes read, as the peer table counts
 
+	// Resident memory of the process right after a run (Linux; 0
+	// elsewhere; the bandwidth scan's buffer is returned to the OS first),
+	// against the budget the issue sets: the model file, the KV cache the
+	// run used, and 150 MB for everything else.
+	RSSBytes int64 `json:"rss_bytes,omitempty"`
+	KVBytes  int64 `json:"kv_bytes"`
+
 	// LoadAvg is the 1-minute load average at the end (Linux; 0 elsewhere):
 	// above the thread count, other processes shared the cores.
 	LoadAvg float64 `json:"load_avg,omitempty"`
@@ -78,6 +86,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	concurrency := fs.String("concurrency", "", "comma-separated client counts (e.g. 1,4,8): stream -n tokens per request through the HTTP server, run in-process on 127.0.0.1")
 	rounds := fs.Int("rounds", 2, "requests per client with --concurrency")
+	prefix := fs.Int("prefix", 0, "with --concurrency: first time two requests that share a prefix of this many words (a system prompt) and differ after it, to show what the prefix cache saves")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -89,10 +98,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		if *threads < 0 || *prompt < 1 || *gen < 1 || *rounds < 1 {
-			return fmt.Errorf("bench: --threads must be >= 0 and -p, -n, --rounds positive")
+		if *threads < 0 || *prompt < 1 || *gen < 1 || *rounds < 1 || *prefix < 0 {
+			return fmt.Errorf("bench: --threads and --prefix must be >= 0 and -p, -n, --rounds positive")
 		}
-		return benchHTTP(ctx, *modelPath, *threads, levels, *prompt, *gen, *rounds, *asJSON, stdout, stderr)
+		return benchHTTP(ctx, httpBench{path: *modelPath, threads: *threads, levels: levels, prompt: *prompt,
+			gen: *gen, rounds: *rounds, prefix: *prefix}, *asJSON, stdout, stderr)
 	}
 	if *threads < 0 || *prompt < 1 || *gen < 1 || *reps < 1 || *bwMiB < 1 || *peakDur <= 0 {
 		return fmt.Errorf("bench: --threads must be >= 0 and -p, -n, --reps, --bw-mib, --peak-time positive")
@@ -131,10 +141,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		bw, peak = max(bw, b), max(peak, pk)
+		debug.FreeOSMemory()
 		p, d, err := prefillDecode(ctx, m, *prompt, *gen)
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
+		r.RSSBytes = max(r.RSSBytes, residentBytes())
 		if i == 0 || p < prefill {
 			prefill = p
 		}
@@ -144,6 +156,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	r.BandwidthGBs, r.PeakGFLOPs = bw/1e9, peak/1e9
 	r.LoadAvg = loadAvg()
+	r.KVBytes = int64(cf.Layers) * int64(cf.HeadsKV) * int64(cf.HeadDim+cf.HeadDimV) * kvBytesPerElem * int64(*prompt+*gen)
 	r.PrefillTokS = float64(*prompt) / prefill.Seconds()
 	r.DecodeTokS = float64(*gen) / decode.Seconds()
 
@@ -248,6 +261,25 @@ func prefillDecode(ctx context.Context, m *model.Model, p, n int) (prefill, deco
 	return prefill, time.Since(t0), nil
 }
 
+// residentBytes reads the process's resident set size (VmRSS), or 0 where
+// /proc is absent. Mapped weight pages count once touched, which is why the
+// budget includes the whole file.
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(v, &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
 // loadAvg reads the 1-minute load average, or 0 where /proc is absent.
 func loadAvg() float64 {
 	b, err := os.ReadFile("/proc/loadavg")
@@ -283,7 +315,16 @@ func printBench(w io.Writer, r *benchResult) error {
 		r.PromptTokens, r.PrefillTokS, r.PrefillGFLOP, r.PeakGFLOPs, 100*r.PrefillShare)
 	fmt.Fprintf(tw, "decode %d\t%.1f\t%.2f GB/s\t%.2f GB/s\t%.1f%%\t%.1f%%\t\n",
 		r.GenTokens, r.DecodeTokS, r.DecodeTokS*r.DecodeBytesPerTok/1e9, r.BandwidthGBs, 100*r.DecodeShare, 100*r.DecodeShareFile)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.RSSBytes > 0 {
+		budget := r.FileBytes + r.KVBytes + 150e6
+		fmt.Fprintf(w, "\nmemory: RSS %.0f MB after the run; budget %.0f MB (file %.0f + KV %.0f + 150): %.0f%% of it\n",
+			float64(r.RSSBytes)/1e6, float64(budget)/1e6, float64(r.FileBytes)/1e6, float64(r.KVBytes)/1e6,
+			100*float64(r.RSSBytes)/float64(budget))
+	}
+	return nil
 }
 
 // httpLevel is one concurrency level of `kiln bench --concurrency`.
@@ -307,8 +348,27 @@ type httpLevel struct {
 type httpResult struct {
 	Model   string      `json:"model"`
 	Threads int         `json:"threads"`
+	Prefix  *prefixRun  `json:"prefix,omitempty"`
 	Levels  []httpLevel `json:"levels"`
 	LoadAvg float64     `json:"load_avg,omitempty"`
+}
+
+// prefixRun is the --prefix measurement: two requests that share a long
+// prefix, the second arriving after the first finished.
+type prefixRun struct {
+	PromptTokens int     `json:"prompt_tokens"`
+	ColdTTFTms   float64 `json:"cold_ttft_ms"`
+	WarmTTFTms   float64 `json:"warm_ttft_ms"`
+	WarmCached   int     `json:"warm_cached_tokens"` // as usage reported it
+	Speedup      float64 `json:"speedup"`
+}
+
+// httpBench is what `kiln bench --concurrency` was asked to measure.
+type httpBench struct {
+	path                        string
+	threads                     int
+	levels                      []int
+	prompt, gen, rounds, prefix int
 }
 
 // parseLevels parses "1,4,8" into positive client counts.
@@ -329,7 +389,8 @@ func parseLevels(s string) ([]int, error) {
 // (ignore_eos, so every request costs the same) through the real HTTP stack.
 // Measuring through HTTP rather than the engine keeps what users feel in the
 // figures: queueing, SSE framing and detokenization included.
-func benchHTTP(ctx context.Context, path string, threads int, levels []int, prompt, gen, rounds int, asJSON bool, stdout, stderr io.Writer) error {
+func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io.Writer) error {
+	path, threads, levels, prompt, gen, rounds := hb.path, hb.threads, hb.levels, hb.prompt, hb.gen, hb.rounds
 	if path == "" {
 		p, err := synth.DefaultModelPath("")
 		if err != nil {
@@ -341,7 +402,7 @@ func benchHTTP(ctx context.Context, path string, threads int, levels []int, prom
 	most := slices.Max(levels)
 	m, err := server.Load(server.LoadOptions{
 		Path: path, Workers: threads, Build: buildID(),
-		Engine: engine.Options{Parallel: most, Ctx: 2*prompt + gen + 64, Queue: most * rounds},
+		Engine: engine.Options{Parallel: most, Ctx: 4*max(prompt, hb.prefix+8) + gen + 64, Queue: most * rounds},
 	})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -359,25 +420,44 @@ func benchHTTP(ctx context.Context, path string, threads int, levels []int, prom
 	go hs.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed at Shutdown
 	defer hs.Shutdown(context.Background())
 	url := "http://" + ln.Addr().String() + "/v1/completions"
-	// A prompt of -p words: the token count depends on the vocabulary, so
-	// the server's count is reported with the results.
-	text := strings.TrimSpace(strings.Repeat("the quick brown fox jumps over a lazy dog ", prompt/9+1))
-	text = strings.Join(strings.Fields(text)[:prompt], " ")
-	body, err := json.Marshal(map[string]any{
-		"model": m.ID, "prompt": text, "max_tokens": gen, "temperature": 0, "stream": true,
-		"ignore_eos": true, "logprobs": 1, "stream_options": map[string]any{"include_usage": true},
-	})
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+	// Prompts of -p words: the token count depends on the vocabulary, so
+	// the server's count is reported with the results. Every request's
+	// prompt starts with its own number, so that no request reuses another's
+	// cached prefix and the levels measure computing every prompt.
+	body := func(id int, words int, tail string) []byte {
+		text := strings.TrimSpace(strings.Repeat("the quick brown fox jumps over a lazy dog ", words/9+1))
+		text = strings.Join(strings.Fields(text)[:words], " ")
+		if id >= 0 {
+			text = fmt.Sprintf("%d %s", id, text)
+		}
+		b, _ := json.Marshal(map[string]any{
+			"model": m.ID, "prompt": text + tail, "max_tokens": gen, "temperature": 0, "stream": true,
+			"ignore_eos": true, "logprobs": 1, "stream_options": map[string]any{"include_usage": true},
+		})
+		return b
 	}
 	// One untimed request first: the first touches of the mapped weights
 	// and the first allocations would otherwise land in level 1's TTFT.
-	if _, err := streamOnce(ctx, url, body); err != nil {
+	if _, err := streamOnce(ctx, url, body(0, prompt, "")); err != nil {
 		return fmt.Errorf("bench: warm-up request: %w", err)
 	}
 	res := httpResult{Model: path, Threads: threads}
+	if hb.prefix > 0 {
+		var runs [2]streamStats
+		for i, tail := range []string{" and then a cat", " and then a bird"} {
+			if runs[i], err = streamOnce(ctx, url, body(-1, hb.prefix, tail)); err != nil {
+				return fmt.Errorf("bench: prefix request %d: %w", i+1, err)
+			}
+		}
+		res.Prefix = &prefixRun{
+			PromptTokens: runs[1].prompt, WarmCached: runs[1].cached,
+			ColdTTFTms: ms(runs[0].ttft), WarmTTFTms: ms(runs[1].ttft),
+			Speedup: runs[0].ttft.Seconds() / runs[1].ttft.Seconds(),
+		}
+	}
+	next := 1
 	for _, c := range levels {
-		lv, err := runLevel(ctx, url, body, c, rounds)
+		lv, err := runLevel(ctx, url, func() []byte { next++; return body(next, prompt, "") }, c, rounds)
 		if err != nil {
 			return err
 		}
@@ -392,6 +472,10 @@ func benchHTTP(ctx context.Context, path string, threads int, levels []int, prom
 	if res.LoadAvg > float64(threads) {
 		fmt.Fprintf(stdout, "warning: load average %.1f exceeds %d threads: other processes shared the cores\n\n", res.LoadAvg, threads)
 	}
+	if p := res.Prefix; p != nil {
+		fmt.Fprintf(stdout, "shared prefix: two %d-token prompts that differ after %d words: TTFT %.0f ms cold, %.0f ms warm (%d tokens cached): %.1fx\n\n",
+			p.PromptTokens, hb.prefix, p.ColdTTFTms, p.WarmTTFTms, p.WarmCached, p.Speedup)
+	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "clients\trequests\ttok/s\tTTFT p50\tTTFT p99\tITL p50\tITL p99\t\n")
 	for _, l := range res.Levels {
@@ -403,19 +487,25 @@ func benchHTTP(ctx context.Context, path string, threads int, levels []int, prom
 
 // streamStats is what one streamed request measured.
 type streamStats struct {
-	ttft               time.Duration
-	gaps               []time.Duration
-	prompt, completion int
+	ttft                       time.Duration
+	gaps                       []time.Duration
+	prompt, completion, cached int
 }
 
-func runLevel(ctx context.Context, url string, body []byte, clients, rounds int) (httpLevel, error) {
+// runLevel lets clients clients stream rounds requests each, with bodies
+// from body (called under a lock).
+func runLevel(ctx context.Context, url string, body func() []byte, clients, rounds int) (httpLevel, error) {
+	var mu sync.Mutex
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stats := make([][]streamStats, clients)
 	errs := make([]error, clients)
 	d := runClients(clients, func(i int) {
 		for range rounds {
-			s, err := streamOnce(ctx, url, body)
+			mu.Lock()
+			b := body()
+			mu.Unlock()
+			s, err := streamOnce(ctx, url, b)
 			if err != nil {
 				errs[i] = err
 				cancel()
@@ -497,8 +587,11 @@ func streamOnce(ctx context.Context, url string, body []byte) (streamStats, erro
 				} `json:"logprobs"`
 			} `json:"choices"`
 			Usage *struct {
-				PromptTokens     int `json:"prompt_tokens"`
-				CompletionTokens int `json:"completion_tokens"`
+				PromptTokens        int `json:"prompt_tokens"`
+				CompletionTokens    int `json:"completion_tokens"`
+				PromptTokensDetails *struct {
+					CachedTokens int `json:"cached_tokens"`
+				} `json:"prompt_tokens_details"`
 			} `json:"usage"`
 		}
 		if err := json.Unmarshal([]byte(data), &chunk); err != nil {
@@ -506,6 +599,9 @@ func streamOnce(ctx context.Context, url string, body []byte) (streamStats, erro
 		}
 		if chunk.Usage != nil {
 			s.prompt, s.completion = chunk.Usage.PromptTokens, chunk.Usage.CompletionTokens
+			if d := chunk.Usage.PromptTokensDetails; d != nil {
+				s.cached = d.CachedTokens
+			}
 		}
 		if len(chunk.Choices) == 0 {
 			continue
@@ -547,6 +643,8 @@ func streamOnce(ctx context.Context, url string, body []byte) (streamStats, erro
 	return s, nil
 }
 
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+
 // percentileMs is the q-quantile (nearest rank) of ds in milliseconds, 0 for none.
 func percentileMs(ds []time.Duration, q float64) float64 {
 	if len(ds) == 0 {
@@ -555,5 +653,5 @@ func percentileMs(ds []time.Duration, q float64) float64 {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	i := int(math.Ceil(q*float64(len(s)))) - 1
-	return float64(s[max(i, 0)].Microseconds()) / 1e3
+	return ms(s[max(i, 0)])
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -75,6 +76,13 @@ func TestBenchJSON(t *testing.T) {
 			if r.DecodeShare > 2 || r.PrefillShare > 2 {
 				t.Errorf("shares decode %.2f prefill %.2f exceed the physical limit", r.DecodeShare, r.PrefillShare)
 			}
+			// tiny: 2 layers, 2 KV heads of 16, keys and values, 24 positions.
+			if want := int64(2 * 2 * (16 + 16) * kvBytesPerElem * 24); r.KVBytes != want {
+				t.Errorf("KV bytes %d, want %d", r.KVBytes, want)
+			}
+			if runtime.GOOS == "linux" && (r.RSSBytes < r.FileBytes || r.RSSBytes > 4<<30) {
+				t.Errorf("resident bytes %d: want at least the file (%d) and far below 4 GiB", r.RSSBytes, r.FileBytes)
+			}
 		})
 	}
 }
@@ -120,13 +128,16 @@ func TestBenchConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, errOut, err := kiln(t, "bench", "--model", path, "--threads", "2", "-p", "8", "-n", "6",
-		"--concurrency", "1,3", "--rounds", "2", "--json")
+		"--concurrency", "1,3", "--rounds", "2", "--prefix", "30", "--json")
 	if err != nil {
 		t.Fatalf("kiln bench --concurrency: %v\n%s", err, errOut)
 	}
 	var r httpResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("output %q is not JSON: %v", out, err)
+	}
+	if p := r.Prefix; p == nil || p.PromptTokens < 30 || !(p.ColdTTFTms > 0) || !(p.WarmTTFTms > 0) || p.WarmCached > p.PromptTokens {
+		t.Errorf("prefix run %+v: want a prompt of at least 30 tokens, both TTFTs positive, cached <= prompt", p)
 	}
 	if len(r.Levels) != 2 {
 		t.Fatalf("%d levels, want 2: %s", len(r.Levels), out)
