@@ -1,5 +1,6 @@
 // Package constrain implements constrained decoding for JSON output: JSON mode
-// (any JSON object), JSON Schema and forced tool calls.
+// (any JSON object), JSON Schema, forced tool calls, and tool calls that
+// the model starts by itself in free text.
 //
 // At every step only tokens that keep the output a valid prefix of some
 // complete value are allowed, and end-of-generation tokens only once the value
@@ -49,6 +50,24 @@
 // of at least two letters) are enforced as built-in patterns, intersected
 // with any pattern. Any other format is an annotation and ignored, as JSON
 // Schema allows.
+//
+// Pattern plans (the whole-trie walk from one DFA state of a pattern) are
+// kept in a bounded cache on the Index, keyed by the pattern's canonical
+// source and the DFA state, so the first visit of a state is paid once per
+// process rather than once per request. A plan of a length-limited pattern
+// also lists its tokens by "need" (characters plus the fewest characters
+// to an accepting state), so with maxLength alone the allowed tokens are a
+// prefix of that list.
+//
+// Triggers (tool_choice auto) leave the output free until it starts a call
+// in the model family's syntax: a marker such as "<tool_call>" anywhere, or
+// "{" at the start of the message. From the marker on, the output is held
+// to a region of calls (each validating against a schema, with the
+// family's literals between them, and nothing after the region but
+// end-of-generation). While free, a step costs nothing (Free reports it,
+// and the engine then builds no mask) except where a token could complete
+// a marker and run on into the call: those few candidate tokens, found
+// once per vocabulary and marker, are checked against the region.
 //
 // allOf is compiled by merging its members (and its sibling keywords) into
 // one schema with the semantics of the conjunction: types and enum/const

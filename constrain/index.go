@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/bits"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -48,6 +50,14 @@ type Index struct {
 
 	planOnce         sync.Once
 	strPlan, keyPlan *plan
+
+	// pats shares pattern plans across requests.
+	pats patCache
+
+	// cands caches the free-text candidates of trigger markers (see
+	// markerCands).
+	candMu sync.Mutex
+	cands  map[string][][]int32
 }
 
 // NewIndex builds the token trie of v.
@@ -152,7 +162,10 @@ func (ix *Index) New(c *Compiled) *Constraint {
 }
 
 func (ix *Index) newConstraint(root *node) *Constraint {
-	m := &matcher{root: root}
+	return ix.newMatcherConstraint(&matcher{root: root})
+}
+
+func (ix *Index) newMatcherConstraint(m *matcher) *Constraint {
 	return &Constraint{ix: ix, m: m, state: m.start()}
 }
 
@@ -310,18 +323,23 @@ func (c *Constraint) feedBytes(b []byte) error {
 // leaves it, whose subtrees depend on the context and are walked for real.
 type plan struct {
 	inside []uint64
-	toks   []planTok // pattern plans of length-limited strings
-	chars  []uint8   // characters of each inside token (255: not inside), for maxLength
-	exits  []exit
-}
-
-// planTok is a token that stays inside a pattern string: where it ends,
-// for the length check of a length-limited pattern.
-type planTok struct {
-	id    int32
-	end   int32 // DFA state
-	chars int32
-	esc   bool // ends inside an escape: checked byte by byte
+	// chars are the characters of each inside token (255: not inside),
+	// for maxLength. In the plan of a length-limited pattern, 255 marks
+	// an inside token that ends inside an escape or is longer than 254
+	// characters: it is checked byte by byte.
+	chars []uint8
+	// endOf is the DFA state each inside token ends in (plans of
+	// length-limited patterns).
+	endOf []int32
+	// byNeed lists the inside tokens of a length-limited pattern plan
+	// (those with chars < 255) by need, ascending: the token's characters
+	// plus the fewest characters that reach an accepting state after it.
+	// With maxLength only, a token is allowed exactly when its need fits
+	// the room left, so the allowed ones are byNeed[:needOff[room+1]].
+	byNeed  []int32
+	needOff []int32 // len 257
+	slow    []int32 // inside tokens with chars 255, checked byte by byte
+	exits   []exit
 }
 
 type exit struct {
@@ -468,10 +486,31 @@ func (c *Constraint) Allow(allowed []bool) {
 			}
 		}
 	}
-	for id := range allowed {
-		if id >= ix.vocab || c.ok[id>>6]&(1<<(uint(id)&63)) == 0 {
-			allowed[id] = false
+	applyMask(allowed, c.ok, ix.vocab)
+}
+
+// applyMask clears allowed[id] for every id whose bit in ok is 0 (and every
+// id from vocab on), a 64-token word at a time: a mask is usually nearly
+// all ones (inside strings) or nearly all zeros (between values), and both
+// are then one test per word.
+func applyMask(allowed []bool, ok []uint64, vocab int) {
+	n := min(len(allowed), vocab)
+	for w := 0; w*64 < n; w++ {
+		lo, hi := w*64, min(w*64+64, n)
+		switch x := ok[w]; x {
+		case ^uint64(0):
+		case 0:
+			clear(allowed[lo:hi])
+		default:
+			// Branch-free on the bit, which is unpredictable in a
+			// mixed word; allowed[id] is nearly always true.
+			for id := lo; id < hi; id++ {
+				allowed[id] = allowed[id] && x>>(uint(id)&63)&1 != 0
+			}
 		}
+	}
+	if len(allowed) > vocab {
+		clear(allowed[vocab:])
 	}
 }
 
@@ -530,12 +569,13 @@ type patPlanKey struct {
 	pos int32
 }
 
-// maxPatPlans bounds the cache of one sequence (each plan holds a bit per
-// token).
+// maxPatPlans bounds the per-sequence memo of shared plans (a map lookup
+// without the Index's lock).
 const maxPatPlans = 32
 
 // patPlan returns the plan of pattern string a, without length limits, in
-// DFA state pos with no escape pending.
+// DFA state pos with no escape pending: from the sequence's memo, else from
+// the Index's shared cache, else built (and shared).
 func (c *Constraint) patPlan(a *atom, pos int32) *plan {
 	k := patPlanKey{a, pos}
 	if p, ok := c.patPlans[k]; ok {
@@ -544,44 +584,223 @@ func (c *Constraint) patPlan(a *atom, pos int32) *plan {
 	if c.patPlans == nil || len(c.patPlans) >= maxPatPlans {
 		c.patPlans = map[patPlanKey]*plan{}
 	}
-	ix := c.ix
-	p := &plan{inside: make([]uint64, (ix.vocab+63)/64)}
-	limited := a.pat.limited
-	// The walk runs without the length limits (a string state is then
-	// good exactly when the DFA state is live); a length-limited string
-	// checks each token's end state and count in allowLimited.
-	a = &atom{kind: aString, maxLen: -1, pat: &strPattern{d: a.pat.d, t: a.pat.free}}
-	st := make([]tiny, ix.maxDepth+1)
-	path := make([]byte, ix.maxDepth+1)
-	st[0] = tiny{pos: pos}
-	n := int32(len(ix.tb))
-	for i := int32(0); i < n; {
-		d := ix.dep[i]
-		b := ix.tb[i]
-		path[d-1] = b
-		cur := st[d-1]
-		if b == '"' && cur.esc == 0 {
-			if ok, _ := patAdvance(a, &cur, b); ok {
-				p.exits = append(p.exits, exit{node: i, pos: cur.pos, count: cur.count, path: nil})
+	p := c.ix.patPlan(a.pat, pos)
+	c.patPlans[k] = p
+	return p
+}
+
+// sharedKey identifies a pattern plan across requests: the pattern's
+// canonical source (its patterns and format, which determine the DFA and
+// its state numbering), whether per-token records are kept, and the DFA
+// state.
+type sharedKey struct {
+	src     string
+	limited bool
+	pos     int32
+}
+
+// maxSharedPlanBytes bounds the memory of the Index's pattern plans; the
+// oldest go first. A plan holds a bit per token, plus, for a
+// length-limited pattern, a record per token that stays inside.
+const maxSharedPlanBytes = 64 << 20
+
+// patCache holds the pattern plans of an Index, shared by every request
+// whose schema uses the same pattern: the first visit of a DFA state walks
+// the whole trie, later ones (in any request) cost a lookup. Safe for
+// concurrent use.
+type patCache struct {
+	mu     sync.Mutex
+	budget int // bytes; maxSharedPlanBytes unless a test lowers it
+	plans  map[sharedKey]*plan
+	dfas   map[string]*dfa // the DFA each source was first cached with
+	order  []sharedKey     // insertion order, for eviction
+	bytes  int
+}
+
+func (p *plan) size() int {
+	n := 8*len(p.inside) + 4*len(p.endOf) + len(p.chars) + 4*(len(p.byNeed)+len(p.needOff)+len(p.slow))
+	for _, e := range p.exits {
+		n += 48 + len(e.path)
+	}
+	return n + 64
+}
+
+// patPlan returns the shared plan of sp in DFA state pos, building it on a
+// miss. Two requests may build the same plan at once; both get a correct
+// plan and one is kept.
+func (ix *Index) patPlan(sp *strPattern, pos int32) *plan {
+	pc := &ix.pats
+	k := sharedKey{sp.src, sp.limited, pos}
+	pc.mu.Lock()
+	shared := true
+	if d, ok := pc.dfas[sp.src]; ok && d != sp.d && !d.equal(sp.d) {
+		shared = false // cannot happen with deterministic compiles; never trust a key blindly
+	}
+	if p, ok := pc.plans[k]; ok && shared {
+		pc.mu.Unlock()
+		return p
+	}
+	pc.mu.Unlock()
+	p := ix.buildPatPlan(sp, pos)
+	if !shared || sp.src == "" {
+		return p
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if q, ok := pc.plans[k]; ok {
+		return q
+	}
+	if pc.plans == nil {
+		pc.plans, pc.dfas = map[sharedKey]*plan{}, map[string]*dfa{}
+	}
+	if _, ok := pc.dfas[sp.src]; !ok {
+		pc.dfas[sp.src] = sp.d
+	}
+	pc.plans[k] = p
+	pc.order = append(pc.order, k)
+	pc.bytes += p.size()
+	budget := pc.budget
+	if budget == 0 {
+		budget = maxSharedPlanBytes
+	}
+	for pc.bytes > budget && len(pc.order) > 1 {
+		old := pc.order[0]
+		pc.order = pc.order[1:]
+		pc.bytes -= pc.plans[old].size()
+		delete(pc.plans, old)
+	}
+	if len(pc.plans) == 0 || len(pc.dfas) > 4*len(pc.plans)+64 {
+		// Drop the DFAs of evicted sources (rare: only on churn).
+		live := map[string]bool{}
+		for k := range pc.plans {
+			live[k.src] = true
+		}
+		for src := range pc.dfas {
+			if !live[src] {
+				delete(pc.dfas, src)
 			}
-			i = ix.end[i]
-			continue
 		}
-		if ok, _ := patAdvance(a, &cur, b); !ok {
-			i = ix.end[i]
-			continue
+	}
+	return p
+}
+
+// buildPatPlan walks the whole trie from DFA state pos of pattern sp,
+// without length limits (a string state is then good exactly when the DFA
+// state is live); a length-limited string checks each token's end state and
+// count in allowLimited.
+func (ix *Index) buildPatPlan(sp *strPattern, pos int32) *plan {
+	return ix.walkPatPlan(sp, pos, 0, int32(len(ix.tb)))
+}
+
+// walkPatPlan is buildPatPlan over the root subtrees in trie nodes
+// [lo, hi). Plain characters, nearly every trie node, take a fast path of
+// one table lookup; escapes, control bytes and the closing quote go
+// through patAdvance.
+func (ix *Index) walkPatPlan(sp *strPattern, pos int32, lo, hi int32) *plan {
+	p := &plan{inside: make([]uint64, (ix.vocab+63)/64)}
+	limited := sp.limited
+	if limited {
+		p.chars, p.endOf = make([]uint8, ix.vocab), make([]int32, ix.vocab)
+	}
+	a := &atom{kind: aString, maxLen: -1, pat: &strPattern{d: sp.d, t: sp.free}}
+	next, pending, free := sp.d.next, sp.d.pending, sp.free
+	rows := int32(free.rows)
+	// The state at each depth, split so the fast path touches 8 bytes:
+	// DFA state and character count; esc and the \u digits (hash) only
+	// matter inside escapes.
+	depth := ix.maxDepth + 1
+	sPos, sCnt := make([]int32, depth), make([]int32, depth)
+	sEsc, sHash := make([]uint8, depth), make([]uint64, depth)
+	sPos[0] = pos
+	tb, dep, end, idLo, ids := ix.tb, ix.dep, ix.end, ix.idLo, ix.ids
+	n := int32(len(tb))
+	for i := lo; i < hi; {
+		d := dep[i]
+		b := tb[i]
+		s, c, esc := sPos[d-1], sCnt[d-1], sEsc[d-1]
+		if esc == 0 && b >= 0x20 && b != '"' && b != '\\' {
+			t := next[int(s)<<8|int(b)]
+			if pending[s] == 0 {
+				c++
+			}
+			if t < 0 || (c < rows && !free.good(int(c), t)) || (c >= rows && !free.unbnd) {
+				i = end[i]
+				continue
+			}
+			s = t
+		} else {
+			cur := tiny{esc: esc, count: c, pos: s, hash: sHash[d-1]}
+			ok, _ := patAdvance(a, &cur, b)
+			if b == '"' && esc == 0 {
+				if ok {
+					p.exits = append(p.exits, exit{node: i, pos: cur.pos, count: cur.count})
+				}
+				i = end[i]
+				continue
+			}
+			if !ok {
+				i = end[i]
+				continue
+			}
+			s, c, esc = cur.pos, cur.count, cur.esc
+			sHash[d] = cur.hash
 		}
-		st[d] = cur
-		for _, id := range ix.ids[ix.idLo[i]:ix.idHi[i]] {
+		sPos[d], sCnt[d], sEsc[d] = s, c, esc
+		// Tokens ending here: idHi[i] is idLo[i+1] (preorder), read
+		// from one array.
+		top := int32(len(ids))
+		if i+1 < n {
+			top = idLo[i+1]
+		}
+		for _, id := range ids[idLo[i]:top] {
 			p.inside[id>>6] |= 1 << (uint(id) & 63)
 			if limited {
-				p.toks = append(p.toks, planTok{id: id, end: cur.pos, chars: cur.count, esc: cur.esc != 0})
+				p.endOf[id], p.chars[id] = s, 255
+				if esc == 0 && c < 255 {
+					p.chars[id] = uint8(c)
+				}
 			}
 		}
 		i++
 	}
-	c.patPlans[k] = p
+	if limited {
+		p.sortByNeed(sp.d.charDist())
+	}
 	return p
+}
+
+// sortByNeed fills byNeed, needOff and slow from inside, chars and endOf
+// (a counting sort).
+func (p *plan) sortByNeed(dist []int32) {
+	need := func(id int) int {
+		return int(min(int32(p.chars[id])+dist[p.endOf[id]], 255))
+	}
+	p.needOff = make([]int32, 257)
+	for w, x := range p.inside {
+		for ; x != 0; x &= x - 1 {
+			id := w<<6 | bits.TrailingZeros64(x)
+			if p.chars[id] == 255 {
+				p.slow = append(p.slow, int32(id))
+				continue
+			}
+			p.needOff[need(id)+1]++
+		}
+	}
+	for k := 1; k < len(p.needOff); k++ {
+		p.needOff[k] += p.needOff[k-1]
+	}
+	p.byNeed = make([]int32, p.needOff[256])
+	at := slices.Clone(p.needOff[:256])
+	for w, x := range p.inside {
+		for ; x != 0; x &= x - 1 {
+			id := w<<6 | bits.TrailingZeros64(x)
+			if p.chars[id] != 255 {
+				k := need(id)
+				p.byNeed[at[k]] = int32(id)
+				at[k]++
+			}
+		}
+	}
 }
 
 // allowLimited marks the plan tokens of a length-limited pattern string in
@@ -593,21 +812,53 @@ func (c *Constraint) allowLimited(pl *plan, fl *fastLevel) {
 	ix := c.ix
 	a := fl.a
 	tab := a.pat.t
-	for _, pt := range pl.toks {
-		ok := false
-		if !pt.esc {
-			ok = tab.good(int(fl.st.count+pt.chars), pt.end)
-		} else {
+	count := int(fl.st.count)
+	if room := a.maxLen - count; a.minLen == 0 && room >= 0 && room < 255 && pl.needOff != nil {
+		// maxLength only: good(c, s) is c + dist(s) <= maxLength, so the
+		// allowed tokens are a prefix of byNeed.
+		for _, id := range pl.byNeed[:pl.needOff[room+1]] {
+			c.ok[id>>6] |= 1 << (uint(id) & 63)
+		}
+		for _, id := range pl.slow {
 			st := fl.st
-			ok = true
-			for _, b := range ix.tokBytes[ix.off[pt.id]:ix.off[pt.id+1]] {
+			ok := true
+			for _, b := range ix.tokBytes[ix.off[id]:ix.off[id+1]] {
 				if ok, _ = patAdvance(a, &st, b); !ok {
 					break
 				}
 			}
+			if ok {
+				c.ok[id>>6] |= 1 << (uint(id) & 63)
+			}
 		}
-		if ok {
-			c.ok[pt.id>>6] |= 1 << (uint(pt.id) & 63)
+		return
+	}
+	rows, width, tbits, unbnd := tab.rows, tab.n, tab.bits, tab.unbnd
+	for w, x := range pl.inside {
+		for x != 0 {
+			id := w<<6 | bits.TrailingZeros64(x)
+			x &= x - 1
+			ok := false
+			if n := pl.chars[id]; n != 255 {
+				// tab.good, inlined: end states are live (never -1).
+				if c := count + int(n); c >= rows {
+					ok = unbnd
+				} else {
+					i := c*width + int(pl.endOf[id])
+					ok = tbits[i>>6]&(1<<(uint(i)&63)) != 0
+				}
+			} else {
+				st := fl.st
+				ok = true
+				for _, b := range ix.tokBytes[ix.off[id]:ix.off[id+1]] {
+					if ok, _ = patAdvance(a, &st, b); !ok {
+						break
+					}
+				}
+			}
+			if ok {
+				c.ok[id>>6] |= 1 << (uint(id) & 63)
+			}
 		}
 	}
 }

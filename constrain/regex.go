@@ -12,6 +12,7 @@ package constrain
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -639,6 +640,11 @@ type dfa struct {
 
 func (d *dfa) step(s int32, b byte) int32 { return d.next[int(s)<<8|int(b)] }
 
+// equal reports whether d and e are the same automaton, state for state.
+func (d *dfa) equal(e *dfa) bool {
+	return d.n == e.n && slices.Equal(d.next, e.next) && slices.Equal(d.accept, e.accept) && slices.Equal(d.pending, e.pending)
+}
+
 // compilePattern compiles an ECMA-262 pattern to a pruned DFA.
 func compilePattern(pat string) (*dfa, error) {
 	re, err := parsePattern(pat)
@@ -800,6 +806,63 @@ func (d *dfa) prune() {
 	}
 }
 
+// charDist returns, for each state, the fewest characters that lead from
+// it to an accepting state (a large number for none): a 0-1 breadth-first
+// search backwards by rounds, where a byte read in a state with no continuation
+// bytes pending begins a character and costs one. For a string with
+// maxLength only, the length table says exactly c + dist(s) <= maxLength.
+func (d *dfa) charDist() []int32 {
+	const far = 1 << 30
+	type edge struct {
+		from int32
+		w    int32
+	}
+	rev := make([][]edge, d.n)
+	for s := 0; s < d.n; s++ {
+		w := int32(0)
+		if d.pending[s] == 0 {
+			w = 1
+		}
+		for b := 0; b < 256; b++ {
+			if t := d.next[s<<8|b]; t >= 0 {
+				rev[t] = append(rev[t], edge{int32(s), w})
+			}
+		}
+	}
+	dist := make([]int32, d.n)
+	var cur []int32
+	for s := range dist {
+		dist[s] = far
+		if d.accept[s] {
+			dist[s] = 0
+			cur = append(cur, int32(s))
+		}
+	}
+	// Round k: close the states at distance k under free edges, then step
+	// once over a costing edge to distance k+1.
+	for k := int32(0); len(cur) > 0; k++ {
+		for i := 0; i < len(cur); i++ {
+			for _, e := range rev[cur[i]] {
+				if e.w == 0 && dist[e.from] > k {
+					dist[e.from] = k
+					cur = append(cur, e.from)
+				}
+			}
+		}
+		var nxt []int32
+		for _, t := range cur {
+			for _, e := range rev[t] {
+				if e.w == 1 && dist[e.from] > k+1 {
+					dist[e.from] = k + 1
+					nxt = append(nxt, e.from)
+				}
+			}
+		}
+		cur = nxt
+	}
+	return dist
+}
+
 // matches runs the DFA over s.
 func (d *dfa) matches(s string) bool {
 	cur := int32(0)
@@ -937,6 +1000,10 @@ func newLenTable(d *dfa, minLen, maxLen int) (*lenTable, error) {
 
 // strPattern is the pattern constraint of a string atom.
 type strPattern struct {
+	// src is the canonical form of what compiled to d (its patterns and
+	// format): equal sources give equal DFAs, so it keys the plans shared
+	// across requests.
+	src  string
 	d    *dfa
 	t    *lenTable
 	free *lenTable // the table without length limits, for Allow plans

@@ -1544,8 +1544,10 @@ func (c *compiler) stringPattern(a *atom, s map[string]any, ptr string) error {
 			return fmt.Errorf("at %s: %w", ptr, err)
 		}
 	}
+	src := strings.Join(pats, "\x00") + "\x01"
 	if f, ok := s["format"].(string); ok {
 		if x, known := formatDFAs()[f]; known {
+			src += f
 			if err := add(x); err != nil {
 				return fmt.Errorf("at %s: format %s: %w", ptr, f, err)
 			}
@@ -1565,6 +1567,6 @@ func (c *compiler) stringPattern(a *atom, s map[string]any, ptr string) error {
 			return fmt.Errorf("at %s: %w", ptr, err)
 		}
 	}
-	a.pat = &strPattern{d: d, t: t, free: free, limited: limited}
+	a.pat = &strPattern{src: src, d: d, t: t, free: free, limited: limited}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -298,6 +299,9 @@ func BenchmarkAllowQwen3(b *testing.B) {
 				}
 				if p.nocache {
 					c.patPlans = nil
+					ix.pats.mu.Lock()
+					ix.pats.plans, ix.pats.dfas, ix.pats.order, ix.pats.bytes = nil, nil, nil, 0
+					ix.pats.mu.Unlock()
 				}
 				c.Allow(allowed)
 			}
@@ -308,6 +312,48 @@ func BenchmarkAllowQwen3(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n), "allowed")
+		})
+	}
+}
+
+// BenchmarkPatPlanQwen3 measures the first visit of a pattern state: the
+// whole-trie walk that builds its plan (shared across requests afterwards).
+func BenchmarkPatPlanQwen3(b *testing.B) {
+	ix, _ := loadIndex(b, "vocab/kiln-vocab-qwen3.gguf")
+	for _, tt := range []struct{ name, schema string }{
+		{"word maxLength", `{"type":"string","pattern":"^\\w+( \\w+)*$","maxLength":24}`},
+		{"word", `{"type":"string","pattern":"^\\w+( \\w+)*$"}`},
+		{"unanchored", `{"type":"string","pattern":"ab|cd"}`},
+		{"email", `{"type":"string","format":"email"}`},
+		{"date-time", `{"type":"string","format":"date-time"}`},
+		{"uuid", `{"type":"string","format":"uuid"}`},
+		{"non-ascii class", `{"type":"string","pattern":"^[^a-z\\s]{1,4}$"}`},
+	} {
+		comp, err := CompileSchemaContext(context.Background(), []byte(tt.schema))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sp := comp.root.flat[0].pat
+		// Every state of the DFA, as a request would meet them.
+		// Thread CPU time, not wall time: the build runs on one
+		// goroutine, and on a shared machine wall time mostly measures
+		// the other processes.
+		b.Run(tt.name, func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var worst, total time.Duration
+			for b.Loop() {
+				for s := int32(0); s < int32(sp.d.n); s++ {
+					t0 := threadCPU()
+					ix.buildPatPlan(sp, s)
+					d := threadCPU() - t0
+					total += d
+					worst = max(worst, d)
+				}
+			}
+			b.ReportMetric(float64(total.Microseconds())/float64(b.N*sp.d.n), "cpu-µs/state")
+			b.ReportMetric(float64(worst.Microseconds()), "cpu-µs-worst")
+			b.ReportMetric(float64(sp.d.n), "states")
 		})
 	}
 }

@@ -98,11 +98,20 @@ func (e *Engine) token(id int, logits []float32, logprobs bool, top int) Token {
 	return t
 }
 
+// freeConstraint is optional for a Constraint: Free reports that it
+// restricts nothing at this step (tool_choice auto before the model starts a
+// call), so no mask is built at all.
+type freeConstraint interface{ Free() bool }
+
 // allowed returns the mask for the next token (nil: every token), or end
 // when a finished Constraint admits nothing but end-of-generation.
 func (e *Engine) allowed(s *seq) (mask []bool, end bool) {
 	c := s.req.Constraint
 	if c == nil && !s.req.IgnoreEOS {
+		return nil, false
+	}
+	if f, ok := c.(freeConstraint); ok && !s.req.IgnoreEOS && f.Free() {
+		s.maskReady = false
 		return nil, false
 	}
 	if s.maskReady {

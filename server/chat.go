@@ -29,6 +29,10 @@ type chatJob struct {
 	// forcedName is the one function a forced call may name: its first
 	// delta goes out at once, whatever order the model writes the keys in.
 	forcedName string
+	// autoConstrained: auto mode's calls are constrained (see
+	// autoTriggers), hence well-formed, so they stream as they are
+	// generated; otherwise a call is held to the end and parsed.
+	autoConstrained bool
 }
 
 func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
@@ -80,6 +84,28 @@ func (s *Server) prepareChat(ctx context.Context, body []byte, req *api.ChatComp
 	if e != nil {
 		return nil, nil, e
 	}
+	var format toolFormat
+	autoConstrained := false
+	if mode == toolsAuto {
+		format = probeToolFormat(m.Template)
+		// A JSON response_format keeps its constraint over the whole
+		// message; otherwise calls are constrained once they start.
+		if newConstraint == nil && m.Constraints != nil {
+			all := make([]api.FunctionDefinition, 0, len(req.EffectiveTools()))
+			for _, t := range req.EffectiveTools() {
+				all = append(all, t.Function)
+			}
+			trig, err := autoTriggers(ctx, m.Constraints, format, all, req.ParallelToolCallsEnabled())
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, nil, api.NewInvalidRequest("", "", "The request was cancelled while its schema compiled.")
+				}
+				return nil, nil, api.NewInvalidRequest("tools", api.CodeInvalidValue, "Invalid function definition: "+err.Error())
+			}
+			newConstraint = func() engine.Constraint { return trig.New() }
+			autoConstrained = true
+		}
+	}
 	in, err := chatInputsFrom(body, req)
 	if err != nil {
 		return nil, nil, api.NewInvalidRequest("messages", api.CodeInvalidValue, "Invalid messages: "+err.Error())
@@ -97,9 +123,7 @@ func (s *Server) prepareChat(ctx context.Context, body []byte, req *api.ChatComp
 		legacy: req.UsesLegacyFunctions(), id: newID("chatcmpl-"), created: time.Now().Unix(),
 		parallel: req.ParallelToolCallsEnabled(),
 	}
-	if mode == toolsAuto {
-		job.format = probeToolFormat(m.Template)
-	}
+	job.format, job.autoConstrained = format, autoConstrained
 	if mode == toolsForced && len(fns) == 1 {
 		job.forcedName = fns[0].Name
 	}
@@ -221,6 +245,16 @@ type chatStreamState struct {
 	scan     *callScanner
 	header   bool
 	argsSent int
+	// An auto-mode call region streams call by call: region reads it
+	// (from the marker on), calls says what went out of each call.
+	region    *regionScanner
+	regionFed int
+	calls     []streamedCall
+}
+
+// streamedCall is what went out of one call of an auto-mode region.
+type streamedCall struct {
+	argsSent int
 }
 
 // release returns the held tokens whose bytes lie within the content sent
@@ -287,6 +321,16 @@ func (j *chatJob) streamEvent(out *sse, chunk func(...api.ChunkChoice) api.ChatC
 		send = ev.Text
 	}
 	st.sent.WriteString(send)
+	if st.inCall && j.autoConstrained && !j.legacy && (st.region != nil || j.constrainedStart(st.sent.String())) {
+		st.held = append(st.held, ev.Tokens...)
+		if send != "" {
+			// The content before the marker, with the tokens it covers.
+			if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Content: &send}, Logprobs: j.logprobs(st.release(false))})); err != nil {
+				return err
+			}
+		}
+		return j.streamRegion(out, chunk, i, st, ev)
+	}
 	toks := ev.Tokens
 	if j.mode != toolsNone {
 		// Text may be held back for a tool call: the tokens wait with it.
@@ -362,6 +406,94 @@ func (j *chatJob) sendCalls(out *sse, chunk func(...api.ChunkChoice) api.ChatCom
 		}
 	}
 	return nil
+}
+
+// constrainedStart reports whether a call region that begins after sent
+// is one the auto constraint holds to its grammar: Llama 3 calls count
+// only at the start of the message (a <|python_tag|> later is text, and
+// parsed as such), the other formats' markers anywhere.
+func (j *chatJob) constrainedStart(sent string) bool {
+	return j.format != formatLlama3 || strings.Trim(sent, leadSpace) == ""
+}
+
+// streamRegion streams the calls of an auto-mode region as they are
+// generated, the way forced calls stream: each call's first delta (index,
+// id, type, name) once its name is complete, then its arguments fragment by
+// fragment. Content before the region went out already; the held tokens
+// (the caller adds ev's) ride on the call deltas. st.pending holds the
+// region so far.
+func (j *chatJob) streamRegion(out *sse, chunk func(...api.ChunkChoice) api.ChatCompletionChunk, i int, st *chatStreamState, ev engine.Event) error {
+	if st.region == nil {
+		st.region = newRegionScanner(j.format, st.pending)
+	}
+	st.region.feed(st.pending[st.regionFed:])
+	st.regionFed = len(st.pending)
+	flush := func() *api.ChatLogprobs {
+		h := st.held
+		st.held = nil
+		return j.logprobs(h)
+	}
+	delta := func(k int, id, name, args string) api.ChatDelta {
+		d := api.ToolCallDelta{Index: k, Function: api.FunctionCallDelta{Name: name, Arguments: args}}
+		if id != "" {
+			d.ID, d.Type = id, "function"
+		}
+		return api.ChatDelta{ToolCalls: []api.ToolCallDelta{d}}
+	}
+	for k, sc := range st.region.calls {
+		if k == len(st.calls) {
+			if !sc.nameDone {
+				break
+			}
+			if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: delta(k, newID("call_"), sc.name, ""), Logprobs: flush()})); err != nil {
+				return err
+			}
+			st.calls = append(st.calls, streamedCall{})
+		}
+		if a := sc.argsSoFar(); len(a) > st.calls[k].argsSent {
+			frag := a[st.calls[k].argsSent:]
+			st.calls[k].argsSent = len(a)
+			if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: delta(k, "", "", frag), Logprobs: flush()})); err != nil {
+				return err
+			}
+		}
+	}
+	if ev.Finish == "" {
+		return nil
+	}
+	full := st.sent.String() + st.pending
+	msg, finish := j.message(full, ev.Finish)
+	st.pending = ""
+	switch {
+	case len(st.calls) == 0 && msg.ToolCalls == nil:
+		// Cut short before any name was complete: content, as without
+		// streaming.
+		p := strings.TrimPrefix(full, st.sent.String())
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{Content: &p}, Logprobs: flush()})); err != nil {
+			return err
+		}
+	case msg.ToolCalls == nil:
+		// A call cut short (length): the partial calls went out, and
+		// the engine's reason ends the stream, as for a forced call.
+		finish = api.FinishReason(ev.Finish)
+	default:
+		for k, c := range msg.ToolCalls {
+			if k < len(st.calls) {
+				continue
+			}
+			// Not streamed (cannot happen with a constrained region, but
+			// the parse is the authority): whole, as sendCalls would.
+			if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: delta(k, c.ID, c.Function.Name, c.Function.Arguments)})); err != nil {
+				return err
+			}
+		}
+	}
+	if lp := flush(); lp != nil && len(st.calls) > 0 {
+		if err := out.send(chunk(api.ChunkChoice{Index: i, Delta: delta(len(st.calls)-1, "", "", ""), Logprobs: lp})); err != nil {
+			return err
+		}
+	}
+	return out.send(chunk(api.ChunkChoice{Index: i, Delta: api.ChatDelta{}, FinishReason: finish}))
 }
 
 // callDelta is a delta of the forced call: its first (with name, and the

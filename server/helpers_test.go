@@ -44,6 +44,8 @@ type envOptions struct {
 	engine  engine.Options
 	keys    []string
 	maxBody int64
+	// chatTemplate overrides the model's chat template.
+	chatTemplate string
 	// wrap, when set, replaces the model's generator (tests that watch or
 	// fake the engine side).
 	wrap func(server.Generator) server.Generator
@@ -57,7 +59,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.engine.Ctx == 0 {
 		o.engine.Ctx = 512
 	}
-	m, err := server.Load(server.LoadOptions{Path: modelPath(t), Engine: o.engine, Workers: 1, Build: "test"})
+	m, err := server.Load(server.LoadOptions{Path: modelPath(t), ChatTemplate: o.chatTemplate, Engine: o.engine, Workers: 1, Build: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,6 +145,10 @@ func constraintFor(ctx context.Context, m *Model, rf *api.ResponseFormat, mode t
 		return nil, api.NewInvalidRequest(param, api.CodeInvalidValue, "This model does not support constrained output.")
 	}
 	if schema == nil {
+		// json_object, and json_schema without a schema: OpenAI makes
+		// json_schema.schema optional, and a format that names a schema
+		// without giving one promises no shape beyond JSON, so it gets
+		// json_object's semantics (any JSON object) rather than a 400.
 		return func() engine.Constraint { return m.Constraints.JSON() }, nil
 	}
 	compiled, err := constrain.CompileSchemaContext(ctx, schema, opts...)

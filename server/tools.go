@@ -2,11 +2,13 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/kiln-llm/kiln/api"
+	"github.com/kiln-llm/kiln/constrain"
 	"github.com/kiln-llm/kiln/template"
 )
 
@@ -16,7 +18,9 @@ type toolMode int
 const (
 	// toolsNone: free text, never parsed for calls.
 	toolsNone toolMode = iota
-	// toolsAuto: free text; Hermes-style <tool_call> blocks become calls.
+	// toolsAuto: free text until the model starts a call in its family's
+	// format (see autoTriggers); the call itself is then constrained, and
+	// parsed into tool_calls.
 	toolsAuto
 	// toolsForced: the output is constrained to one call object
 	// {"name":...,"arguments":{...}} of the allowed functions.
@@ -32,6 +36,12 @@ var emptyParameters = json.RawMessage(`{"type":"object","properties":{}}`)
 // against it; with several functions each name is tied to its arguments
 // through anyOf.
 func callSchema(fns []api.FunctionDefinition) ([]byte, error) {
+	return callSchemaKey(fns, "arguments")
+}
+
+// callSchemaKey is callSchema with the arguments under key (Llama 3 was
+// trained to write "parameters").
+func callSchemaKey(fns []api.FunctionDefinition, key string) ([]byte, error) {
 	var alts [][]byte
 	for _, f := range fns {
 		name, err := json.Marshal(f.Name)
@@ -42,8 +52,8 @@ func callSchema(fns []api.FunctionDefinition) ([]byte, error) {
 		if len(bytes.TrimSpace(params)) == 0 {
 			params = emptyParameters
 		}
-		alts = append(alts, []byte(`{"type":"object","properties":{"name":{"const":`+string(name)+`},"arguments":`+string(params)+
-			`},"required":["name","arguments"],"additionalProperties":false}`))
+		alts = append(alts, []byte(`{"type":"object","properties":{"name":{"const":`+string(name)+`},"`+key+`":`+string(params)+
+			`},"required":["name","`+key+`"],"additionalProperties":false}`))
 	}
 	if len(alts) == 1 {
 		return alts[0], nil
@@ -373,9 +383,10 @@ func streamHold(f toolFormat, sent, pending string) (hold int, call bool) {
 	}
 	if f == formatLlama3 || f == formatGeneric {
 		// A whole-message call: nothing visible went out yet and the
-		// message starts (or may start) with an object.
-		if strings.TrimSpace(sent) == "" {
-			t := strings.TrimSpace(pending)
+		// message starts (or may start) with an object. Only the
+		// whitespace the auto constraint skips counts as nothing.
+		if strings.Trim(sent, leadSpace) == "" {
+			t := strings.Trim(pending, leadSpace)
 			if t == "" {
 				return len(pending), false
 			}
@@ -389,6 +400,10 @@ func streamHold(f toolFormat, sent, pending string) (hold int, call bool) {
 	}
 	return hold, false
 }
+
+// leadSpace is the whitespace that may precede a whole-message call, as the
+// auto constraint reads it (constrain's AtStart triggers).
+const leadSpace = " \t\n\r"
 
 // markerHold returns how many bytes at the end of s must wait because they
 // could be the start of marker.
@@ -476,7 +491,7 @@ func (s *callScanner) feed(text string) {
 				continue
 			}
 			s.state, s.valStart, s.depth, s.inStr, s.esc = scanInValue, s.pos, 0, false, false
-			if s.key == "\x00arguments" && (c == '{' || c == '[') {
+			if isArgsKey(s.key) && s.args < 0 && (c == '{' || c == '[') {
 				s.args = s.pos
 			}
 			s.pos-- // read c again as the value's first byte
@@ -551,13 +566,17 @@ func (s *callScanner) endValue(end int) {
 		if json.Unmarshal(raw, &n) == nil && n != "" {
 			s.name, s.nameDone = n, true
 		}
-	case "\x00arguments":
-		if s.args >= 0 {
+	case "\x00arguments", "\x00parameters":
+		if s.args >= 0 && s.argsEnd < 0 {
 			s.argsEnd = end
 		}
 	}
 	s.key, s.state = "", scanAfter
 }
+
+// isArgsKey reports whether key (NUL-prefixed) holds the arguments: Llama 3
+// writes "parameters" (parseCallObject reads either).
+func isArgsKey(key string) bool { return key == "\x00arguments" || key == "\x00parameters" }
 
 // argsSoFar is the streamable arguments text generated so far: from its
 // start to its end, or to the last byte read while it is still open.
@@ -570,4 +589,130 @@ func (s *callScanner) argsSoFar() string {
 		end = s.argsEnd
 	}
 	return string(s.buf[s.args:end])
+}
+
+// autoTriggers builds the constraint of tool_choice auto for format f: the
+// output stays free (no mask at all) until it starts a call the way the
+// model family writes them, and from there on is held to well-formed calls
+// of the declared functions whose arguments validate against their
+// parameters; parallel false allows one call. Each format's region is what
+// parseToolCalls reads back:
+//
+//   - Hermes: <tool_call> anywhere, then a call object and </tool_call>,
+//     repeated (each block may begin another) while parallel;
+//   - Mistral: [TOOL_CALLS] anywhere, then a JSON array of calls (one
+//     without parallel), then the end;
+//   - Llama 3: a message that opens with <|python_tag|> or "{", then calls
+//     separated by ";";
+//   - generic: Hermes blocks anywhere, or a message that is one call
+//     object.
+//
+// Nothing may follow a region but the end of the message, so free text
+// never trails the calls.
+func autoTriggers(ctx context.Context, ix *constrain.Index, f toolFormat, fns []api.FunctionDefinition, parallel bool) (*constrain.Triggers, error) {
+	key := "arguments"
+	if f == formatLlama3 {
+		key = "parameters"
+	}
+	schema, err := callSchemaKey(fns, key)
+	if err != nil {
+		return nil, err
+	}
+	call, err := constrain.CompileSchemaContext(ctx, schema)
+	if err != nil {
+		return nil, err
+	}
+	maxCalls := 0
+	if !parallel {
+		maxCalls = 1
+	}
+	hermes := constrain.Trigger{Marker: hermesOpen, Value: call, Close: hermesClose, Sep: hermesOpen, Max: maxCalls}
+	switch f {
+	case formatHermes:
+		return ix.Triggers(hermes)
+	case formatMistral:
+		items := ""
+		if !parallel {
+			items = `,"maxItems":1`
+		}
+		arr, err := constrain.CompileSchemaContext(ctx, []byte(`{"type":"array","items":`+string(schema)+`,"minItems":1`+items+`}`))
+		if err != nil {
+			return nil, err
+		}
+		return ix.Triggers(constrain.Trigger{Marker: mistralMarker, Value: arr, Max: 1})
+	case formatLlama3:
+		return ix.Triggers(
+			constrain.Trigger{Marker: pythonTag, AtStart: true, Value: call, Sep: ";", Max: maxCalls},
+			constrain.Trigger{Marker: "{", AtStart: true, Keep: true, Value: call, Sep: ";", Max: maxCalls},
+		)
+	}
+	return ix.Triggers(hermes, constrain.Trigger{Marker: "{", AtStart: true, Keep: true, Value: call, Max: 1})
+}
+
+// regionScanner reads the call region of an auto-mode message (from its
+// marker on) as it is generated and finds its call objects, so each can
+// stream like a forced call. It relies on the region being well-formed,
+// which the auto constraint guarantees: call objects are the objects at
+// the top level of the region (inside the array for Mistral), and the
+// literals between them hold no JSON punctuation.
+type regionScanner struct {
+	skip      int // marker bytes still to skip
+	callDepth int // nesting depth of the call objects
+	depth     int
+	inStr     bool
+	esc       bool
+	calls     []*callScanner
+	open      bool // the last call is still being read
+}
+
+func newRegionScanner(f toolFormat, region string) *regionScanner {
+	r := &regionScanner{}
+	for _, m := range []string{hermesOpen, mistralMarker, pythonTag} {
+		if strings.HasPrefix(strings.TrimLeft(region, " \n\t\r"), m) {
+			r.skip = strings.Index(region, m) + len(m)
+			break
+		}
+	}
+	if f == formatMistral {
+		r.callDepth = 1
+	}
+	return r
+}
+
+// feed reads more of the region.
+func (r *regionScanner) feed(text string) {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if r.skip > 0 {
+			r.skip--
+			continue
+		}
+		if !r.open && !r.inStr && c == '{' && r.depth == r.callDepth {
+			r.calls = append(r.calls, newCallScanner())
+			r.open = true
+		}
+		if r.open {
+			r.calls[len(r.calls)-1].feed(text[i : i+1])
+		}
+		switch {
+		case r.inStr:
+			switch {
+			case r.esc:
+				r.esc = false
+			case c == '\\':
+				r.esc = true
+			case c == '"':
+				r.inStr = false
+			}
+		case c == '"':
+			r.inStr = true
+		case c == '{' || c == '[':
+			r.depth++
+		case c == '}' || c == ']':
+			r.depth--
+			if r.depth == r.callDepth {
+				r.open = false
+			}
+		}
+	}
 }

@@ -7,6 +7,9 @@
 // by hand against their schemas.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import OpenAI from 'openai';
 import { startKiln, stop, skip } from '../kiln.mjs';
 
@@ -388,6 +391,76 @@ test('streamed tool calls use the OpenAI delta shape and match the non-streamed 
   });
   const finish = chunks.flatMap((c) => c.choices.map((ch) => ch.finish_reason)).filter(Boolean);
   assert.deepEqual(finish, ['tool_calls']);
+});
+
+// --- auto mode: constrained once a call starts -------------------------------
+
+// A Llama 3 style template (role headers) makes kiln pick the Llama 3 call
+// format for the story model: a message that opens with "{" is calls
+// separated by ";". logit_bias on "{" (126) makes the model open with one;
+// from there the call is constrained, and a bias on end-of-text (2) makes
+// it stop after a call often enough that most messages hold one to a few.
+const LLAMA3_TEMPLATE = "{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + (message['content'] or '') + '<|eot_id|>' }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+
+test('tool_choice auto constrains calls once started, parallel calls streamed as deltas', { skip }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-auto-'));
+  const tpl = path.join(dir, 'llama3.jinja');
+  fs.writeFileSync(tpl, LLAMA3_TEMPLATE);
+  const { proc: p, url } = await startKiln('stories260K-chatml.gguf', ['--parallel', '8', '--chat-template-file', tpl]);
+  try {
+    const c2 = new OpenAI({ apiKey: 'unused', baseURL: `${url}/v1`, maxRetries: 0 });
+    const params = (seed, parallel) => chat({
+      seed, temperature: 1, n: 8, max_tokens: 400, tools: [WEATHER, TIME], tool_choice: 'auto',
+      parallel_tool_calls: parallel, logit_bias: { 126: 100, 2: 10 },
+    });
+    const checkCall = (tc) => {
+      if (tc.function.name === 'get_weather') checkWeatherArgs(tc.function.arguments);
+      else { assert.equal(tc.function.name, 'get_time'); checkTimeArgs(tc.function.arguments); }
+    };
+    let multi = 0;
+    let total = 0;
+    for (const parallel of [true, false]) {
+      for (let seed = 1; seed <= 4; seed++) {
+        const r = await c2.chat.completions.create(params(seed, parallel));
+        for (const c of r.choices) {
+          assert.equal(c.finish_reason, 'tool_calls', `seed ${seed}: ${JSON.stringify(c.message)}`);
+          assert.ok(c.message.tool_calls.length >= 1);
+          if (!parallel) assert.equal(c.message.tool_calls.length, 1);
+          if (c.message.tool_calls.length > 1) multi++;
+          total += c.message.tool_calls.length;
+          const ids = new Set(c.message.tool_calls.map((tc) => tc.id));
+          assert.equal(ids.size, c.message.tool_calls.length);
+          c.message.tool_calls.forEach(checkCall);
+        }
+        if (seed > 2) continue;
+        // Streamed: each call's first delta has index, id, type and name,
+        // then arguments fragments; they add up to the non-streamed calls.
+        const chunks = [];
+        for await (const ch of await c2.chat.completions.create({ ...params(seed, parallel), stream: true })) chunks.push(ch);
+        for (const [i, want] of r.choices.entries()) {
+          const calls = [];
+          for (const d of chunks.flatMap((ch) => ch.choices.filter((x) => x.index === i).flatMap((x) => x.delta.tool_calls ?? []))) {
+            if (calls[d.index] === undefined) {
+              assert.match(d.id, /^call_/);
+              assert.equal(d.type, 'function');
+              calls[d.index] = { name: d.function.name, args: d.function.arguments ?? '' };
+            } else {
+              assert.equal(d.id, undefined);
+              assert.equal(d.function.name, undefined);
+              calls[d.index].args += d.function.arguments;
+            }
+          }
+          assert.deepEqual(calls.map((c) => [c.name, c.args]), want.message.tool_calls.map((tc) => [tc.function.name, tc.function.arguments]));
+          const finish = chunks.flatMap((ch) => ch.choices.filter((x) => x.index === i).map((x) => x.finish_reason)).filter(Boolean);
+          assert.deepEqual(finish, ['tool_calls']);
+        }
+      }
+    }
+    assert.ok(multi > 0, `no message made parallel calls (${total} calls)`);
+  } finally {
+    await stop(p);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // --- deprecated functions / function_call -----------------------------------
