@@ -94,6 +94,15 @@ type Usage struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
 	TotalTokens      int `json:"total_tokens"`
+	// PromptTokensDetails is sent by the server on every response, as
+	// OpenAI does; a pointer so that decoding tells "absent" from zero.
+	PromptTokensDetails *PromptTokensDetails `json:"prompt_tokens_details,omitempty"`
+}
+
+// PromptTokensDetails breaks the prompt tokens down.
+type PromptTokensDetails struct {
+	// CachedTokens were served from the prefix cache instead of computed.
+	CachedTokens int `json:"cached_tokens"`
 }
 
 // ChatCompletion is a non-streamed chat completion response.

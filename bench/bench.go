@@ -1,9 +1,11 @@
 // Package bench measures the two physical limits of a CPU that bound LLM
-// inference: memory read bandwidth, which bounds decoding (every weight is read
-// once per token), and float32 FMA throughput, which bounds prefill (every
-// weight is multiplied with every prompt token). Kiln's own speed is reported
-// as a share of these limits measured on the same machine at the same thread
-// count, because absolute tokens/s mean little across machines.
+// inference: memory read bandwidth, which bounds decoding (every weight is
+// read once per token), and arithmetic throughput, which bounds prefill
+// (every weight is multiplied with every prompt token): float32 FMA for
+// float weights, 8-bit integer multiply-adds (PeakInt8) for quantized
+// weights on the integer route. Kiln's own speed is reported as a share of
+// these limits measured on the same machine at the same thread count,
+// because absolute tokens/s mean little across machines.
 package bench
 
 import (
@@ -65,29 +67,45 @@ func Bandwidth(ctx context.Context, threads, size, passes int) (float64, error) 
 // accumulators to cover the FMA latency on both ports, so it approaches the
 // arithmetic ceiling a matrix kernel can hope for; it touches no memory.
 func Peak(ctx context.Context, threads int, d time.Duration) (float64, error) {
+	return peak(ctx, "peak", threads, d, fmaChunk)
+}
+
+// PeakInt8 is Peak for the integer route of quantized weights: the
+// throughput, in operations per second (an 8-bit multiply-add counts as 2,
+// like an FMA lane), of the 8-bit dot-product step that route is built on
+// (AVX2: vpmaddubsw, then vpmaddwd and vpaddd to widen and accumulate in
+// int32), with independent chains as in Peak. Quantized prefill is measured
+// against it.
+func PeakInt8(ctx context.Context, threads int, d time.Duration) (float64, error) {
+	return peak(ctx, "int8 peak", threads, d, int8Chunk)
+}
+
+// peak runs chunk on threads goroutines for about d and returns the total
+// operations per second; chunk returns the operations it did and a result
+// that must be positive (a loop whose arithmetic was skipped returns zero).
+func peak(ctx context.Context, what string, threads int, d time.Duration, chunk func(n int) (float64, float32)) (float64, error) {
 	if threads < 1 || d <= 0 {
-		return 0, fmt.Errorf("bench: peak: threads %d and duration %v must be positive", threads, d)
+		return 0, fmt.Errorf("bench: %s: threads %d and duration %v must be positive", what, threads, d)
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("bench: peak: %w", err)
+		return 0, fmt.Errorf("bench: %s: %w", what, err)
 	}
-	flops := make([]float64, threads)
+	ops := make([]float64, threads)
 	results := make([]float32, threads)
 	elapsed := runParallel(threads, func(t int) {
 		start := time.Now()
 		var acc float32
 		for time.Since(start) < d {
-			f, r := fmaChunk(peakChunk)
-			flops[t] += f
+			f, r := chunk(peakChunk)
+			ops[t] += f
 			acc += r
 		}
 		results[t] = acc
 	})
 	var total float64
-	for t, f := range flops {
-		// A loop whose arithmetic was skipped would return zero.
+	for t, f := range ops {
 		if results[t] <= 0 {
-			return 0, fmt.Errorf("bench: peak: thread %d computed %v, want a positive sum", t, results[t])
+			return 0, fmt.Errorf("bench: %s: thread %d computed %v, want a positive sum", what, t, results[t])
 		}
 		total += f
 	}
@@ -143,6 +161,24 @@ func le64(b []byte) uint64 {
 	_ = b[7]
 	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
 		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+// int8Generic runs n iterations of 8 independent integer multiply-adds of
+// 8-bit values and returns the operations done and a positive checksum.
+func int8Generic(n int) (float64, float32) {
+	a := [8]int32{1, 2, 3, 4, 5, 6, 7, 8}
+	w := [8]int8{3, -5, 7, -11, 13, -17, 19, -23}
+	for i := range n {
+		x := int8(i)
+		for k := range a {
+			a[k] = a[k] + int32(w[k])*int32(x)&0xffff
+		}
+	}
+	var s int64
+	for _, v := range a {
+		s += int64(v)
+	}
+	return float64(n) * 8 * 2, float32(s&0xffffff) + 1
 }
 
 // fmaGeneric runs n iterations of 8 independent multiply-adds and returns the

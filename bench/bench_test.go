@@ -45,6 +45,23 @@ func TestFMAChunk(t *testing.T) {
 	}
 }
 
+// TestInt8Chunk checks the 8-bit loop's count and, for the vector kernel,
+// its exact result: each of 6 chains gains 4 per lane per iteration.
+func TestInt8Chunk(t *testing.T) {
+	for _, n := range []int{1, 100, 1000} {
+		ops, r := int8Chunk(n)
+		if ops < float64(n)*16 {
+			t.Errorf("int8Chunk(%d) counted %v ops, want at least %d", n, ops, n*16)
+		}
+		if !(r > 0) {
+			t.Errorf("int8Chunk(%d) result %v, want positive", n, r)
+		}
+		if hasWideFMA() && r != float32(24*n) {
+			t.Errorf("int8Chunk(%d) lane sum %v, want %d", n, r, 24*n)
+		}
+	}
+}
+
 func TestBandwidthAndPeak(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
@@ -70,6 +87,13 @@ func TestBandwidthAndPeak(t *testing.T) {
 		if pk < 1e7 || pk > 1e14 {
 			t.Errorf("Peak(%d) = %g FLOP/s, outside [1e7, 1e14]", tc.threads, pk)
 		}
+		pi, err := PeakInt8(ctx, tc.threads, 5*time.Millisecond)
+		if err != nil {
+			t.Fatalf("PeakInt8(%d): %v", tc.threads, err)
+		}
+		if pi < 1e7 || pi > 1e14 {
+			t.Errorf("PeakInt8(%d) = %g op/s, outside [1e7, 1e14]", tc.threads, pi)
+		}
 	}
 }
 
@@ -83,6 +107,9 @@ func TestBadArguments(t *testing.T) {
 	}
 	if _, err := Peak(ctx, 1, 0); err == nil {
 		t.Error("Peak with zero duration: no error")
+	}
+	if _, err := PeakInt8(ctx, 0, time.Millisecond); err == nil {
+		t.Error("PeakInt8 with 0 threads: no error")
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -100,6 +127,15 @@ func BenchmarkScan(b *testing.B) {
 	for b.Loop() {
 		scan(buf)
 	}
+}
+
+func BenchmarkInt8(b *testing.B) {
+	var ops float64
+	for b.Loop() {
+		f, _ := int8Chunk(peakChunk)
+		ops += f
+	}
+	b.ReportMetric(ops/b.Elapsed().Seconds()/1e9, "GOP/s")
 }
 
 func BenchmarkFMA(b *testing.B) {

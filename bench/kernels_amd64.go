@@ -14,6 +14,13 @@ func scanAVX2(p *byte, n int) uint64
 //go:noescape
 func fmaAVX2(x *[8]float32, n int)
 
+//go:noescape
+func int8AVX2(n int) int32
+
+// int8Accumulators is the number of independent chains in int8AVX2, each
+// step 32 byte products.
+const int8Accumulators = 6
+
 // fmaAccumulators is the number of independent ymm accumulators in fmaAVX2:
 // enough to hide a 4-cycle FMA latency on two FMA ports.
 const fmaAccumulators = 10
@@ -42,6 +49,15 @@ func fmaChunk(n int) (float64, float32) {
 	x := [8]float32{1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3, 1e-3}
 	fmaAVX2(&x, n)
 	return float64(n) * fmaAccumulators * 8 * 2, x[0]
+}
+
+// int8Chunk runs n iterations of the widest 8-bit dot-product loop and
+// returns the operations done and a positive checksum.
+func int8Chunk(n int) (float64, float32) {
+	if !hasAVX2 {
+		return int8Generic(n)
+	}
+	return float64(n) * int8Accumulators * 32 * 2, float32(int8AVX2(n))
 }
 
 func hasWideFMA() bool { return hasAVX2 }

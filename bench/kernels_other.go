@@ -6,4 +6,6 @@ func scan(b []byte) uint64 { return scanGeneric(b) }
 
 func fmaChunk(n int) (float64, float32) { return fmaGeneric(n) }
 
+func int8Chunk(n int) (float64, float32) { return int8Generic(n) }
+
 func hasWideFMA() bool { return false }

@@ -27,6 +27,13 @@ type Options struct {
 	// tokens go first; prompt chunks fill the rest. It is raised to Parallel
 	// so every decoding sequence advances in every step.
 	MaxBatchTokens int
+	// KV is the KV cache layout: element type (default: the model's,
+	// see model.Options), block size
+	// and pool bound (default Parallel x Ctx positions). Blocks of
+	// finished sequences stay in the pool as a prefix cache until room is
+	// needed. A pool smaller than the default can run out: the sequences
+	// of that step then fail with model.ErrCacheFull.
+	KV model.CacheOptions
 }
 
 // Defaults of Options.
@@ -57,6 +64,12 @@ func (o Options) withDefaults(ctxTrain int) Options {
 		o.MaxBatchTokens = DefaultMaxBatchTokens
 	}
 	o.MaxBatchTokens = max(o.MaxBatchTokens, o.Parallel)
+	// Out-of-range cache options take the defaults rather than failing
+	// New (the command line validates what users type).
+	o.KV.BlockSize, o.KV.Blocks = max(o.KV.BlockSize, 0), max(o.KV.Blocks, 0)
+	if o.KV.Type > model.KVQ8_0 {
+		o.KV.Type = model.KVDefault
+	}
 	return o
 }
 
@@ -66,8 +79,11 @@ func (o Options) withDefaults(ctxTrain int) Options {
 // Sequences join and leave between steps, so a long generation never makes a
 // new request wait for it, and one Forward call serves everyone at the cost
 // of reading the weights once. A prompt is read once for all sequences
-// submitted with it (the n choices of a request): the others copy its keys
-// and values and compute only their last prompt position.
+// submitted with it (the n choices of a request): the others share its KV
+// blocks and compute only their last prompt position. Full KV blocks are
+// published in the cache's prefix index as they fill, so a later prompt
+// starting with the same tokens (a system prompt, a growing chat) attaches
+// them instead of recomputing them.
 type Engine struct {
 	m     *model.Model
 	tok   *tokenizer.Tokenizer
@@ -99,15 +115,18 @@ type Engine struct {
 // slotState is what the scheduler knows about one KV cache slot.
 type slotState struct {
 	seq *seq
-	// cached lists the tokens whose keys and values the idle slot still
-	// holds, so a new prompt sharing a prefix skips recomputing it.
-	cached []int
 }
 
 // New starts an engine on m. The model and tokenizer must stay usable until
 // Close returns.
 func New(m *model.Model, tok *tokenizer.Tokenizer, opt Options) *Engine {
 	opt = opt.withDefaults(m.Config.CtxTrain)
+	cache, err := m.NewCacheWith(opt.Parallel, opt.Ctx, opt.KV)
+	if err != nil {
+		// withDefaults leaves only valid options; keep serving anyway.
+		slog.Error("engine: KV cache options refused, using the defaults", "err", err)
+		cache = m.NewCache(opt.Parallel, opt.Ctx)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{
 		m:      m,
@@ -118,7 +137,7 @@ func New(m *model.Model, tok *tokenizer.Tokenizer, opt Options) *Engine {
 		cancel: cancel,
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
-		cache:  m.NewCache(opt.Parallel, opt.Ctx),
+		cache:  cache,
 		slots:  make([]slotState, opt.Parallel),
 	}
 	for _, id := range tok.EOG() {
@@ -296,10 +315,9 @@ func (e *Engine) shutdown() {
 	}
 }
 
-// admit gives s a free slot, preferring the one whose cached tokens share the
-// longest prefix with the prompt (then the emptiest, to keep other caches),
-// then lets it follow a running sequence that holds or is computing a longer
-// prefix of its prompt.
+// admit gives s a free slot, attaches the longest run of cached KV blocks
+// that starts its prompt, then lets it follow a running sequence that holds
+// or is computing a longer prefix of its prompt.
 func (e *Engine) admit(s *seq) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -316,29 +334,20 @@ func (e *Engine) admit(s *seq) {
 			e.mu.Unlock()
 		}
 	}()
-	best, bestLCP := -1, -1
-	for i := range e.slots {
-		st := &e.slots[i]
-		if st.seq != nil {
-			continue
-		}
-		lcp := 0
-		if !s.req.PromptLogprobs { // those need logits of every prompt position
-			lcp = commonPrefix(st.cached, s.req.Prompt)
-		}
-		if lcp > bestLCP || (lcp == bestLCP && len(st.cached) < len(e.slots[best].cached)) {
-			best, bestLCP = i, lcp
-		}
-	}
-	// At least the last prompt token is recomputed: its logits are needed.
-	reuse := min(bestLCP, len(s.req.Prompt)-1)
+	slot := slices.IndexFunc(e.slots, func(st slotState) bool { return st.seq == nil })
+	reuse := 0
 	e.cacheMu.Lock()
-	e.cache.Truncate(best, reuse)
+	if !s.req.PromptLogprobs { // those need logits of every prompt position
+		// At least the last prompt token is recomputed: its logits are
+		// needed.
+		reuse = min(e.cache.AttachPrefix(slot, s.req.Prompt), len(s.req.Prompt)-1)
+	}
+	e.cache.Truncate(slot, reuse)
 	e.stats.reused += reuse
 	e.cacheMu.Unlock()
-	st := &e.slots[best]
-	st.seq, st.cached = s, nil
-	s.start(e, best, reuse)
+	e.slots[slot].seq = s
+	s.start(e, slot, reuse)
+	s.cached = reuse
 	e.active = append(e.active, s)
 	e.pickLeader(s, reuse)
 }
@@ -414,8 +423,18 @@ func commonPrefix(a, b []int) int {
 	return n
 }
 
-// release takes s out of the batch. keep leaves its keys and values in the
-// slot for prefix reuse; otherwise the slot is cleared and its memory freed.
+// publish registers the full KV blocks s's slot holds in the prefix index.
+func (e *Engine) publish(s *seq) {
+	e.cacheMu.Lock()
+	if e.cache.Len(s.slot) == len(s.fed) {
+		e.cache.Publish(s.slot, s.fed)
+	}
+	e.cacheMu.Unlock()
+}
+
+// release takes s out of the batch and clears its slot. keep first
+// publishes its blocks, so they stay cached for prefix reuse (until the
+// pool needs them); a failed or cancelled sequence's are freed at once.
 func (e *Engine) release(s *seq, keep bool) {
 	if s.gone {
 		return
@@ -426,15 +445,13 @@ func (e *Engine) release(s *seq, keep bool) {
 	if i := slices.Index(e.active, s); i >= 0 {
 		e.active = slices.Delete(e.active, i, i+1)
 	}
-	st := &e.slots[s.slot]
-	st.seq = nil
-	e.cacheMu.Lock()
-	if keep && e.cache.Len(s.slot) == len(s.fed) {
-		st.cached = s.fed
-	} else {
-		st.cached = nil
-		e.cache.Clear(s.slot)
+	e.slots[s.slot].seq = nil
+	if keep {
+		e.publish(s)
 	}
+	e.cacheMu.Lock()
+	e.stats.lastLen = e.cache.Len(s.slot)
+	e.cache.Clear(s.slot)
 	e.cacheMu.Unlock()
 	s.unwatch()
 	e.mu.Lock()
@@ -537,9 +554,10 @@ type stepStats struct {
 	mixed     int // steps with decode tokens and a prompt chunk together
 	maxTokens int // largest batch
 	maxSeqs   int // most sequences in one batch
-	reused    int // prompt positions taken from a cached prefix
+	reused    int // prompt positions taken from the prefix cache
 	shared    int // prompt positions copied from a running sequence's slot
 	prompt    int // prompt positions run through the model
+	lastLen   int // positions the slot of the last released sequence held
 }
 
 // forward runs the model step, turning a panic into an error so one bad
@@ -580,10 +598,12 @@ func (e *Engine) process(w work, rows [][]float32) {
 	if w.decode {
 		s.fed = append(s.fed, s.next)
 		s.next = -1
+		e.publish(s)
 		e.advance(s, rows[0])
 		return
 	}
 	s.fed = append(s.fed, s.req.Prompt[w.p0:w.p0+w.n]...)
+	e.publish(s)
 	last := len(s.req.Prompt) - 1
 	if !s.req.PromptLogprobs {
 		if w.p0+w.n-1 == last {

@@ -94,6 +94,13 @@ type Event struct {
 	// token: OpenAI's convention (llama.cpp counts that token too).
 	PromptTokenCount int
 	CompletionTokens int
+	// CachedTokens, final on the last event, is how many leading prompt
+	// tokens were not computed for this request because the prefix cache
+	// held their keys and values from an earlier one (OpenAI's
+	// prompt_tokens_details.cached_tokens). Positions copied from a
+	// sibling choice computing the same prompt at the same time do not
+	// count: that prompt was computed once, for the request.
+	CachedTokens int
 	// Err ends the stream with a failure of the engine (not of the request):
 	// ErrClosed, a model step error, a Constraint that refused or allowed
 	// nothing, or a recovered internal panic.

@@ -19,10 +19,11 @@ type seq struct {
 	unwatch func() bool // stops the cancellation watch
 	out     *outbox
 
-	slot int
-	gone bool  // released from its slot; nothing more happens to it
-	fed  []int // tokens written to the slot: prompt, then generated
-	next int   // sampled token to feed in the next step (decoding)
+	slot   int
+	cached int   // leading prompt positions attached from the prefix cache
+	gone   bool  // released from its slot; nothing more happens to it
+	fed    []int // tokens written to the slot: prompt, then generated
+	next   int   // sampled token to feed in the next step (decoding)
 	// leader, while set, is a running sequence whose slot will hold the
 	// first share prompt positions of s (one prompt, n choices): s waits,
 	// running nothing, until they are there to copy (see Engine.follow).
@@ -310,6 +311,7 @@ func (e *Engine) finish(s *seq, reason FinishReason, text string, stopped bool) 
 		Finish:           reason,
 		PromptTokenCount: len(s.req.Prompt),
 		CompletionTokens: s.generated,
+		CachedTokens:     s.cached,
 	}
 	s.first(&ev)
 	// Release before the client can see the end: a client that submits

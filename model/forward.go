@@ -3,8 +3,8 @@ package model
 import (
 	"context"
 	"fmt"
-	"math"
 
+	"github.com/kiln-llm/kiln/attention"
 	"github.com/kiln-llm/kiln/tensor"
 )
 
@@ -42,21 +42,34 @@ func (m *Model) Forward(ctx context.Context, c *Cache, b *Batch) ([][]float32, e
 		return nil, nil
 	}
 	for s, end := range next {
-		c.reserve(s, end, len(m.layers))
+		if err := c.prepare(s, c.slots[s].n, end); err != nil {
+			for s2 := range next {
+				c.cut(&c.slots[s2], c.slots[s2].n)
+			}
+			return nil, fmt.Errorf("model: forward: %w", err)
+		}
 	}
 
 	st := m.newStep(c, b)
-	if err := st.embed(b.Tokens); err != nil {
+	// On failure the blocks added for this step go back to the pool; the
+	// lengths never moved.
+	fail := func(err error) ([][]float32, error) {
+		for s := range next {
+			c.cut(&c.slots[s], c.slots[s].n)
+		}
 		return nil, fmt.Errorf("model: forward: %w", err)
+	}
+	if err := st.embed(b.Tokens); err != nil {
+		return fail(err)
 	}
 	for l := range m.layers {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("model: forward: layer %d: %w", l, err)
+			return fail(fmt.Errorf("layer %d: %w", l, err))
 		}
 		st.layer(l, b.Output)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("model: forward: output: %w", err)
+		return fail(fmt.Errorf("output: %w", err))
 	}
 	logits := st.logits()
 	for s, end := range next {
@@ -119,8 +132,9 @@ type step struct {
 	q, k, v []float32
 	att, o  []float32
 	g, u    []float32
-	cs      []float32 // rope cos/sin scratch
-	scores  [][]float32
+	cs      []float32   // rope cos/sin scratch
+	scores  [][]float32 // per worker: attention weights
+	tmp     [][]float32 // per worker: widened key/value rows
 }
 
 func (m *Model) newStep(c *Cache, b *Batch) *step {
@@ -171,9 +185,9 @@ func (st *step) layer(l int, output []bool) {
 	for i := 0; i < n; i++ {
 		rmsNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], ly.attnNorm, cf.NormEps)
 	}
-	tensor.MatMul(st.q[:n*nq], ly.wq, st.h[:n*e], n, w)
-	tensor.MatMul(st.k[:n*nk], ly.wk, st.h[:n*e], n, w)
-	tensor.MatMul(st.v[:n*nv], ly.wv, st.h[:n*e], n, w)
+	m.matMul(st.q[:n*nq], ly.wq, st.h[:n*e], n, w)
+	m.matMul(st.k[:n*nk], ly.wk, st.h[:n*e], n, w)
+	m.matMul(st.v[:n*nv], ly.wv, st.h[:n*e], n, w)
 	addBias(st.q[:n*nq], ly.bq)
 	addBias(st.k[:n*nk], ly.bk)
 	addBias(st.v[:n*nv], ly.bv)
@@ -192,10 +206,7 @@ func (st *step) layer(l int, output []bool) {
 		}
 		rope(q, cf.Heads, cf.HeadDim, ly.rope, st.pos[i], cf.RopeNeox, st.cs)
 		rope(k, cf.HeadsKV, cf.HeadDim, ly.rope, st.pos[i], cf.RopeNeox, st.cs)
-		sc := &st.c.slots[st.seq[i]]
-		p := st.pos[i]
-		copy(sc.k[l][p*nk:(p+1)*nk], k)
-		copy(sc.v[l][p*nv:(p+1)*nv], st.v[i*nv:(i+1)*nv])
+		st.c.store(l, st.seq[i], st.pos[i], k, st.v[i*nv:(i+1)*nv])
 	}
 
 	if l == len(m.layers)-1 {
@@ -209,7 +220,7 @@ func (st *step) layer(l int, output []bool) {
 	}
 
 	st.attention(l)
-	tensor.MatMul(st.o[:n*e], ly.wo, st.att[:n*cf.Heads*cf.HeadDimV], n, w)
+	m.matMul(st.o[:n*e], ly.wo, st.att[:n*cf.Heads*cf.HeadDimV], n, w)
 	addBias(st.o[:n*e], ly.bo)
 	st.residual(ly.postAttnNorm)
 
@@ -217,8 +228,8 @@ func (st *step) layer(l int, output []bool) {
 		rmsNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], ly.ffnNorm, cf.NormEps)
 	}
 	ff := cf.FF
-	tensor.MatMul(st.g[:n*ff], ly.wGate, st.h[:n*e], n, w)
-	tensor.MatMul(st.u[:n*ff], ly.wUp, st.h[:n*e], n, w)
+	m.matMul(st.g[:n*ff], ly.wGate, st.h[:n*e], n, w)
+	m.matMul(st.u[:n*ff], ly.wUp, st.h[:n*e], n, w)
 	g, u := st.g[:n*ff], st.u[:n*ff]
 	switch m.spec.act {
 	case actGELUTanh:
@@ -230,7 +241,7 @@ func (st *step) layer(l int, output []bool) {
 			g[j] = silu(g[j]) * u[j]
 		}
 	}
-	tensor.MatMul(st.o[:n*e], ly.wDown, g, n, w)
+	m.matMul(st.o[:n*e], ly.wDown, g, n, w)
 	st.residual(ly.postFFNNorm)
 }
 
@@ -280,11 +291,16 @@ func addBias(x, b []float32) {
 
 // attention computes softmax(q.K^T * scale) V for every row and query head
 // against the cached keys and values of the row's slot, up to its position.
+// Work items are (row, key/value head): the query heads sharing a key/value
+// head are done together, so each cached row is read once per item. Per
+// item, scores against every visible position (block by block through the
+// slot's table), then their exponentials (shifted by the maximum), then the
+// weighted sum of value rows divided by the weights' sum.
 func (st *step) attention(l int) {
-	m, cf := st.m, &st.m.Config
+	m, cf, c := st.m, &st.m.Config, st.c
 	ly := &m.layers[l]
-	hd, hdv := cf.HeadDim, cf.HeadDimV
-	nq, nk, nv := cf.Heads*hd, cf.HeadsKV*hd, cf.HeadsKV*hdv
+	hd, hdv, bs := cf.HeadDim, cf.HeadDimV, c.bs
+	nq := cf.Heads * hd
 	group := cf.Heads / cf.HeadsKV
 	window := 0
 	if ly.swa {
@@ -300,49 +316,67 @@ func (st *step) attention(l int) {
 	for i := 0; i < st.n; i++ {
 		span = max(span, st.pos[i]-first(st.pos[i])+1)
 	}
-	items := st.n * cf.Heads
 	if len(st.scores) < m.pool.Workers() {
 		st.scores = make([][]float32, m.pool.Workers())
+		st.tmp = make([][]float32, m.pool.Workers())
 	}
-	m.pool.For(items, 1, func(chunk, lo, hi int) {
-		if len(st.scores[chunk]) < span {
-			st.scores[chunk] = make([]float32, span)
+	m.pool.For(st.n*cf.HeadsKV, 1, func(worker, lo, hi int) {
+		// Scores of every head, then one weight sum per head.
+		if len(st.scores[worker]) < group*span+group {
+			st.scores[worker] = make([]float32, group*span+group)
 		}
-		sbuf := st.scores[chunk]
+		if len(st.tmp[worker]) < bs*max(hd, hdv) {
+			st.tmp[worker] = make([]float32, bs*max(hd, hdv))
+		}
+		tmp := st.tmp[worker]
 		for it := lo; it < hi; it++ {
-			i, h := it/cf.Heads, it%cf.Heads
+			i, g := it/cf.HeadsKV, it%cf.HeadsKV
 			p := st.pos[i]
 			j0 := first(p)
-			kvh := h / group
-			sc := &st.c.slots[st.seq[i]]
-			keys, vals := sc.k[l], sc.v[l]
-			q := st.q[i*nq+h*hd : i*nq+(h+1)*hd]
-			s := sbuf[:p-j0+1]
-			maxS := float32(math.Inf(-1))
-			for j := j0; j <= p; j++ {
-				k := keys[j*nk+kvh*hd : j*nk+(kvh+1)*hd]
-				var d float32
-				for t, qv := range q {
-					d += qv * k[t]
+			n := p - j0 + 1
+			table := c.slots[st.seq[i]].table
+			q := st.q[i*nq+g*group*hd : i*nq+(g+1)*group*hd]
+			out := st.att[(i*cf.Heads+g*group)*hdv : (i*cf.Heads+(g+1)*group)*hdv]
+			sc := st.scores[worker][:group*n]
+			// Visit the visible positions block by block: rows [r0, r1) of
+			// block b, landing at column col of the score rows.
+			blocks := func(visit func(blk *kvBlock, row, rows, col int)) {
+				for b := j0 / bs; b <= p/bs; b++ {
+					r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
+					visit(&c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0)
 				}
-				d *= cf.AttnScale
-				s[j-j0] = d
-				maxS = max(maxS, d)
 			}
-			var sum float64
-			for t, d := range s {
-				ev := math.Exp(float64(d - maxS))
-				s[t] = float32(ev)
-				sum += ev
+			blocks(func(blk *kvBlock, row, rows, col int) {
+				switch c.typ {
+				case KVF32:
+					attention.ScoresF32(sc[col:], n, q, group, blk.k32[row*hd:], rows, hd)
+				case KVF16:
+					attention.ScoresF16(sc[col:], n, q, group, blk.k16[row*hd:], rows, hd, tmp)
+				case KVQ8_0:
+					attention.ScoresQ8(sc[col:], n, q, group, blk.k8[row*hd:], blk.ks[row*hd/c.qbK:], c.qbK, rows, hd, tmp)
+				}
+			})
+			sums := st.scores[worker][group*span : group*span+group]
+			for h := 0; h < group; h++ {
+				sums[h] = attention.ExpScores(sc[h*n:(h+1)*n], cf.AttnScale)
 			}
-			inv := float32(1 / sum)
-			out := st.att[(i*cf.Heads+h)*hdv : (i*cf.Heads+h+1)*hdv]
 			clear(out)
-			for j := j0; j <= p; j++ {
-				wj := s[j-j0] * inv
-				v := vals[j*nv+kvh*hdv : j*nv+(kvh+1)*hdv]
-				for t := range out {
-					out[t] += wj * v[t]
+			blocks(func(blk *kvBlock, row, rows, col int) {
+				switch c.typ {
+				case KVF32:
+					attention.AccumF32(out, sc[col:], n, group, blk.v32[row*hdv:], rows, hdv)
+				case KVF16:
+					attention.AccumF16(out, sc[col:], n, group, blk.v16[row*hdv:], rows, hdv, tmp)
+				case KVQ8_0:
+					attention.AccumQ8(out, sc[col:], n, group, blk.v8[row*hdv:], blk.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, tmp)
+				}
+			})
+			// The weights were left unnormalized: divide once here.
+			for h := 0; h < group; h++ {
+				inv := 1 / sums[h]
+				oh := out[h*hdv : (h+1)*hdv]
+				for t := range oh {
+					oh[t] *= inv
 				}
 			}
 		}
@@ -360,7 +394,7 @@ func (st *step) logits() [][]float32 {
 		rmsNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], m.outputNorm, cf.NormEps)
 	}
 	buf := make([]float32, n*cf.Vocab)
-	tensor.MatMul(buf, m.output, st.h[:n*e], n, m.pool)
+	m.matMul(buf, m.output, st.h[:n*e], n, m.pool)
 	out := make([][]float32, n)
 	for i := range out {
 		out[i] = buf[i*cf.Vocab : (i+1)*cf.Vocab : (i+1)*cf.Vocab]

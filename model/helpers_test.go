@@ -29,14 +29,21 @@ func modelPath(t testing.TB, name string) string {
 }
 
 // openModel opens and loads a model file, closing it when the test ends.
+// Keys and values are F32: the references allow 1e-4, which F16 ones do
+// not reach (TestKVTypes measures them).
 func openModel(t testing.TB, name string) *Model {
+	t.Helper()
+	return openModelWith(t, name, Options{Workers: testWorkers, KV: KVF32})
+}
+
+func openModelWith(t testing.TB, name string, opt Options) *Model {
 	t.Helper()
 	f, err := gguf.Open(modelPath(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	m, err := Load(f, Options{Workers: testWorkers})
+	m, err := Load(f, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

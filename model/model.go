@@ -3,11 +3,13 @@
 // per-sequence KV cache.
 //
 // Weights stay in their GGUF encoding and are read in place from the file's
-// memory map; every weight product goes through tensor.MatMul so that faster
-// kernels can replace it without touching this package. Activations, the KV
-// cache and all arithmetic outside MatMul are float32 (with float64 where a
-// reduction is cheap), which makes the results track a float64 reference on
-// the same dequantized weights closely.
+// memory map; every weight product goes through tensor.MatMul (or
+// tensor.MatMulFloat, Options.FloatMatMul) so that faster kernels can
+// replace it without touching this package. Activations and all arithmetic
+// outside MatMul are float32 (with float64 where a reduction is cheap); the
+// KV cache is paged and F16 by default (F32, Q8_0 selectable, see Cache).
+// With F32 keys and values and the float route the results track a float64
+// reference on the same dequantized weights closely.
 package model
 
 import (
@@ -59,6 +61,15 @@ type Options struct {
 	// Workers is the number of goroutines for MatMul and attention;
 	// 0 means runtime.NumCPU().
 	Workers int
+	// KV is the element type of the caches NewCache makes, and of those
+	// NewCacheWith makes without a type (default F16).
+	KV KVType
+	// FloatMatMul multiplies quantized weights by the float32 activations
+	// (tensor.MatMulFloat) instead of first rounding the activations to 8
+	// bits per block the way llama.cpp does (tensor.MatMul's integer
+	// route, the default): slower, but it tracks an exact float64
+	// computation on the dequantized weights instead of llama.cpp.
+	FloatMatMul bool
 }
 
 // Model is a loaded model. It holds no per-request state, so Forward may run
@@ -66,8 +77,10 @@ type Options struct {
 type Model struct {
 	Config Config
 
-	spec *archSpec
-	pool *parallel.Pool
+	spec   *archSpec
+	pool   *parallel.Pool
+	kv     KVType
+	matMul func(dst []float32, w tensor.Matrix, x []float32, n int, p *parallel.Pool)
 
 	tokEmbd    tensor.Matrix
 	outputNorm []float32
@@ -101,6 +114,9 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	if opt.Workers < 0 {
 		return nil, fmt.Errorf("model: load %s: Workers %d is negative", f.Path, opt.Workers)
 	}
+	if opt.KV > KVQ8_0 {
+		return nil, fmt.Errorf("model: load %s: unknown KV type %d", f.Path, opt.KV)
+	}
 	arch, err := f.RequireString("general.architecture")
 	if err != nil {
 		return nil, fmt.Errorf("model: load: %w", err)
@@ -109,7 +125,10 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	if !ok {
 		return nil, fmt.Errorf("model: load: %w", f.Errorf("unsupported architecture %q (supported: %v)", arch, Architectures()))
 	}
-	m := &Model{spec: spec, pool: parallel.New(opt.Workers)}
+	m := &Model{spec: spec, pool: parallel.New(opt.Workers), kv: opt.KV, matMul: tensor.MatMul}
+	if opt.FloatMatMul {
+		m.matMul = tensor.MatMulFloat
+	}
 	if err := m.readConfig(f, arch); err != nil {
 		return nil, fmt.Errorf("model: load: %w", err)
 	}

@@ -88,7 +88,11 @@ func TestReference(t *testing.T) {
 		t.Run(s.rel, func(t *testing.T) {
 			t.Parallel()
 			ref := readRef(t, filepath.Join(refDir, s.rel))
-			m := openModel(t, ref.Model)
+			// exact/ is float64 on the dequantized weights: the float
+			// route; logits/ is llama.cpp, whose activation rounding the
+			// default integer route reproduces.
+			m := openModelWith(t, ref.Model, Options{Workers: testWorkers, KV: KVF32,
+				FloatMatMul: strings.HasPrefix(s.rel, "exact/")})
 			cases := ref.Cases
 			if reduced && len(cases) > 1 && !strings.HasPrefix(ref.Model, "stories260K") {
 				cases = cases[1:2] // one prompt of medium length

@@ -212,7 +212,7 @@ func (j *chatJob) response(res []result) api.ChatCompletion {
 		}
 		completion += r.completion
 	}
-	out.Usage = usage(len(j.prompt), completion)
+	out.Usage = usage(len(j.prompt), completion, cachedTokens(resultsCached(res), len(res)))
 	return out
 }
 
@@ -292,7 +292,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, j *chatJ
 	}
 	completion := p.completion
 	if includeUsage {
-		u := usage(len(j.prompt), completion)
+		u := usage(len(j.prompt), completion, cachedTokens(p.cached, len(p.cached)))
 		c := chunk()
 		c.Choices = []api.ChunkChoice{}
 		c.Usage = &u

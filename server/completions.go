@@ -63,7 +63,7 @@ func (job *completionJob) response(res []result) api.Completion {
 		}
 		completion += rs.completion
 	}
-	u := usage(job.promptSize, completion)
+	u := usage(job.promptSize, completion, cachedTokens(resultsCached(res), job.n))
 	out.Usage = &u
 	return out
 }
@@ -319,7 +319,7 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, j 
 		// 003: usage rides on the very last chunk of the stream; with
 		// include_usage it gets a chunk of its own, as OpenAI sends it.
 		if p.finished == len(chans) && !includeUsage {
-			u := usage(j.promptSize, p.completion)
+			u := usage(j.promptSize, p.completion, cachedTokens(p.cached, j.n))
 			msg.Usage = &u
 		}
 		return out.send(msg)
@@ -328,7 +328,7 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, j 
 		return
 	}
 	if includeUsage {
-		u := usage(j.promptSize, p.completion)
+		u := usage(j.promptSize, p.completion, cachedTokens(p.cached, j.n))
 		msg := api.Completion{ID: j.id, Created: j.created, Model: j.model.ID, SystemFingerprint: j.model.Fingerprint,
 			Choices: []api.CompletionChoice{}, Usage: &u, StreamUsage: true}
 		if out.send(msg) != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/kiln-llm/kiln/api"
@@ -198,6 +199,7 @@ type result struct {
 	finish       engine.FinishReason
 	promptCount  int
 	completion   int
+	cached       int
 	err          error
 }
 
@@ -212,6 +214,7 @@ func (r *result) add(ev engine.Event) {
 		r.finish = ev.Finish
 		r.promptCount = ev.PromptTokenCount
 		r.completion = ev.CompletionTokens
+		r.cached = ev.CachedTokens
 	}
 	if ev.Err != nil {
 		r.err = ev.Err
@@ -277,8 +280,9 @@ func merge(ctx context.Context, chans []<-chan engine.Event) <-chan indexedEvent
 
 // progress is a stream's running totals over its choices.
 type progress struct {
-	finished   int // choices whose final event has arrived
-	completion int // their completion tokens
+	finished   int   // choices whose final event has arrived
+	completion int   // their completion tokens
+	cached     []int // per choice: prompt tokens from the prefix cache
 }
 
 // forEachEvent merges the choices' event streams and hands each event to fn
@@ -289,6 +293,7 @@ type progress struct {
 func (s *Server) forEachEvent(ctx context.Context, out *sse, chans []<-chan engine.Event, what string,
 	fn func(i int, ev engine.Event, p progress) error) (p progress, ok bool) {
 	done := make([]bool, len(chans))
+	p.cached = make([]int, len(chans))
 	merged := merge(ctx, chans)
 	for open := len(chans); open > 0; {
 		var ie indexedEvent
@@ -317,6 +322,7 @@ func (s *Server) forEachEvent(ctx context.Context, out *sse, chans []<-chan engi
 			done[ie.i] = true
 			p.finished++
 			p.completion += ie.ev.CompletionTokens
+			p.cached[ie.i] = ie.ev.CachedTokens
 		}
 		if fn(ie.i, ie.ev, p) != nil {
 			return p, false
@@ -333,9 +339,33 @@ func newID(prefix string) string {
 }
 
 // usage sums the choices' token counts. The prompt is counted once per
-// distinct prompt, as OpenAI does for n > 1.
-func usage(promptTokens, completionTokens int) api.Usage {
-	return api.Usage{PromptTokens: promptTokens, CompletionTokens: completionTokens, TotalTokens: promptTokens + completionTokens}
+// distinct prompt, as OpenAI does for n > 1, and so are its cached tokens
+// (cachedTokens gives them).
+func usage(promptTokens, completionTokens, cachedTokens int) api.Usage {
+	return api.Usage{PromptTokens: promptTokens, CompletionTokens: completionTokens, TotalTokens: promptTokens + completionTokens,
+		PromptTokensDetails: &api.PromptTokensDetails{CachedTokens: cachedTokens}}
+}
+
+// cachedTokens totals the prompt tokens served from the prefix cache when
+// choices come in groups of n per prompt. Within a group the least is
+// taken: the choices read one prompt, and what one choice found cached
+// because a sibling had just computed it was still computed for this
+// request.
+func cachedTokens(perChoice []int, n int) int {
+	total := 0
+	for i := 0; i < len(perChoice); i += max(n, 1) {
+		total += slices.Min(perChoice[i:min(i+max(n, 1), len(perChoice))])
+	}
+	return total
+}
+
+// resultsCached lists the finished results' cached prompt tokens.
+func resultsCached(res []result) []int {
+	c := make([]int, len(res))
+	for i, r := range res {
+		c[i] = r.cached
+	}
+	return c
 }
 
 // engineError is the API error for a generation that failed inside the

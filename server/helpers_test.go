@@ -59,6 +59,11 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.engine.Ctx == 0 {
 		o.engine.Ctx = 512
 	}
+	if o.engine.KV.Type == model.KVDefault {
+		// Several tests hold outputs to llama.cpp's logprobs within 1e-4,
+		// which F16 keys and values (the default) do not reach.
+		o.engine.KV.Type = model.KVF32
+	}
 	m, err := server.Load(server.LoadOptions{Path: modelPath(t), ChatTemplate: o.chatTemplate, Engine: o.engine, Workers: 1, Build: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +165,7 @@ func ref(t *testing.T) *reference {
 			refErr = err
 			return
 		}
-		m, err := model.Load(f, model.Options{Workers: 1})
+		m, err := model.Load(f, model.Options{Workers: 1, KV: model.KVF32})
 		if err != nil {
 			refErr = err
 			return
@@ -221,6 +226,7 @@ func readUntil(t *testing.T, r io.Reader, want string) {
 	t.Fatalf("stream ended before %q", want)
 }
 
+// engineOpts keeps F32 keys and values, as newEnv does.
 func engineOpts(parallel, ctx, queue int) engine.Options {
-	return engine.Options{Parallel: parallel, Ctx: ctx, Queue: queue}
+	return engine.Options{Parallel: parallel, Ctx: ctx, Queue: queue, KV: model.CacheOptions{Type: model.KVF32}}
 }

@@ -53,7 +53,10 @@ func cpuidECX1() uint32
 func hasF16C() bool { return cpuidECX1()&(1<<29) != 0 }
 
 // avx2Kernels need AVX2, FMA and F16C (every x86-64 CPU with AVX2 so far
-// has all three). Types without an assembly kernel use the portable ones.
+// has all three): float-route kernels for one and four inputs and their
+// multi-row forms (rows_amd64.go), and the integer route's multi-row
+// kernels and activation quantizers (intkernels_amd64.go). Types without an
+// assembly kernel use the portable ones.
 var avx2Kernels = &kernelSet{
 	name: "avx2",
 	one: map[Type]rowDot{
@@ -67,23 +70,33 @@ var avx2Kernels = &kernelSet{
 		Q6_K: blocksAVX2(210, 256, dotQ6KAVX2),
 	},
 	four: map[Type]rowDot4{
-		F32: func(w []byte, x []float32, stride int, _ []float32, _ int, out *[4]float32) {
-			n := len(w) / 4
-			x = x[:3*stride+n]
-			n8 := n &^ 7
-			*out = [4]float32{}
-			if n8 > 0 {
-				dotF32x4AVX2(unsafe.SliceData(w), unsafe.SliceData(x), stride, n8, out)
-			}
-			for k := range out {
-				if n8 < n {
-					out[k] += dotF32Go(w[4*n8:], x[k*stride+n8:], nil)
-				}
-			}
-		},
+		F32:  f32x4AVX2,
 		Q8_0: blocks4AVX2(34, 32, dotQ8_0x4AVX2),
 		Q4_0: blocks4AVX2(18, 32, dotQ4_0x4AVX2),
 	},
+	rows:   avx2FloatRows,
+	rows4:  f32Rows4AVX2,
+	qrows:  avx2IntRows,
+	qrows4: avx2IntRows4,
+	quant8: quant8AVX2,
+	quantK: quantKAVX2,
+}
+
+// f32x4AVX2 is the four-input F32 kernel: the assembly does whole groups
+// of eight elements, Go the tail.
+func f32x4AVX2(w []byte, x []float32, stride int, _ []float32, _ int, out *[4]float32) {
+	n := len(w) / 4
+	x = x[:3*stride+n]
+	n8 := n &^ 7
+	*out = [4]float32{}
+	if n8 > 0 {
+		dotF32x4AVX2(unsafe.SliceData(w), unsafe.SliceData(x), stride, n8, out)
+	}
+	for k := range out {
+		if n8 < n {
+			out[k] += dotF32Go(w[4*n8:], x[k*stride+n8:], nil)
+		}
+	}
 }
 
 // plainAVX2 wraps a kernel for a plain float type of size bytes per

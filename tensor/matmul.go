@@ -47,35 +47,70 @@ func (m Matrix) Row(i int) []byte {
 }
 
 // MatMul computes dst[i*m.Rows + r] = dot(row r of m, x[i*m.Cols:(i+1)*m.Cols])
-// for i in [0, n), accumulating in float32.
+// for i in [0, n).
 //
-// It is the single entry point the model uses for every weight. Each dot
-// product is computed straight from the encoded blocks by a fused kernel
-// (AVX2/FMA assembly where the CPU has it, portable Go otherwise): block and
-// sub-block scales multiply float32 sums of integer quants times inputs, so
-// results differ from a dot with DequantizeRow's output only by float32
-// summation order. A batch (n > 1) walks the weights in cache-sized tiles of
-// rows and reuses each tile for all n inputs, several inputs per decoded
-// block where a kernel allows. Rows are shared out over the workers of p (a
-// nil p runs on the caller's goroutine). Each output is computed by one
-// kernel call whatever the worker count, so results do not depend on it.
+// It is the single entry point the model uses for every weight, and it
+// takes one of two routes:
+//
+//   - The integer route, for the block-quantized weight types llama.cpp
+//     multiplies that way (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K ... Q6_K):
+//     each input row is quantized once per call to 8 bits per element
+//     exactly as llama.cpp does (Q8_0, Q8_1 or Q8_K blocks, see qacts), and
+//     each weight block is multiplied with its input block in integers
+//     (AVX2 vpmaddubsw/vpmaddwd where the CPU has it), the int32 sum scaled
+//     once per block by the two blocks' float32 scales. The activation
+//     rounding (about 0.4 % of a block's largest input) is the one
+//     llama.cpp applies, so logits follow llama.cpp's rather than those of
+//     an exact product.
+//   - The float route, for plain float weights (F32, F16, BF16) and the
+//     remaining types, and for every type through MatMulFloat: each dot
+//     product is computed straight from the encoded blocks with float32
+//     inputs by a fused kernel; block and sub-block scales multiply float32
+//     sums of integer quants times inputs, so results differ from a dot with
+//     DequantizeRow's output only by float32 summation order.
+//
+// A batch (n > 1) walks the weights in cache-sized tiles of rows and reuses
+// each tile for all n inputs, several inputs per decoded block where a
+// kernel allows. Rows are shared out over the workers of p (a nil p runs on
+// the caller's goroutine), each worker's range of rows in one kernel call
+// where the kernel loops over rows itself. Each output is computed the same
+// way whatever the worker count, so results do not depend on it.
 //
 // m must come from NewMatrix (or satisfy its checks). Mismatched dst or x
 // lengths are a programming error in the caller, not bad input data, and
 // panic like an out-of-range slice would. Such a panic always reaches the
 // caller's goroutine, even when a worker raised it, so a recover there sees it.
 func MatMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool) {
-	matMul(dst, m, x, n, p, activeKernels)
+	matMul(dst, m, x, n, p, activeKernels, true)
 }
 
-// matMul is MatMul with an explicit kernel set, so that tests can run every
-// set the host supports.
-func matMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *kernelSet) {
+// MatMulFloat is MatMul on the float route for every type: the inputs are
+// not quantized, so the result is the product of the dequantized weights and
+// the float32 inputs up to float32 summation order. It is the route for
+// comparisons with exact references, and the model's option for accuracy.
+func MatMulFloat(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool) {
+	matMul(dst, m, x, n, p, activeKernels, false)
+}
+
+// IntegerRoute reports whether MatMul takes the integer route for weights of
+// type t, so that callers can hold prefill speed against the right peak.
+func IntegerRoute(t Type) bool {
+	_, ok := actType(t)
+	return ok
+}
+
+// matMul is MatMul with an explicit kernel set and route, so that tests can
+// run every set the host supports.
+func matMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *kernelSet, integer bool) {
 	if n < 0 || len(x) < n*m.Cols || len(dst) < n*m.Rows {
 		panic(fmt.Sprintf("tensor.MatMul: %s %dx%d with n=%d needs len(x) >= %d and len(dst) >= %d, have %d and %d",
 			m.Type, m.Rows, m.Cols, n, n*m.Cols, n*m.Rows, len(x), len(dst)))
 	}
 	if n == 0 || m.Rows == 0 {
+		return
+	}
+	if kind, ok := actType(m.Type); ok && integer {
+		matMulInt(dst, m, x, n, p, ks, kind)
 		return
 	}
 	j := ks.job(m, x, n)
@@ -89,6 +124,85 @@ func matMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *k
 	p.For(m.Rows, grain, func(_, lo, hi int) { matMulRows(dst, j, lo, hi) })
 }
 
+// matMulInt is the integer route of matMul: kind is the activation format.
+func matMulInt(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *kernelSet, kind Type) {
+	a := qactsPool.Get().(*qacts)
+	defer qactsPool.Put(a)
+	a.alloc(kind, n, m.Cols)
+	if n >= 4 {
+		p.For(n, 1, func(_, lo, hi int) { a.quantize(x, lo, hi, ks) })
+	} else {
+		a.quantize(x, 0, n, ks)
+	}
+	rows := ks.qrows[m.Type]
+	if rows == nil {
+		rows = goIntRows[m.Type]
+	}
+	rows4 := ks.qrows4[m.Type]
+	if rows4 != nil && n >= 4 {
+		a.interleave(n)
+	}
+	rb := m.rowBytes()
+	if n == 1 {
+		v := a.view(0)
+		p.For(m.Rows, 4, func(_, lo, hi int) {
+			rows(dst[lo:hi], m.Data[lo*rb:hi*rb], rb, v)
+		})
+		return
+	}
+	tile := max(1, intTileBytes/rb)
+	p.For(m.Rows, tile, func(_, lo, hi int) {
+		for r0 := lo; r0 < hi; r0 += tile {
+			r1 := min(r0+tile, hi)
+			w := m.Data[r0*rb : r1*rb]
+			i := 0
+			if rows4 != nil {
+				for ; i+4 <= n; i += 4 {
+					rows4(dst[i*m.Rows+r0:], m.Rows, w, rb, r1-r0, a, i)
+				}
+			}
+			for ; i < n; i++ {
+				rows(dst[i*m.Rows+r0:i*m.Rows+r1], w, rb, a.view(i))
+			}
+		}
+	})
+}
+
+// fRowsFn is a multi-row float-route kernel: out[r] = dot(row r, x) for r
+// in [0, len(out)), the rows rb bytes apart from the start of w, given x's
+// sums (see rowDot).
+type fRowsFn func(out []float32, w []byte, rb int, x, xsum []float32)
+
+// f32Rows4Fn computes, for float32 rows rb bytes apart from the start of w
+// and the four inputs x[k*xstride:], out[k*ostride + r] = dot(row r, input
+// k) for r < rows, each equal to what the set's four[F32] gives.
+type f32Rows4Fn func(out []float32, ostride int, w []byte, rb, rows int, x []float32, xstride int)
+
+// qRowsFn is a multi-row integer-route kernel: out[r] = dot(row r, a) for
+// r in [0, len(out)), the rows rb bytes apart from the start of w.
+type qRowsFn func(out []float32, w []byte, rb int, a actView)
+
+// qRows4Fn is qRowsFn for the four inputs i..i+3 of a, each weight block
+// decoded once for all four: out[k*ostride + r] for input i+k.
+type qRows4Fn func(out []float32, ostride int, w []byte, rb, rows int, a *qacts, i int)
+
+// goIntRows are the portable integer kernels looped over rows.
+var goIntRows = func() map[Type]qRowsFn {
+	r := make(map[Type]qRowsFn, len(goIntKernels))
+	for t, k := range goIntKernels {
+		r[t] = rowsOf(k)
+	}
+	return r
+}()
+
+func rowsOf(k qRowDot) qRowsFn {
+	return func(out []float32, w []byte, rb int, a actView) {
+		for r := range out {
+			out[r] = k(w[r*rb:(r+1)*rb:(r+1)*rb], a)
+		}
+	}
+}
+
 // kernelSet is one implementation of the fused kernels: dot products of one
 // row with one input (one) and, where implemented, with four inputs at once
 // (four), which decodes each block once for all four.
@@ -96,13 +210,27 @@ type kernelSet struct {
 	name string
 	one  map[Type]rowDot
 	four map[Type]rowDot4
+	// rows are the float route's multi-row kernels (one per row where
+	// absent); rows4 is its float32 four-input multi-row kernel, for F32
+	// weights and tiles decoded to float32 (four[F32] per row if nil).
+	rows  map[Type]fRowsFn
+	rows4 f32Rows4Fn
+	// The integer route's multi-row kernels (goIntRows where absent).
+	qrows  map[Type]qRowsFn
+	qrows4 map[Type]qRows4Fn
+	// quant8 quantizes whole blocks to Q8_0/Q8_1 like quantActQ8 (which is
+	// used where it is nil), bit for bit; s is only written for Q8_1.
+	quant8 func(x []float32, qs []int8, d []float32, is []int32, s []float32, q81 bool)
+	// quantK is quant8 for Q8_K (quantActQ8K where nil).
+	quantK func(x []float32, qs []int8, d []float32, bs []int16)
 }
 
 // rowDot4 is rowDot for the four inputs x[0:], x[stride:], x[2*stride:],
 // x[3*stride:] (sums likewise at sumStride), storing the dots in out.
 type rowDot4 func(w []byte, x []float32, stride int, xsum []float32, sumStride int, out *[4]float32)
 
-// portableKernels is the pure-Go kernel set, used where no assembly applies.
+// portableKernels is the pure-Go kernel set, used where no assembly applies
+// (its integer route uses goIntRows and quantActQ8).
 var portableKernels = &kernelSet{name: "go", one: goKernels, four: map[Type]rowDot4{F32: dotF32x4Go}}
 
 // dotF32x4Go is the portable four-input F32 kernel: four one-input dots,
@@ -120,6 +248,8 @@ type mmJob struct {
 	n, ns   int // inputs; sums per input
 	one     rowDot
 	four    rowDot4
+	rows    fRowsFn
+	rows4   f32Rows4Fn
 	// The set's float32 kernels, for batches decoded to float32 first.
 	f32one  rowDot
 	f32four rowDot4
@@ -127,7 +257,7 @@ type mmJob struct {
 
 func (ks *kernelSet) job(m Matrix, x []float32, n int) *mmJob {
 	j := &mmJob{m: m, x: x, n: n, one: ks.one[m.Type], four: ks.four[m.Type],
-		f32one: ks.one[F32], f32four: ks.four[F32]}
+		rows: ks.rows[m.Type], rows4: ks.rows4, f32one: ks.one[F32], f32four: ks.four[F32]}
 	if j.f32one == nil {
 		j.f32one = goKernels[F32]
 	}
@@ -144,6 +274,11 @@ func (ks *kernelSet) job(m Matrix, x []float32, n int) *mmJob {
 	return j
 }
 
+// intTileBytes is tileBytes for the integer route: its four-input kernels
+// run each tile 4 inputs at a time, and a tile that stays in the 32 KiB L1
+// next to the four inputs' quants measured ~10% faster than one in L2.
+const intTileBytes = 16 << 10
+
 // tileBytes bounds the weight bytes a batch keeps hot while it runs all its
 // inputs over them: well inside a 512 KiB L2 next to the inputs.
 const tileBytes = 64 << 10
@@ -151,6 +286,11 @@ const tileBytes = 64 << 10
 // matMulRows does rows [lo, hi) of MatMul.
 func matMulRows(dst []float32, j *mmJob, lo, hi int) {
 	m := j.m
+	if j.n == 1 && j.rows != nil {
+		rb := m.rowBytes()
+		j.rows(dst[lo:hi], m.Data[lo*rb:hi*rb], rb, j.x[:m.Cols], j.xsum)
+		return
+	}
 	if j.n == 1 {
 		for r := lo; r < hi; r++ {
 			dst[r] = j.one(m.Row(r), j.x[:m.Cols], j.xsum)
@@ -161,10 +301,32 @@ func matMulRows(dst []float32, j *mmJob, lo, hi int) {
 		matMulDecoded(dst, j, lo, hi)
 		return
 	}
-	tile := max(1, tileBytes/m.rowBytes())
+	rb := m.rowBytes()
+	tile := max(1, tileBytes/rb)
 	for r0 := lo; r0 < hi; r0 += tile {
 		r1 := min(r0+tile, hi)
+		if m.Type == F32 && j.rows4 != nil {
+			batchTileF32(dst, j, r0, r1, m.Data[r0*rb:r1*rb])
+			continue
+		}
 		batchTile(dst, j, r0, r1, m.Row, j.one, j.four, j.xsum, j.ns)
+	}
+}
+
+// batchTileF32 is batchTile for float32 rows [r0, r1) stored in w, with the
+// multi-row four-input kernel.
+func batchTileF32(dst []float32, j *mmJob, r0, r1 int, w []byte) {
+	cols, rows := j.m.Cols, j.m.Rows
+	rb := 4 * cols
+	i := 0
+	for ; i+4 <= j.n; i += 4 {
+		j.rows4(dst[i*rows+r0:], rows, w, rb, r1-r0, j.x[i*cols:(i+4)*cols], cols)
+	}
+	for ; i < j.n; i++ {
+		x := j.x[i*cols : (i+1)*cols]
+		for r := r0; r < r1; r++ {
+			dst[i*rows+r] = j.f32one(w[(r-r0)*rb:(r-r0+1)*rb], x, nil)
+		}
 	}
 }
 
@@ -181,6 +343,10 @@ func matMulDecoded(dst []float32, j *mmJob, lo, hi int) {
 		for r := r0; r < r1; r++ {
 			// Cannot fail: the matrix was validated by NewMatrix.
 			_ = DequantizeRow(j.m.Type, j.m.Row(r), buf[(r-r0)*cols:(r-r0+1)*cols])
+		}
+		if j.rows4 != nil {
+			batchTileF32(dst, j, r0, r1, raw[:4*(r1-r0)*cols])
+			continue
 		}
 		batchTile(dst, j, r0, r1, func(r int) []byte { return raw[4*(r-r0)*cols : 4*(r-r0+1)*cols] }, j.f32one, j.f32four, nil, 0)
 	}

@@ -69,7 +69,7 @@ func checkMatMul(t *testing.T, ks *kernelSet, rng *rand.Rand, typ Type, rows, co
 		for _, workers := range []int{1, 2, 3, 0, 100} {
 			dst := make([]float32, n*rows)
 			p := parallel.New(workers)
-			matMul(dst, m, x, n, p, ks)
+			matMul(dst, m, x, n, p, ks, false)
 			p.Close()
 			for i := 0; i < n; i++ {
 				for r := 0; r < rows; r++ {
@@ -235,16 +235,24 @@ func catchPanic(fn func()) (r any) {
 	return nil
 }
 
-// BenchmarkMatMul multiplies weights of the shapes a decoder uses (a square
-// projection of two sizes and a 151936x1024 output projection) by n = 1
-// (decode) and n = 32 (prefill) input rows with 1 and 2 workers. Bytes/s
-// counts the weight bytes streamed per call, the figure of merit for decoding,
-// which reads every weight once per token.
+// BenchmarkMatMul multiplies weights of the shapes a decoder uses (the
+// projections of a 110M llama, dim 768 and ff 2048; of a 0.5B model, dim 896
+// and ff 4864; a square 2048 and a 151936x1024 output projection) by n = 1
+// (decode), 4 (batched decode), 32 and 512 (prefill) input rows with 1 and 2
+// workers, on MatMul's default route and (route=float) on MatMulFloat.
+// Bytes/s counts the weight bytes streamed per call, the figure of merit for
+// decoding, which reads every weight once per token; batches also report
+// GFLOP/s (2 flops per weight per input). One-worker runs also report the
+// same rates per second of the benchmark thread's CPU time (cpuGB/s,
+// cpuGFLOP/s), steadier on a shared machine.
 func BenchmarkMatMul(b *testing.B) {
-	shapes := []struct{ rows, cols int }{{2048, 2048}, {4096, 4096}, {151936, 1024}}
+	shapes := []struct{ rows, cols int }{{768, 768}, {2048, 768}, {768, 2048}, {896, 896}, {4864, 896}, {2048, 2048}, {151936, 1024}}
 	types := []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K}
 	for _, sh := range shapes {
 		for _, typ := range types {
+			if sh.cols%typ.BlockSize() != 0 {
+				continue
+			}
 			name := fmt.Sprintf("%dx%d/%s", sh.rows, sh.cols, typ)
 			b.Run(name, func(b *testing.B) {
 				rng := rand.New(rand.NewPCG(13, uint64(typ)))
@@ -252,24 +260,87 @@ func BenchmarkMatMul(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				for _, n := range []int{1, 32} {
+				for _, n := range []int{1, 4, 32, 512} {
+					if n == 512 && sh.rows*sh.cols > 8<<20 {
+						continue // minutes per run for the output projection
+					}
 					x := make([]float32, n*sh.cols)
 					for i := range x {
 						x[i] = float32(rng.NormFloat64())
 					}
 					dst := make([]float32, n*sh.rows)
-					for _, workers := range []int{1, 2} {
-						b.Run(fmt.Sprintf("n=%d/w=%d", n, workers), func(b *testing.B) {
-							p := parallel.New(workers)
-							defer p.Close()
-							b.SetBytes(int64(len(m.Data)))
-							for b.Loop() {
-								MatMul(dst, m, x, n, p)
-							}
-						})
+					routes := []string{"float"}
+					if _, ok := actType(typ); ok {
+						routes = []string{"int", "float"}
+					}
+					for _, route := range routes {
+						for _, workers := range []int{1, 2} {
+							b.Run(fmt.Sprintf("n=%d/w=%d/%s", n, workers, route), func(b *testing.B) {
+								p := parallel.New(workers)
+								defer p.Close()
+								b.SetBytes(int64(len(m.Data)))
+								if workers == 1 {
+									runtime.LockOSThread()
+									defer runtime.UnlockOSThread()
+								}
+								cpu0 := threadCPU()
+								for b.Loop() {
+									matMul(dst, m, x, n, p, activeKernels, route == "int")
+								}
+								cpu := (threadCPU() - cpu0).Seconds()
+								flops := 2 * float64(n) * float64(sh.rows*sh.cols) * float64(b.N)
+								if n > 1 {
+									b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+								}
+								// With one worker everything runs on this thread, whose CPU
+								// time excludes what other processes took from it.
+								if workers == 1 && cpu > 0 {
+									b.ReportMetric(float64(len(m.Data))*float64(b.N)/cpu/1e9, "cpuGB/s")
+									if n > 1 {
+										b.ReportMetric(flops/cpu/1e9, "cpuGFLOP/s")
+									}
+								}
+							})
+						}
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestF32Rows4MatchesFour checks that the multi-row float32 four-input
+// kernel gives, bit for bit, what the set's four-input kernel gives row by
+// row, for even and odd row counts and row lengths with and without a
+// tail beyond a multiple of 8, so that batched results do not depend on
+// how rows were paired.
+func TestF32Rows4MatchesFour(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for _, ks := range hostKernels() {
+		if ks.rows4 == nil {
+			continue
+		}
+		for _, cols := range []int{8, 13, 64, 100} {
+			for _, rows := range []int{1, 2, 5, 8} {
+				w := randomRow(rng, F32, rows*cols)
+				xstride := cols + 3
+				x := make([]float32, 3*xstride+cols)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				ostride := rows + 1
+				got := make([]float32, 3*ostride+rows)
+				ks.rows4(got, ostride, w, 4*cols, rows, x, xstride)
+				var o [4]float32
+				for r := 0; r < rows; r++ {
+					ks.four[F32](w[4*cols*r:4*cols*(r+1)], x, xstride, nil, 0, &o)
+					for k := range o {
+						if g := got[k*ostride+r]; math.Float32bits(g) != math.Float32bits(o[k]) {
+							t.Errorf("%s %dx%d: row %d input %d: rows4 %v, four %v", ks.name, rows, cols, r, k, g, o[k])
+						}
+					}
+				}
+			}
 		}
 	}
 }

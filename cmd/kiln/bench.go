@@ -28,11 +28,8 @@ import (
 	"github.com/kiln-llm/kiln/model"
 	"github.com/kiln-llm/kiln/server"
 	"github.com/kiln-llm/kiln/synth"
+	"github.com/kiln-llm/kiln/tensor"
 )
-
-// kvBytesPerElem is the size of one cached key or value element: model.Cache
-// stores float32.
-const kvBytesPerElem = 4
 
 // benchResult is what `kiln bench --json` prints. Rates are per second;
 // shares are measured figure / physical limit on this machine.
@@ -50,7 +47,11 @@ type benchResult struct {
 	Params      int64 `json:"params"`       // weights multiplied per prompt token
 
 	BandwidthGBs float64 `json:"bandwidth_gb_s"`
-	PeakGFLOPs   float64 `json:"peak_gflop_s"`
+	// PeakGFLOPs is the arithmetic peak of the route the model's main type
+	// takes in MatMul: float32 FMA, or 8-bit multiply-adds for types on the
+	// integer route (PeakRoute says which).
+	PeakGFLOPs float64 `json:"peak_gflop_s"`
+	PeakRoute  string  `json:"peak_route"`
 
 	PrefillTokS  float64 `json:"prefill_tok_s"`
 	PrefillGFLOP float64 `json:"prefill_gflop_s"`
@@ -65,8 +66,9 @@ type benchResult struct {
 	// elsewhere; the bandwidth scan's buffer is returned to the OS first),
 	// against the budget the issue sets: the model file, the KV cache the
 	// run used, and 150 MB for everything else.
-	RSSBytes int64 `json:"rss_bytes,omitempty"`
-	KVBytes  int64 `json:"kv_bytes"`
+	RSSBytes int64  `json:"rss_bytes,omitempty"`
+	KVBytes  int64  `json:"kv_bytes"`
+	KVType   string `json:"kv_type"`
 
 	// LoadAvg is the 1-minute load average at the end (Linux; 0 elsewhere):
 	// above the thread count, other processes shared the cores.
@@ -86,12 +88,20 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	concurrency := fs.String("concurrency", "", "comma-separated client counts (e.g. 1,4,8): stream -n tokens per request through the HTTP server, run in-process on 127.0.0.1")
 	rounds := fs.Int("rounds", 2, "requests per client with --concurrency")
+	kvType := kvTypeFlag(fs)
 	prefix := fs.Int("prefix", 0, "with --concurrency: first time two requests that share a prefix of this many words (a system prompt) and differ after it, to show what the prefix cache saves")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if *threads == 0 {
 		*threads = runtime.NumCPU()
+	}
+	if *threads < 0 || *prompt < 1 || *gen < 1 || *reps < 1 || *bwMiB < 1 || *peakDur <= 0 {
+		return fmt.Errorf("bench: --threads must be >= 0 and -p, -n, --reps, --bw-mib, --peak-time positive")
+	}
+	kv, err := parseKV(*kvType)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	if *concurrency != "" {
 		levels, err := parseLevels(*concurrency)
@@ -101,13 +111,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *threads < 0 || *prompt < 1 || *gen < 1 || *rounds < 1 || *prefix < 0 {
 			return fmt.Errorf("bench: --threads and --prefix must be >= 0 and -p, -n, --rounds positive")
 		}
-		return benchHTTP(ctx, httpBench{path: *modelPath, threads: *threads, levels: levels, prompt: *prompt,
+		return benchHTTP(ctx, httpBench{path: *modelPath, threads: *threads, kv: kv, levels: levels, prompt: *prompt,
 			gen: *gen, rounds: *rounds, prefix: *prefix}, *asJSON, stdout, stderr)
 	}
-	if *threads < 0 || *prompt < 1 || *gen < 1 || *reps < 1 || *bwMiB < 1 || *peakDur <= 0 {
-		return fmt.Errorf("bench: --threads must be >= 0 and -p, -n, --reps, --bw-mib, --peak-time positive")
-	}
-	l, err := load(*modelPath, true, *threads, stderr)
+	l, err := load(*modelPath, &model.Options{Workers: *threads, KV: kv}, stderr)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -129,6 +136,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// The limits are measured again before every repetition and the best
 	// kept: on a shared machine a single measurement taken while a neighbour
 	// is busy understates them and makes every share look too good.
+	peakFn := bench.Peak
+	r.PeakRoute = "fma"
+	if t, err := tensor.ParseType(r.Type); err == nil && tensor.IntegerRoute(t) {
+		peakFn, r.PeakRoute = bench.PeakInt8, "int8"
+	}
 	var bw, peak float64
 	var prefill, decode time.Duration
 	for i := range *reps {
@@ -136,7 +148,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		pk, err := bench.Peak(ctx, *threads, *peakDur)
+		pk, err := peakFn(ctx, *threads, *peakDur)
 		if err != nil {
 			return err
 		}
@@ -156,7 +168,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	r.BandwidthGBs, r.PeakGFLOPs = bw/1e9, peak/1e9
 	r.LoadAvg = loadAvg()
-	r.KVBytes = int64(cf.Layers) * int64(cf.HeadsKV) * int64(cf.HeadDim+cf.HeadDimV) * kvBytesPerElem * int64(*prompt+*gen)
+	// Keys and values of every position over all layers, in the cache's
+	// element type (asked of an empty cache, which allocates nothing).
+	posBytes := int64(m.NewCache(1, 1).PositionBytes())
+	r.KVType = kv.String()
+	r.KVBytes = posBytes * int64(*prompt+*gen)
 	r.PrefillTokS = float64(*prompt) / prefill.Seconds()
 	r.DecodeTokS = float64(*gen) / decode.Seconds()
 
@@ -172,8 +188,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Decode reads every weight once per token plus the cached keys and
 	// values of every earlier position (mean context over the decoded span).
 	meanCtx := p + float64(*gen+1)/2
-	kv := float64(cf.Layers) * float64(cf.HeadsKV) * float64(cf.HeadDim+cf.HeadDimV) * kvBytesPerElem * meanCtx
-	r.DecodeBytesPerTok = float64(r.WeightBytes) + kv
+	r.DecodeBytesPerTok = float64(r.WeightBytes) + float64(posBytes)*meanCtx
 	r.DecodeShare = r.DecodeTokS * r.DecodeBytesPerTok / bw
 	r.DecodeShareFile = r.DecodeTokS * float64(r.FileBytes) / bw
 
@@ -311,8 +326,8 @@ func printBench(w io.Writer, r *benchResult) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\ttok/s\tachieved\tlimit\tshare\tshare by file size\t\n")
-	fmt.Fprintf(tw, "prefill %d\t%.1f\t%.1f GFLOP/s\t%.1f GFLOP/s\t%.1f%%\t\t\n",
-		r.PromptTokens, r.PrefillTokS, r.PrefillGFLOP, r.PeakGFLOPs, 100*r.PrefillShare)
+	fmt.Fprintf(tw, "prefill %d\t%.1f\t%.1f GFLOP/s\t%.1f GFLOP/s %s\t%.1f%%\t\t\n",
+		r.PromptTokens, r.PrefillTokS, r.PrefillGFLOP, r.PeakGFLOPs, r.PeakRoute, 100*r.PrefillShare)
 	fmt.Fprintf(tw, "decode %d\t%.1f\t%.2f GB/s\t%.2f GB/s\t%.1f%%\t%.1f%%\t\n",
 		r.GenTokens, r.DecodeTokS, r.DecodeTokS*r.DecodeBytesPerTok/1e9, r.BandwidthGBs, 100*r.DecodeShare, 100*r.DecodeShareFile)
 	if err := tw.Flush(); err != nil {
@@ -367,6 +382,7 @@ type prefixRun struct {
 type httpBench struct {
 	path                        string
 	threads                     int
+	kv                          model.KVType
 	levels                      []int
 	prompt, gen, rounds, prefix int
 }
@@ -402,7 +418,7 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 	most := slices.Max(levels)
 	m, err := server.Load(server.LoadOptions{
 		Path: path, Workers: threads, Build: buildID(),
-		Engine: engine.Options{Parallel: most, Ctx: 4*max(prompt, hb.prefix+8) + gen + 64, Queue: most * rounds},
+		Engine: engine.Options{KV: model.CacheOptions{Type: hb.kv}, Parallel: most, Ctx: 4*max(prompt, hb.prefix+8) + gen + 64, Queue: most * rounds},
 	})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

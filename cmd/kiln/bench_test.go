@@ -63,6 +63,10 @@ func TestBenchJSON(t *testing.T) {
 			if r.Type != tc.typ.String() {
 				t.Errorf("type %q, want %q", r.Type, tc.typ)
 			}
+			// Quantized prefill is held against the 8-bit peak, float against FMA.
+			if want := map[bool]string{true: "int8", false: "fma"}[tensor.IntegerRoute(tc.typ)]; r.PeakRoute != want {
+				t.Errorf("peak route %q, want %q", r.PeakRoute, want)
+			}
 			// tiny: 2 layers of wq, wo (64x64), wk, wv (64x32) and three 64x160
 			// feed-forward matrices.
 			if want := int64(2 * (2*64*64 + 2*64*32 + 3*64*160)); r.Params != want {
@@ -76,9 +80,10 @@ func TestBenchJSON(t *testing.T) {
 			if r.DecodeShare > 2 || r.PrefillShare > 2 {
 				t.Errorf("shares decode %.2f prefill %.2f exceed the physical limit", r.DecodeShare, r.PrefillShare)
 			}
-			// tiny: 2 layers, 2 KV heads of 16, keys and values, 24 positions.
-			if want := int64(2 * 2 * (16 + 16) * kvBytesPerElem * 24); r.KVBytes != want {
-				t.Errorf("KV bytes %d, want %d", r.KVBytes, want)
+			// tiny: 2 layers, 2 KV heads of 16, keys and values, 24
+			// positions in F16, the default.
+			if want := int64(2 * 2 * (16 + 16) * 2 * 24); r.KVBytes != want || r.KVType != "f16" {
+				t.Errorf("KV %d bytes of %s, want %d of f16", r.KVBytes, r.KVType, want)
 			}
 			if runtime.GOOS == "linux" && (r.RSSBytes < r.FileBytes || r.RSSBytes > 4<<30) {
 				t.Errorf("resident bytes %d: want at least the file (%d) and far below 4 GiB", r.RSSBytes, r.FileBytes)

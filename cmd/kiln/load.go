@@ -16,6 +16,20 @@ func modelFlag(fs *flag.FlagSet) *string {
 	return fs.String("model", "", "path of a GGUF model file (default: the built-in demo model)")
 }
 
+// kvTypeFlag registers --kv-type, the element type of cached keys and values.
+func kvTypeFlag(fs *flag.FlagSet) *string {
+	return fs.String("kv-type", "f16", "element type of the KV cache: f16, f32 or q8_0")
+}
+
+// parseKV reads a --kv-type value.
+func parseKV(s string) (model.KVType, error) {
+	t, err := model.ParseKVType(s)
+	if err != nil {
+		return 0, fmt.Errorf("--kv-type: %w", err)
+	}
+	return t, nil
+}
+
 // openModelFile opens path, or the built-in demo model (telling stderr so) when it is empty.
 func openModelFile(path string, stderr io.Writer) (*gguf.File, error) {
 	if path == "" {
@@ -36,7 +50,8 @@ type loaded struct {
 	model *model.Model
 }
 
-func load(path string, withWeights bool, workers int, stderr io.Writer) (*loaded, error) {
+// load opens path with its tokenizer and, when opt is not nil, its weights.
+func load(path string, opt *model.Options, stderr io.Writer) (*loaded, error) {
 	f, err := openModelFile(path, stderr)
 	if err != nil {
 		return nil, err
@@ -46,8 +61,8 @@ func load(path string, withWeights bool, workers int, stderr io.Writer) (*loaded
 		f.Close()
 		return nil, err
 	}
-	if withWeights {
-		if l.model, err = model.Load(f, model.Options{Workers: workers}); err != nil {
+	if opt != nil {
+		if l.model, err = model.Load(f, *opt); err != nil {
 			f.Close()
 			return nil, err
 		}

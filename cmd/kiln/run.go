@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/kiln-llm/kiln/engine"
+	"github.com/kiln-llm/kiln/model"
 	"github.com/kiln-llm/kiln/sample"
 )
 
@@ -21,6 +22,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	seed := fs.Uint64("seed", 0, "random seed for sampling")
 	threads := fs.Int("threads", 0, "worker goroutines (default: one per CPU)")
 	ctxSize := fs.Int("ctx-size", 4096, "context window in tokens (capped at the model's training context)")
+	kvType := kvTypeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -30,7 +32,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *maxTokens < 0 || *temperature < 0 || *ctxSize < 1 {
 		return fmt.Errorf("run: --max-tokens and --temperature must not be negative, --ctx-size must be positive")
 	}
-	l, err := load(*modelPath, true, *threads, stderr)
+	kv, err := parseKV(*kvType)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	l, err := load(*modelPath, &model.Options{Workers: *threads, KV: kv}, stderr)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kiln-llm/kiln/engine"
+	"github.com/kiln-llm/kiln/model"
 	"github.com/kiln-llm/kiln/server"
 	"github.com/kiln-llm/kiln/synth"
 )
@@ -117,6 +118,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	threads := fs.Int("threads", 0, "worker goroutines per forward pass (default: one per CPU)")
 	templateFile := fs.String("chat-template-file", "", "Jinja chat template to use instead of the models' own")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBodyBytes, "largest accepted request body in bytes (413 beyond)")
+	kvType := kvTypeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -125,6 +127,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *port < 0 || *port > 65535 || *parallel < 1 || *ctxSize < 0 {
 		return errors.New("serve: --port must be 0..65535, --parallel at least 1, --ctx-size not negative")
+	}
+	kv, err := parseKV(*kvType)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	// The engine reads Queue 0 as "the default"; on the command line 0
 	// means what it says, no waiting room (engine: negative).
@@ -169,7 +175,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		name, path := modelSpec(v)
 		m, err := server.Load(server.LoadOptions{
 			Path: path, ID: name, ChatTemplate: tmpl, Workers: *threads, Build: build, Logger: log,
-			Engine: engine.Options{Parallel: *parallel, Ctx: *ctxSize, Queue: queueLen},
+			Engine: engine.Options{Parallel: *parallel, Ctx: *ctxSize, Queue: queueLen, KV: model.CacheOptions{Type: kv}},
 		})
 		if err != nil {
 			return err
@@ -235,7 +241,7 @@ func templateCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		override = string(b)
 	}
-	l, err := load(*modelPath, false, 0, stderr)
+	l, err := load(*modelPath, nil, stderr)
 	if err != nil {
 		return err
 	}

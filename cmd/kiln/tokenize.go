@@ -20,7 +20,7 @@ func tokenizeCmd(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return fmt.Errorf("tokenize: give the text as an argument")
 	}
-	l, err := load(*modelPath, false, 0, stderr)
+	l, err := load(*modelPath, nil, stderr)
 	if err != nil {
 		return err
 	}

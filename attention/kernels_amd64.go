@@ -1,0 +1,116 @@
+//go:build amd64 && !purego
+
+package attention
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// Assembly kernels (kernels_amd64.s). d must be a multiple of 8 (qb for
+// dequantQ8AVX2); the Go wrappers below send other shapes to the portable
+// code. Strides are in elements.
+
+//go:noescape
+func scoresF32AVX2(out *float32, stride int, q *float32, nh int, k *float32, n, d int)
+
+//go:noescape
+func scoresF16AVX2(out *float32, stride int, q *float32, nh int, k *uint16, n, d int)
+
+//go:noescape
+func accumF32AVX2(out *float32, w *float32, stride, nh int, v *float32, n, d int)
+
+//go:noescape
+func accumF16AVX2(out *float32, w *float32, stride, nh int, v *uint16, n, d int)
+
+//go:noescape
+func dequantQ8AVX2(x *float32, q *int8, s *uint16, nb, qb int)
+
+//go:noescape
+func expScoresAVX2(s *float32, n int, scale, m float32) float32
+
+//go:noescape
+func toF16AVX2(h *uint16, x *float32, n int)
+
+func cpuidECX1() uint32
+
+// hasF16C reports the F16C extension (CPUID.1:ECX bit 29), which
+// golang.org/x/sys/cpu does not expose.
+func hasF16C() bool { return cpuidECX1()&(1<<29) != 0 }
+
+func avx2OK() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && hasF16C() }
+
+var avx2 = &kernels{
+	name: "avx2",
+	scoresF32: func(out []float32, stride int, q []float32, nh int, k []float32, n, d int) {
+		if d%8 != 0 {
+			scoresF32Go(out, stride, q, nh, k, n, d)
+			return
+		}
+		scoresF32AVX2(unsafe.SliceData(out), stride, unsafe.SliceData(q), nh, unsafe.SliceData(k), n, d)
+	},
+	scoresF16: func(out []float32, stride int, q []float32, nh int, k []uint16, n, d int, tmp []float32) {
+		if d%8 != 0 {
+			scoresF16Go(out, stride, q, nh, k, n, d, tmp)
+			return
+		}
+		scoresF16AVX2(unsafe.SliceData(out), stride, unsafe.SliceData(q), nh, unsafe.SliceData(k), n, d)
+	},
+	accumF32: func(out, w []float32, stride, nh int, v []float32, n, d int) {
+		if d%8 != 0 {
+			accumF32Go(out, w, stride, nh, v, n, d)
+			return
+		}
+		accumF32AVX2(unsafe.SliceData(out), unsafe.SliceData(w), stride, nh, unsafe.SliceData(v), n, d)
+	},
+	accumF16: func(out, w []float32, stride, nh int, v []uint16, n, d int, tmp []float32) {
+		if d%8 != 0 {
+			accumF16Go(out, w, stride, nh, v, n, d, tmp)
+			return
+		}
+		accumF16AVX2(unsafe.SliceData(out), unsafe.SliceData(w), stride, nh, unsafe.SliceData(v), n, d)
+	},
+	dequantQ8: func(x []float32, q []int8, s []uint16, qb int) {
+		if qb%8 != 0 || len(s) == 0 {
+			dequantQ8Go(x, q, s, qb)
+			return
+		}
+		_ = x[len(s)*qb-1]
+		_ = q[len(s)*qb-1]
+		dequantQ8AVX2(unsafe.SliceData(x), unsafe.SliceData(q), unsafe.SliceData(s), len(s), qb)
+	},
+	expScores: func(s []float32, scale, m float32) float32 {
+		n8 := len(s) &^ 7
+		var sum float32
+		if n8 > 0 {
+			sum = expScoresAVX2(unsafe.SliceData(s), n8, scale, m)
+		}
+		if n8 < len(s) {
+			sum += expScoresGo(s[n8:], scale, m)
+		}
+		return sum
+	},
+	toF16: func(h []uint16, x []float32) {
+		n8 := len(x) &^ 7
+		if n8 > 0 {
+			toF16AVX2(unsafe.SliceData(h), unsafe.SliceData(x), n8)
+		}
+		toF16Go(h[n8:], x[n8:])
+	},
+}
+
+var active = func() *kernels {
+	if avx2OK() {
+		return avx2
+	}
+	return portable
+}()
+
+// hostKernels lists the implementations this host can run, for tests.
+func hostKernels() []*kernels {
+	if avx2OK() {
+		return []*kernels{avx2, portable}
+	}
+	return []*kernels{portable}
+}

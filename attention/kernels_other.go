@@ -1,0 +1,8 @@
+//go:build !amd64 || purego
+
+package attention
+
+var active = portable
+
+// hostKernels lists the implementations this host can run, for tests.
+func hostKernels() []*kernels { return []*kernels{portable} }

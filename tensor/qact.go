@@ -1,0 +1,264 @@
+package tensor
+
+import (
+	"encoding/binary"
+	"math"
+	"sync"
+)
+
+// The integer route quantizes each input row once per MatMul, the way
+// llama.cpp's CPU backend does before its integer dot products (its
+// "vec_dot_type"), so that Kiln reproduces llama.cpp's activation rounding
+// and can multiply 8-bit quants with 8-bit integer instructions:
+//
+//   - Q8_0 (for Q4_0, Q5_0 and Q8_0 weights): blocks of 32, amax = max|x|,
+//     d = fp16(amax/127), q = round-half-even(x * (127/amax)) in float32, as
+//     llama.cpp's AVX2 quantize_row_q8_0 does (its scalar reference rounds
+//     half away from zero and divides by d instead; the AVX2 rule is the one
+//     that runs on the machines Kiln targets).
+//   - Q8_1 (for Q4_1 and Q5_1 weights): Q8_0's rule plus the block sum
+//     s = fp16(d * sum(q)) with d the float32 amax/127 before its rounding
+//     to fp16, which llama.cpp multiplies by the weight block's minimum.
+//   - Q8_K (for the K-quants): blocks of 256, x_m the first element of
+//     largest magnitude, iscale = -127/x_m, q = min(127,
+//     round-half-even(iscale*x)), d = 1/iscale in float32, and the exact
+//     sums of each 16 quants.
+//
+// The quants are kept in a layout of Kiln's own rather than in ggml's
+// blocks, because the kernels want the scales as ready float32 values:
+// qs holds the int8 quants of all inputs back to back, d the block scales
+// (already widened from fp16 where the format stores fp16), is the exact
+// sum of each block's quants (Q8_0, Q8_1: the kernels of unsigned-quant
+// weights subtract their offset through it), s the fp16-rounded Q8_1 sum,
+// and bs the Q8_K sums of 16.
+//
+// For the four-input kernels, d4, is4 and (Q8_1) s4 repeat d, is and s
+// interleaved by groups of four inputs: entry (g*nb + b)*4 + k is block b
+// of input 4g+k, so that one load fetches a block's scales for all four.
+// Q8_K inputs get k4 instead, one 144-byte record per group and block: the
+// four float32 scales, then the four inputs' 16 int16 sums (little-endian,
+// for the assembly kernels).
+type qacts struct {
+	kind Type // Q8_0, Q8_1 or Q8_K
+	cols int  // elements per input row
+	qs   []int8
+	d    []float32
+	is   []int32
+	s    []float32
+	bs   []int16
+	d4   []float32
+	is4  []int32
+	s4   []float32
+	k4   []byte
+}
+
+// actView is the quantized form of one input row, sliced from a qacts.
+type actView struct {
+	qs []int8
+	d  []float32
+	is []int32
+	s  []float32
+	bs []int16
+}
+
+// actType is the format the integer route quantizes inputs to for weights
+// of type t, and whether t has an integer route at all.
+func actType(t Type) (Type, bool) {
+	switch t {
+	case Q4_0, Q5_0, Q8_0:
+		return Q8_0, true
+	case Q4_1, Q5_1:
+		return Q8_1, true
+	case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K:
+		return Q8_K, true
+	}
+	return 0, false
+}
+
+// qactsPool recycles the quantized-input buffers: a decode step runs a few
+// hundred MatMuls, and allocating their buffers each time would feed the
+// garbage collector for nothing.
+var qactsPool = sync.Pool{New: func() any { return new(qacts) }}
+
+// alloc sizes a's buffers for n input rows of cols elements of kind,
+// reusing them when they are large enough.
+func (a *qacts) alloc(kind Type, n, cols int) {
+	nb := n * cols / kind.BlockSize()
+	a.kind, a.cols = kind, cols
+	a.qs = grow(a.qs, n*cols)
+	a.d = grow(a.d, nb)
+	if kind == Q8_K {
+		a.bs = grow(a.bs, n*cols/16)
+	} else {
+		a.is = grow(a.is, nb)
+		a.s = grow(a.s, nb)
+	}
+}
+
+// interleave fills d4, is4 and s4, or k4 (see qacts), for the first
+// n/4*4 inputs.
+func (a *qacts) interleave(n int) {
+	nb := a.cols / a.kind.BlockSize()
+	m := n / 4 * 4 * nb
+	if a.kind == Q8_K {
+		a.k4 = grow(a.k4, m/4*144)
+		for g := 0; g < n/4; g++ {
+			for b := 0; b < nb; b++ {
+				rec := a.k4[(g*nb+b)*144 : (g*nb+b+1)*144]
+				for k := 0; k < 4; k++ {
+					src := (4*g+k)*nb + b
+					binary.LittleEndian.PutUint32(rec[4*k:], math.Float32bits(a.d[src]))
+					for j, v := range a.bs[16*src : 16*src+16] {
+						binary.LittleEndian.PutUint16(rec[16+32*k+2*j:], uint16(v))
+					}
+				}
+			}
+		}
+		return
+	}
+	a.d4 = grow(a.d4, m)
+	a.is4 = grow(a.is4, m)
+	if a.kind == Q8_1 {
+		a.s4 = grow(a.s4, m)
+	}
+	for g := 0; g < n/4; g++ {
+		for k := 0; k < 4; k++ {
+			src := (4*g + k) * nb
+			for b := 0; b < nb; b++ {
+				j := (g*nb+b)*4 + k
+				a.d4[j] = a.d[src+b]
+				a.is4[j] = a.is[src+b]
+				if a.kind == Q8_1 {
+					a.s4[j] = a.s[src+b]
+				}
+			}
+		}
+	}
+}
+
+// quantize fills inputs [lo, hi) of a (sized by alloc) from x, with ks's
+// quantizer where it has one.
+func (a *qacts) quantize(x []float32, lo, hi int, ks *kernelSet) {
+	bs := a.kind.BlockSize()
+	b0, b1 := lo*a.cols/bs, hi*a.cols/bs
+	if a.kind == Q8_K {
+		if ks.quantK != nil {
+			ks.quantK(x[256*b0:256*b1], a.qs[256*b0:256*b1], a.d[b0:b1], a.bs[16*b0:16*b1])
+			return
+		}
+		for b := b0; b < b1; b++ {
+			a.d[b] = quantActQ8K(x[256*b:256*b+256], a.qs[256*b:256*b+256], a.bs[16*b:16*b+16])
+		}
+		return
+	}
+	if ks.quant8 != nil {
+		ks.quant8(x[32*b0:32*b1], a.qs[32*b0:32*b1], a.d[b0:b1], a.is[b0:b1], a.s[b0:b1], a.kind == Q8_1)
+		return
+	}
+	for b := b0; b < b1; b++ {
+		a.d[b], a.is[b], a.s[b] = quantActQ8(x[32*b:32*b+32], a.qs[32*b:32*b+32], a.kind == Q8_1)
+	}
+}
+
+// view returns input i of a.
+func (a *qacts) view(i int) actView {
+	cols := a.cols
+	nb := cols / a.kind.BlockSize()
+	v := actView{qs: a.qs[i*cols : (i+1)*cols], d: a.d[i*nb : (i+1)*nb]}
+	if a.kind == Q8_K {
+		v.bs = a.bs[i*cols/16 : (i+1)*cols/16]
+	} else {
+		v.is = a.is[i*nb : (i+1)*nb]
+		v.s = a.s[i*nb : (i+1)*nb]
+	}
+	return v
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// quantActQ8 quantizes one block of 32 to Q8_0 (q8_1 false) or Q8_1,
+// returning the fp16-rounded scale, the sum of the quants and (Q8_1) the
+// fp16 sum term s (see qacts).
+func quantActQ8(x []float32, q []int8, q8_1 bool) (d float32, sum int32, s float32) {
+	x = x[:32]
+	q = q[:32]
+	var amax float32
+	for _, v := range x {
+		// NaN inputs (a model bug upstream) give garbage quants, as in
+		// llama.cpp, but no panic; the kernels need not agree on them.
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax = a
+		}
+	}
+	d32 := amax / 127
+	var id float32
+	if amax != 0 {
+		id = 127 / amax
+	}
+	for j, v := range x {
+		q[j] = cvtSat8(float32(v * id))
+		sum += int32(q[j])
+	}
+	d = F16ToF32(F32ToF16(d32))
+	if q8_1 {
+		s = F16ToF32(F32ToF16(d32 * float32(sum)))
+	}
+	return d, sum, s
+}
+
+// cvtSat8 rounds v half to even and saturates it to int8 as llama.cpp's
+// AVX2 quantizer does (vroundps, vcvtps2dq, then saturating packs): NaN and
+// values beyond the int32 range become the "integer indefinite" INT32_MIN
+// first, hence -128. Only inputs whose block maximum is below ~4e-37 (so
+// that 127/amax overflows) get there.
+func cvtSat8(v float32) int8 {
+	f := math.RoundToEven(float64(v))
+	if !(f >= math.MinInt32 && f <= math.MaxInt32) {
+		return -128
+	}
+	return int8(min(max(f, -128), 127))
+}
+
+// quantActQ8K quantizes one block of 256 to Q8_K, storing the quants in q
+// and the sums of each 16 in bs, and returns the scale.
+func quantActQ8K(x []float32, q []int8, bs []int16) float32 {
+	x = x[:256]
+	q = q[:256]
+	bs = bs[:16]
+	var amax, vmax float32
+	for _, v := range x {
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax, vmax = a, v
+		}
+	}
+	if amax == 0 {
+		clear(q)
+		clear(bs)
+		return 0
+	}
+	iscale := -127 / vmax
+	for g := 0; g < 16; g++ {
+		sum := 0
+		for l := 16 * g; l < 16*g+16; l++ {
+			// The conversion keeps Go from fusing the product into
+			// nearestInt's addition.
+			q[l] = int8(min(127, nearestInt(float32(iscale*x[l]))))
+			sum += int(q[l])
+		}
+		bs[g] = int16(sum)
+	}
+	return 1 / iscale
+}
+
+// nearestInt is ggml's nearest_int: adding 1.5*2^23 leaves v rounded half
+// to even in the low mantissa bits (valid for |v| < 2^22, which the callers
+// guarantee by construction).
+func nearestInt(v float32) int {
+	f := v + 12582912
+	return int(math.Float32bits(f)&0x7fffff) - 0x400000
+}

@@ -1,0 +1,138 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import "unsafe"
+
+// Multi-row float-route kernels (rows_amd64.s): n is elements per row for
+// the plain float types, blocks per row for the others.
+
+//go:noescape
+func dotF32RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+
+//go:noescape
+func dotF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+
+//go:noescape
+func dotBF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+
+//go:noescape
+func dotQ8_0RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+
+//go:noescape
+func dotQ4_0RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+
+//go:noescape
+func dotQ6KRowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+
+//go:noescape
+func dotF32x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
+
+//go:noescape
+func dotQ4KRowsAVX2(w *byte, rb, rows int, x, xsum *float32, n int, out *float32)
+
+//go:noescape
+func dotQ5KRowsAVX2(w *byte, rb, rows int, x, xsum *float32, n int, out *float32)
+
+// avx2FloatRows are the float route's multi-row kernels.
+var avx2FloatRows = map[Type]fRowsFn{
+	F32:  plainRowsAVX2(4, dotF32RowsAVX2, dotF32Go),
+	F16:  plainRowsAVX2(2, dotF16RowsAVX2, dotF16Go),
+	BF16: plainRowsAVX2(2, dotBF16RowsAVX2, dotBF16Go),
+	Q8_0: blockRowsAVX2(34, 32, dotQ8_0RowsAVX2),
+	Q4_0: blockRowsAVX2(18, 32, dotQ4_0RowsAVX2),
+	Q6_K: blockRowsAVX2(210, 256, dotQ6KRowsAVX2),
+	Q4_K: kquantRowsAVX2(144, dotQ4KRowsAVX2),
+	Q5_K: kquantRowsAVX2(176, dotQ5KRowsAVX2),
+}
+
+// plainRowsAVX2 wraps a plain float type's multi-row kernel (size bytes per
+// element). The assembly does whole groups of eight elements; rows with a
+// tail go one at a time through the one-row path (tail).
+func plainRowsAVX2(size int, asm func(*byte, int, int, *float32, int, *float32), tail rowDot) fRowsFn {
+	one := plainAVX2(size, func(w *byte, x *float32, n int) float32 {
+		var out float32
+		asm(w, 0, 1, x, n, &out)
+		return out
+	}, tail)
+	return func(out []float32, w []byte, rb int, x, xsum []float32) {
+		rows, n := len(out), rb/size
+		if rows == 0 {
+			return
+		}
+		if n%8 != 0 {
+			for r := range out {
+				out[r] = one(w[r*rb:(r+1)*rb], x, xsum)
+			}
+			return
+		}
+		w = w[:rows*rb]
+		x = x[:n]
+		asm(unsafe.SliceData(w), rb, rows, unsafe.SliceData(x), n, unsafe.SliceData(out))
+	}
+}
+
+// blockRowsAVX2 wraps the multi-row kernel of a block type (blocks of bb
+// bytes and be elements) that needs no input sums.
+func blockRowsAVX2(bb, be int, asm func(*byte, int, int, *float32, int, *float32)) fRowsFn {
+	return func(out []float32, w []byte, rb int, x, _ []float32) {
+		rows, nb := len(out), rb/bb
+		if rows == 0 || nb == 0 {
+			clear(out)
+			return
+		}
+		w = w[:rows*rb]
+		x = x[:be*nb]
+		asm(unsafe.SliceData(w), rb, rows, unsafe.SliceData(x), nb, unsafe.SliceData(out))
+	}
+}
+
+// kquantRowsAVX2 wraps a Q4_K/Q5_K multi-row kernel (blocks of bb bytes).
+func kquantRowsAVX2(bb int, asm func(*byte, int, int, *float32, *float32, int, *float32)) fRowsFn {
+	return func(out []float32, w []byte, rb int, x, xsum []float32) {
+		rows, nb := len(out), rb/bb
+		if rows == 0 || nb == 0 {
+			clear(out)
+			return
+		}
+		w = w[:rows*rb]
+		x = x[:256*nb]
+		xsum = xsum[:8*nb]
+		asm(unsafe.SliceData(w), rb, rows, unsafe.SliceData(x), unsafe.SliceData(xsum), nb, unsafe.SliceData(out))
+	}
+}
+
+// f32Rows4AVX2 is the float32 four-input multi-row kernel (see f32Rows4Fn):
+// rows in pairs through dotF32x4Rows2AVX2, an odd last row through the
+// four-input kernel, tails beyond a multiple of 8 elements in Go, so that
+// every output equals what f32x4AVX2 (avx2Kernels.four[F32]) gives.
+func f32Rows4AVX2(out []float32, ostride int, w []byte, rb, rows int, x []float32, xstride int) {
+	n := rb / 4
+	n8 := n &^ 7
+	if rows == 0 {
+		return
+	}
+	w = w[:rows*rb]
+	x = x[:3*xstride+n]
+	out = out[:3*ostride+rows]
+	pairs := rows / 2
+	if pairs > 0 && n8 > 0 {
+		dotF32x4Rows2AVX2(unsafe.SliceData(w), rb, pairs, unsafe.SliceData(x), 4*xstride, n8, unsafe.SliceData(out), 4*ostride)
+		if n8 < n {
+			for r := 0; r < 2*pairs; r++ {
+				for k := 0; k < 4; k++ {
+					out[k*ostride+r] += dotF32Go(w[r*rb+4*n8:(r+1)*rb], x[k*xstride+n8:], nil)
+				}
+			}
+		}
+	} else {
+		pairs = 0
+	}
+	var o [4]float32
+	for r := 2 * pairs; r < rows; r++ {
+		f32x4AVX2(w[r*rb:(r+1)*rb], x, xstride, nil, 0, &o)
+		for k := range o {
+			out[k*ostride+r] = o[k]
+		}
+	}
+}
