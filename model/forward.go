@@ -182,9 +182,7 @@ func (st *step) layer(l int, output []bool) {
 	nq, nk, nv := cf.Heads*cf.HeadDim, cf.HeadsKV*cf.HeadDim, cf.HeadsKV*cf.HeadDimV
 	n := st.n
 
-	for i := 0; i < n; i++ {
-		rmsNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], ly.attnNorm, cf.NormEps)
-	}
+	st.norm(ly.attnNorm)
 	m.matMul(st.q[:n*nq], ly.wq, st.h[:n*e], n, w)
 	m.matMul(st.k[:n*nk], ly.wk, st.h[:n*e], n, w)
 	m.matMul(st.v[:n*nv], ly.wv, st.h[:n*e], n, w)
@@ -224,25 +222,39 @@ func (st *step) layer(l int, output []bool) {
 	addBias(st.o[:n*e], ly.bo)
 	st.residual(ly.postAttnNorm)
 
-	for i := 0; i < n; i++ {
-		rmsNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], ly.ffnNorm, cf.NormEps)
-	}
+	st.norm(ly.ffnNorm)
 	ff := cf.FF
 	m.matMul(st.g[:n*ff], ly.wGate, st.h[:n*e], n, w)
 	m.matMul(st.u[:n*ff], ly.wUp, st.h[:n*e], n, w)
 	g, u := st.g[:n*ff], st.u[:n*ff]
-	switch m.spec.act {
-	case actGELUTanh:
-		for j := range g {
-			g[j] = geluTanh(g[j]) * u[j]
-		}
-	default:
-		for j := range g {
-			g[j] = silu(g[j]) * u[j]
-		}
+	act := silu
+	if m.spec.act == actGELUTanh {
+		act = geluTanh
 	}
+	// An exp per element: over a long prompt as much work as a small
+	// matrix product, so it is shared out like one.
+	w.For(len(g), elementGrain, func(_, lo, hi int) {
+		for j := lo; j < hi; j++ {
+			g[j] = act(g[j]) * u[j]
+		}
+	})
 	m.matMul(st.o[:n*e], ly.wDown, g, n, w)
 	st.residual(ly.postFFNNorm)
+}
+
+// elementGrain is the smallest share of an element-wise loop worth handing
+// to another worker: a decode step's loops stay on the caller.
+const elementGrain = 4096
+
+// norm writes the RMS norm of the residual stream, scaled by weight, to
+// st.h, rows shared out over the workers for long prompts.
+func (st *step) norm(weight []float32) {
+	e, eps := st.m.Config.Embd, st.m.Config.NormEps
+	st.m.pool.For(st.n, max(1, elementGrain/e), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			rmsNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], weight, eps)
+		}
+	})
 }
 
 // residual adds the block output st.o to the residual stream, after the
