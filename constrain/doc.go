@@ -51,13 +51,19 @@
 // with any pattern. Any other format is an annotation and ignored, as JSON
 // Schema allows.
 //
-// Pattern plans (the whole-trie walk from one DFA state of a pattern) are
-// kept in a bounded cache on the Index, keyed by the pattern's canonical
+// Pattern plans (the whole-vocabulary walk from one DFA state of a pattern)
+// are kept in a bounded cache on the Index, keyed by the pattern's canonical
 // source and the DFA state, so the first visit of a state is paid once per
-// process rather than once per request. A plan of a length-limited pattern
-// also lists its tokens by "need" (characters plus the fewest characters
-// to an accepting state), so with maxLength alone the allowed tokens are a
-// prefix of that list.
+// process rather than once per request. That walk is over a class trie: the
+// token trie with each byte replaced by its class under the pattern's DFA
+// (bytes the DFA cannot tell apart), which merges the 151k tokens of a
+// large vocabulary into a few hundred to a few tens of thousands of class
+// strings. A class trie is built once per byte partition and vocabulary,
+// when a constraint whose schema can meet the pattern is created, and
+// cached with the plans. A plan of a length-limited pattern groups its
+// tokens by end state and length, sorted by "need" (characters plus the
+// fewest characters to an accepting state), so with maxLength alone the
+// allowed tokens are a prefix of that list.
 //
 // Triggers (tool_choice auto) leave the output free until it starts a call
 // in the model family's syntax: a marker such as "<tool_call>" anywhere, or

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/bits"
 	"slices"
 	"sort"
 	"sync"
@@ -152,12 +151,13 @@ func (ix *Index) SchemaContext(ctx context.Context, schema []byte, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
-	return ix.newConstraint(c.root), nil
+	return ix.New(c), nil
 }
 
 // New returns a constraint for a schema compiled by CompileSchemaContext, so
 // that the choices of one request share one compile.
 func (ix *Index) New(c *Compiled) *Constraint {
+	ix.prepare(c.pats)
 	return ix.newConstraint(c.root)
 }
 
@@ -322,24 +322,31 @@ func (c *Constraint) feedBytes(b []byte) error {
 // limit): the tokens that stay inside, and the nodes where a closing quote
 // leaves it, whose subtrees depend on the context and are walked for real.
 type plan struct {
+	// inside marks the tokens that stay inside (all plans but those of
+	// length-limited patterns).
 	inside []uint64
 	// chars are the characters of each inside token (255: not inside),
-	// for maxLength. In the plan of a length-limited pattern, 255 marks
-	// an inside token that ends inside an escape or is longer than 254
-	// characters: it is checked byte by byte.
+	// for maxLength (string and key plans).
 	chars []uint8
-	// endOf is the DFA state each inside token ends in (plans of
-	// length-limited patterns).
-	endOf []int32
-	// byNeed lists the inside tokens of a length-limited pattern plan
-	// (those with chars < 255) by need, ascending: the token's characters
-	// plus the fewest characters that reach an accepting state after it.
-	// With maxLength only, a token is allowed exactly when its need fits
-	// the room left, so the allowed ones are byNeed[:needOff[room+1]].
-	byNeed  []int32
+	// groups are the inside tokens of a length-limited pattern plan that
+	// end outside an escape, by DFA state and characters at their end:
+	// the allowed ones depend only on those and the string's count. They
+	// are sorted by need, ascending: the characters plus the fewest
+	// characters that reach an accepting state after them. With maxLength
+	// only, a group is allowed exactly when its need fits the room left,
+	// so the allowed ones are groups[:needOff[room+1]].
+	groups  []tokGroup
 	needOff []int32 // len 257
-	slow    []int32 // inside tokens with chars 255, checked byte by byte
+	slow    []int32 // inside tokens ending inside an escape, checked byte by byte
 	exits   []exit
+}
+
+// tokGroup is tokens of a pattern plan that end in the same DFA state after
+// the same number of characters. ids is shared with the trie it came from.
+type tokGroup struct {
+	ids   []int32
+	end   int32
+	chars int32
 }
 
 type exit struct {
@@ -592,33 +599,41 @@ func (c *Constraint) patPlan(a *atom, pos int32) *plan {
 // sharedKey identifies a pattern plan across requests: the pattern's
 // canonical source (its patterns and format, which determine the DFA and
 // its state numbering), whether per-token records are kept, and the DFA
-// state.
+// state. pos trieKey stands for a class trie, src then being its byte
+// partition.
 type sharedKey struct {
 	src     string
 	limited bool
 	pos     int32
 }
 
-// maxSharedPlanBytes bounds the memory of the Index's pattern plans; the
-// oldest go first. A plan holds a bit per token, plus, for a
-// length-limited pattern, a record per token that stays inside.
+const trieKey = -1
+
+// maxSharedPlanBytes bounds the memory of the Index's pattern plans and
+// class tries; the oldest go first. A plan holds a bit per token, plus, for
+// a length-limited pattern, a record per token that stays inside; a class
+// trie a few bytes per token.
 const maxSharedPlanBytes = 64 << 20
 
 // patCache holds the pattern plans of an Index, shared by every request
 // whose schema uses the same pattern: the first visit of a DFA state walks
-// the whole trie, later ones (in any request) cost a lookup. Safe for
-// concurrent use.
+// the pattern's class trie (built on the first visit of any of its
+// states), later ones (in any request) cost a lookup. Safe for concurrent
+// use.
 type patCache struct {
 	mu     sync.Mutex
 	budget int // bytes; maxSharedPlanBytes unless a test lowers it
 	plans  map[sharedKey]*plan
-	dfas   map[string]*dfa // the DFA each source was first cached with
-	order  []sharedKey     // insertion order, for eviction
+	tries  map[string]*classTrie // by byte partition
+	dfas   map[string]*dfa       // the DFA each source was first cached with
+	order  []sharedKey           // insertion order, for eviction
 	bytes  int
 }
 
+// size is the memory the plan holds for the cache budget (the ids of its
+// groups belong to a trie and are not counted).
 func (p *plan) size() int {
-	n := 8*len(p.inside) + 4*len(p.endOf) + len(p.chars) + 4*(len(p.byNeed)+len(p.needOff)+len(p.slow))
+	n := 8*len(p.inside) + len(p.chars) + 32*len(p.groups) + 4*(len(p.needOff)+len(p.slow))
 	for _, e := range p.exits {
 		n += 48 + len(e.path)
 	}
@@ -626,39 +641,101 @@ func (p *plan) size() int {
 }
 
 // patPlan returns the shared plan of sp in DFA state pos, building it on a
-// miss. Two requests may build the same plan at once; both get a correct
-// plan and one is kept.
+// miss (by a walk of the pattern's class trie, built first if need be).
+// Two requests may build the same plan at once; both get a correct plan
+// and one is kept.
 func (ix *Index) patPlan(sp *strPattern, pos int32) *plan {
 	pc := &ix.pats
 	k := sharedKey{sp.src, sp.limited, pos}
 	pc.mu.Lock()
-	shared := true
-	if d, ok := pc.dfas[sp.src]; ok && d != sp.d && !d.equal(sp.d) {
-		shared = false // cannot happen with deterministic compiles; never trust a key blindly
-	}
+	shared := pc.shareable(sp)
 	if p, ok := pc.plans[k]; ok && shared {
 		pc.mu.Unlock()
 		return p
 	}
 	pc.mu.Unlock()
-	p := ix.buildPatPlan(sp, pos)
-	if !shared || sp.src == "" {
-		return p
+	if !shared {
+		return ix.buildPatPlan(sp, pos, nil)
 	}
+	p := ix.buildPatPlan(sp, pos, ix.classTrie(sp))
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if q, ok := pc.plans[k]; ok {
 		return q
 	}
+	pc.init(sp)
+	pc.plans[k] = p
+	pc.order = append(pc.order, k)
+	pc.bytes += p.size()
+	pc.evict()
+	return p
+}
+
+// classTrie returns the shared class trie of sp's byte partition, building
+// it on a miss.
+func (ix *Index) classTrie(sp *strPattern) *classTrie {
+	pc := &ix.pats
+	part := string(sp.cls[:])
+	pc.mu.Lock()
+	if ct, ok := pc.tries[part]; ok {
+		pc.mu.Unlock()
+		return ct
+	}
+	pc.mu.Unlock()
+	ct := ix.newClassTrie(sp.cls, sp.rep)
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if q, ok := pc.tries[part]; ok {
+		return q
+	}
 	if pc.plans == nil {
-		pc.plans, pc.dfas = map[sharedKey]*plan{}, map[string]*dfa{}
+		pc.plans, pc.tries, pc.dfas = map[sharedKey]*plan{}, map[string]*classTrie{}, map[string]*dfa{}
+	}
+	pc.tries[part] = ct
+	pc.order = append(pc.order, sharedKey{src: part, pos: trieKey})
+	pc.bytes += ct.size()
+	pc.evict()
+	return ct
+}
+
+// prepare builds the class tries of pats that are not cached yet, so that
+// the first mask in each pattern does not pay for them: a constraint's
+// creation pays (once per byte partition and process) rather than a
+// decoding step.
+func (ix *Index) prepare(pats []*strPattern) {
+	for _, sp := range pats {
+		if sp.src != "" {
+			ix.classTrie(sp)
+		}
+	}
+}
+
+// shareable reports whether plans of sp may be shared under its source.
+// The caller holds mu.
+func (pc *patCache) shareable(sp *strPattern) bool {
+	if sp.src == "" {
+		return false
+	}
+	if d, ok := pc.dfas[sp.src]; ok && d != sp.d && !d.equal(sp.d) {
+		return false // cannot happen with deterministic compiles; never trust a key blindly
+	}
+	return true
+}
+
+// init makes the maps and records sp's DFA as that of its source. The
+// caller holds mu.
+func (pc *patCache) init(sp *strPattern) {
+	if pc.plans == nil {
+		pc.plans, pc.tries, pc.dfas = map[sharedKey]*plan{}, map[string]*classTrie{}, map[string]*dfa{}
 	}
 	if _, ok := pc.dfas[sp.src]; !ok {
 		pc.dfas[sp.src] = sp.d
 	}
-	pc.plans[k] = p
-	pc.order = append(pc.order, k)
-	pc.bytes += p.size()
+}
+
+// evict drops the oldest plans and tries until the cache fits its budget
+// (keeping at least the newest entry). The caller holds mu.
+func (pc *patCache) evict() {
 	budget := pc.budget
 	if budget == 0 {
 		budget = maxSharedPlanBytes
@@ -666,14 +743,21 @@ func (ix *Index) patPlan(sp *strPattern, pos int32) *plan {
 	for pc.bytes > budget && len(pc.order) > 1 {
 		old := pc.order[0]
 		pc.order = pc.order[1:]
+		if old.pos == trieKey {
+			pc.bytes -= pc.tries[old.src].size()
+			delete(pc.tries, old.src)
+			continue
+		}
 		pc.bytes -= pc.plans[old].size()
 		delete(pc.plans, old)
 	}
-	if len(pc.plans) == 0 || len(pc.dfas) > 4*len(pc.plans)+64 {
+	if len(pc.order) == 0 || len(pc.dfas) > 4*len(pc.order)+64 {
 		// Drop the DFAs of evicted sources (rare: only on churn).
 		live := map[string]bool{}
-		for k := range pc.plans {
-			live[k.src] = true
+		for _, k := range pc.order {
+			if k.pos != trieKey {
+				live[k.src] = true
+			}
 		}
 		for src := range pc.dfas {
 			if !live[src] {
@@ -681,37 +765,86 @@ func (ix *Index) patPlan(sp *strPattern, pos int32) *plan {
 			}
 		}
 	}
-	return p
 }
 
-// buildPatPlan walks the whole trie from DFA state pos of pattern sp,
-// without length limits (a string state is then good exactly when the DFA
-// state is live); a length-limited string checks each token's end state and
-// count in allowLimited.
-func (ix *Index) buildPatPlan(sp *strPattern, pos int32) *plan {
-	return ix.walkPatPlan(sp, pos, 0, int32(len(ix.tb)))
-}
-
-// walkPatPlan is buildPatPlan over the root subtrees in trie nodes
-// [lo, hi). Plain characters, nearly every trie node, take a fast path of
-// one table lookup; escapes, control bytes and the closing quote go
-// through patAdvance.
-func (ix *Index) walkPatPlan(sp *strPattern, pos int32, lo, hi int32) *plan {
-	p := &plan{inside: make([]uint64, (ix.vocab+63)/64)}
-	limited := sp.limited
-	if limited {
-		p.chars, p.endOf = make([]uint8, ix.vocab), make([]int32, ix.vocab)
+// buildPatPlan walks the trie from DFA state pos of pattern sp, without
+// length limits (a string state is then good exactly when the DFA state is
+// live); a length-limited string checks each token's end state and count
+// in allowLimited. With ct (sp's class trie) it walks that, else the byte
+// trie: both give the same plan, up to the order of exits.
+func (ix *Index) buildPatPlan(sp *strPattern, pos int32, ct *classTrie) *plan {
+	w := ix.newPatWalk(sp, pos)
+	if ct != nil {
+		w.classes(ct)
+	} else {
+		w.bytes(0, int32(len(ix.tb)))
 	}
-	a := &atom{kind: aString, maxLen: -1, pat: &strPattern{d: sp.d, t: sp.free}}
-	next, pending, free := sp.d.next, sp.d.pending, sp.free
-	rows := int32(free.rows)
-	// The state at each depth, split so the fast path touches 8 bytes:
-	// DFA state and character count; esc and the \u digits (hash) only
-	// matter inside escapes.
+	return w.finish()
+}
+
+// patWalk is one plan build: the plan so far and the string state at each
+// trie depth, split so that the common path touches 8 bytes: DFA state and
+// character count; esc and the \u digits (hash) only matter inside
+// escapes.
+type patWalk struct {
+	ix      *Index
+	sp      *strPattern
+	a       *atom // a string of sp without length limits, for patAdvance
+	p       *plan
+	limited bool
+	sPos    []int32
+	sCnt    []int32
+	sEsc    []uint8
+	sHash   []uint64
+}
+
+func (ix *Index) newPatWalk(sp *strPattern, pos int32) *patWalk {
+	w := &patWalk{ix: ix, sp: sp, limited: sp.limited, p: &plan{}}
+	if !w.limited {
+		w.p.inside = make([]uint64, (ix.vocab+63)/64)
+	}
+	w.a = &atom{kind: aString, maxLen: -1, pat: &strPattern{d: sp.d, t: sp.free}}
 	depth := ix.maxDepth + 1
-	sPos, sCnt := make([]int32, depth), make([]int32, depth)
-	sEsc, sHash := make([]uint8, depth), make([]uint64, depth)
-	sPos[0] = pos
+	w.sPos, w.sCnt = make([]int32, depth), make([]int32, depth)
+	w.sEsc, w.sHash = make([]uint8, depth), make([]uint64, depth)
+	w.sPos[0] = pos
+	return w
+}
+
+// finish completes and returns the plan.
+func (w *patWalk) finish() *plan {
+	if w.limited {
+		w.p.sortByNeed(w.sp.d.charDist())
+	}
+	return w.p
+}
+
+// mark records the tokens ids, which end in DFA state s after c
+// characters (esc pending).
+func (w *patWalk) mark(ids []int32, s, c int32, esc uint8) {
+	p := w.p
+	switch {
+	case len(ids) == 0:
+	case !w.limited:
+		for _, id := range ids {
+			p.inside[id>>6] |= 1 << (uint(id) & 63)
+		}
+	case esc != 0:
+		p.slow = append(p.slow, ids...)
+	default:
+		p.groups = append(p.groups, tokGroup{ids: ids, end: s, chars: c})
+	}
+}
+
+// bytes walks the byte-trie subtrees in nodes [lo, hi), whose parent state
+// is at depth dep[lo]-1. Plain characters, nearly every trie node, take a
+// fast path of one table lookup; escapes, control bytes and the closing
+// quote go through patAdvance.
+func (w *patWalk) bytes(lo, hi int32) {
+	ix, p, a := w.ix, w.p, w.a
+	next, pending, free := w.sp.d.next, w.sp.d.pending, w.sp.free
+	rows := int32(free.rows)
+	sPos, sCnt, sEsc, sHash := w.sPos, w.sCnt, w.sEsc, w.sHash
 	tb, dep, end, idLo, ids := ix.tb, ix.dep, ix.end, ix.idLo, ix.ids
 	n := int32(len(tb))
 	for i := lo; i < hi; {
@@ -752,55 +885,83 @@ func (ix *Index) walkPatPlan(sp *strPattern, pos int32, lo, hi int32) *plan {
 		if i+1 < n {
 			top = idLo[i+1]
 		}
-		for _, id := range ids[idLo[i]:top] {
-			p.inside[id>>6] |= 1 << (uint(id) & 63)
-			if limited {
-				p.endOf[id], p.chars[id] = s, 255
-				if esc == 0 && c < 255 {
-					p.chars[id] = uint8(c)
+		w.mark(ids[idLo[i]:top], s, c, esc)
+		i++
+	}
+}
+
+// classes walks the class trie ct of the pattern: the same decisions as
+// bytes, made once per class string rather than once per byte string.
+// Quote leaves become exits at each of their byte-trie nodes; the byte-trie
+// subtrees of backslash leaves are walked by bytes.
+func (w *patWalk) classes(ct *classTrie) {
+	d := w.sp.d
+	nc := int32(ct.nc)
+	// The DFA over classes: cnext[s*nc+k].
+	cnext := make([]int32, int32(d.n)*nc)
+	for s := range int32(d.n) {
+		for k, b := range ct.rep[clsFirst:] {
+			cnext[s*nc+int32(k)+clsFirst] = d.next[int(s)<<8|int(b)]
+		}
+	}
+	pending, accept, free := d.pending, d.accept, w.sp.free
+	rows := int32(free.rows)
+	sPos, sCnt := w.sPos, w.sCnt
+	kls, dep, end, idAt, ids := ct.kls, ct.dep, ct.end, ct.idAt, ct.ids
+	n := int32(len(kls))
+	for i := int32(0); i < n; {
+		dp := dep[i]
+		s, c := sPos[dp-1], sCnt[dp-1]
+		switch k := int32(kls[i]); k {
+		case clsQuote:
+			// patAdvance on the quote, esc 0 and minLen 0.
+			if pending[s] == 0 && accept[s] {
+				for _, bn := range ct.bnodes[ct.bnAt[i]:ct.bnAt[i+1]] {
+					w.p.exits = append(w.p.exits, exit{node: bn, pos: s, count: c})
 				}
 			}
+		case clsBack:
+			w.sEsc[dp-1], w.sHash[dp-1] = 0, 0
+			for _, bn := range ct.bnodes[ct.bnAt[i]:ct.bnAt[i+1]] {
+				w.bytes(bn, w.ix.end[bn])
+			}
+		default:
+			t := cnext[s*nc+k]
+			if pending[s] == 0 {
+				c++
+			}
+			if t < 0 || (c < rows && !free.good(int(c), t)) || (c >= rows && !free.unbnd) {
+				i = end[i]
+				continue
+			}
+			sPos[dp], sCnt[dp] = t, c
+			w.mark(ids[idAt[i]:idAt[i+1]], t, c, 0)
 		}
 		i++
 	}
-	if limited {
-		p.sortByNeed(sp.d.charDist())
-	}
-	return p
 }
 
-// sortByNeed fills byNeed, needOff and slow from inside, chars and endOf
-// (a counting sort).
+// sortByNeed sorts groups by need and fills needOff (a counting sort;
+// needs are capped at 255).
 func (p *plan) sortByNeed(dist []int32) {
-	need := func(id int) int {
-		return int(min(int32(p.chars[id])+dist[p.endOf[id]], 255))
+	need := func(g *tokGroup) int {
+		return int(min(g.chars+dist[g.end], 255))
 	}
 	p.needOff = make([]int32, 257)
-	for w, x := range p.inside {
-		for ; x != 0; x &= x - 1 {
-			id := w<<6 | bits.TrailingZeros64(x)
-			if p.chars[id] == 255 {
-				p.slow = append(p.slow, int32(id))
-				continue
-			}
-			p.needOff[need(id)+1]++
-		}
+	for i := range p.groups {
+		p.needOff[need(&p.groups[i])+1]++
 	}
 	for k := 1; k < len(p.needOff); k++ {
 		p.needOff[k] += p.needOff[k-1]
 	}
-	p.byNeed = make([]int32, p.needOff[256])
+	sorted := make([]tokGroup, len(p.groups))
 	at := slices.Clone(p.needOff[:256])
-	for w, x := range p.inside {
-		for ; x != 0; x &= x - 1 {
-			id := w<<6 | bits.TrailingZeros64(x)
-			if p.chars[id] != 255 {
-				k := need(id)
-				p.byNeed[at[k]] = int32(id)
-				at[k]++
-			}
-		}
+	for i := range p.groups {
+		k := need(&p.groups[i])
+		sorted[at[k]] = p.groups[i]
+		at[k]++
 	}
+	p.groups = sorted
 }
 
 // allowLimited marks the plan tokens of a length-limited pattern string in
@@ -812,53 +973,36 @@ func (c *Constraint) allowLimited(pl *plan, fl *fastLevel) {
 	ix := c.ix
 	a := fl.a
 	tab := a.pat.t
-	count := int(fl.st.count)
-	if room := a.maxLen - count; a.minLen == 0 && room >= 0 && room < 255 && pl.needOff != nil {
+	count := int32(fl.st.count)
+	groups := pl.groups
+	if room := int32(a.maxLen) - count; a.minLen == 0 && room >= 0 && room < 255 {
 		// maxLength only: good(c, s) is c + dist(s) <= maxLength, so the
-		// allowed tokens are a prefix of byNeed.
-		for _, id := range pl.byNeed[:pl.needOff[room+1]] {
-			c.ok[id>>6] |= 1 << (uint(id) & 63)
-		}
-		for _, id := range pl.slow {
-			st := fl.st
-			ok := true
-			for _, b := range ix.tokBytes[ix.off[id]:ix.off[id+1]] {
-				if ok, _ = patAdvance(a, &st, b); !ok {
-					break
-				}
-			}
-			if ok {
+		// allowed groups are a prefix.
+		groups = groups[:pl.needOff[room+1]]
+		for _, g := range groups {
+			for _, id := range g.ids {
 				c.ok[id>>6] |= 1 << (uint(id) & 63)
 			}
 		}
-		return
+	} else {
+		for _, g := range groups {
+			if tab.good(int(count+g.chars), g.end) {
+				for _, id := range g.ids {
+					c.ok[id>>6] |= 1 << (uint(id) & 63)
+				}
+			}
+		}
 	}
-	rows, width, tbits, unbnd := tab.rows, tab.n, tab.bits, tab.unbnd
-	for w, x := range pl.inside {
-		for x != 0 {
-			id := w<<6 | bits.TrailingZeros64(x)
-			x &= x - 1
-			ok := false
-			if n := pl.chars[id]; n != 255 {
-				// tab.good, inlined: end states are live (never -1).
-				if c := count + int(n); c >= rows {
-					ok = unbnd
-				} else {
-					i := c*width + int(pl.endOf[id])
-					ok = tbits[i>>6]&(1<<(uint(i)&63)) != 0
-				}
-			} else {
-				st := fl.st
-				ok = true
-				for _, b := range ix.tokBytes[ix.off[id]:ix.off[id+1]] {
-					if ok, _ = patAdvance(a, &st, b); !ok {
-						break
-					}
-				}
+	for _, id := range pl.slow {
+		st := fl.st
+		ok := true
+		for _, b := range ix.tokBytes[ix.off[id]:ix.off[id+1]] {
+			if ok, _ = patAdvance(a, &st, b); !ok {
+				break
 			}
-			if ok {
-				c.ok[id>>6] |= 1 << (uint(id) & 63)
-			}
+		}
+		if ok {
+			c.ok[id>>6] |= 1 << (uint(id) & 63)
 		}
 	}
 }

@@ -101,15 +101,18 @@ func TestPatPlansBoundedConcurrent(t *testing.T) {
 	if ix.pats.bytes > ix.pats.budget && len(ix.pats.order) > 1 {
 		t.Errorf("cache holds %d bytes over a budget of %d", ix.pats.bytes, ix.pats.budget)
 	}
-	if len(ix.pats.order) != len(ix.pats.plans) {
-		t.Errorf("order %d, plans %d", len(ix.pats.order), len(ix.pats.plans))
+	if len(ix.pats.order) != len(ix.pats.plans)+len(ix.pats.tries) {
+		t.Errorf("order %d, plans %d, tries %d", len(ix.pats.order), len(ix.pats.plans), len(ix.pats.tries))
 	}
 	sum := 0
 	for _, p := range ix.pats.plans {
 		sum += p.size()
 	}
+	for _, ct := range ix.pats.tries {
+		sum += ct.size()
+	}
 	if sum != ix.pats.bytes {
-		t.Errorf("accounted %d bytes, plans hold %d", ix.pats.bytes, sum)
+		t.Errorf("accounted %d bytes, plans and tries hold %d", ix.pats.bytes, sum)
 	}
 }
 
@@ -135,4 +138,22 @@ func TestCharDistMatchesLenTable(t *testing.T) {
 			}
 		}
 	}
+}
+
+// dropPlans empties the Index's cache of pattern plans but keeps the class
+// tries, as after New for a pattern whose states were never visited.
+func dropPlans(ix *Index) {
+	pc := &ix.pats
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	var order []sharedKey
+	for _, k := range pc.order {
+		if k.pos == trieKey {
+			order = append(order, k)
+		} else {
+			pc.bytes -= pc.plans[k].size()
+			delete(pc.plans, k)
+		}
+	}
+	pc.order = order
 }

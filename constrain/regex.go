@@ -1009,6 +1009,10 @@ type strPattern struct {
 	free *lenTable // the table without length limits, for Allow plans
 	// limited: minLength or maxLength applies, so t depends on the count.
 	limited bool
+	// cls and rep are d's byte classes (see byteClasses), which key the
+	// Index's class tries.
+	cls [256]uint8
+	rep []byte
 }
 
 // jsonEscapes are the characters the matcher may write as an escape inside

@@ -205,6 +205,9 @@ type Compiled struct {
 	root  *node
 	nodes int // compiled nodes, for tests and diagnostics
 	atoms int
+	// pats are the distinct patterns the output may meet, whose class
+	// tries an Index prepares when it makes a constraint.
+	pats []*strPattern
 }
 
 type compiler struct {
@@ -295,7 +298,7 @@ func compileSchema(ctx context.Context, schema []byte, opts []Option) (*Compiled
 	if !root.sat {
 		return nil, errors.New("schema: no JSON value satisfies the schema")
 	}
-	return &Compiled{root: root, nodes: len(c.nodes), atoms: len(c.atoms)}, nil
+	return &Compiled{root: root, nodes: len(c.nodes), atoms: len(c.atoms), pats: reachablePatterns(root)}, nil
 }
 
 // decodeJSON decodes one JSON value with numbers kept as json.Number,
@@ -1568,5 +1571,6 @@ func (c *compiler) stringPattern(a *atom, s map[string]any, ptr string) error {
 		}
 	}
 	a.pat = &strPattern{src: src, d: d, t: t, free: free, limited: limited}
+	a.pat.cls, a.pat.rep = byteClasses(d)
 	return nil
 }

@@ -77,6 +77,7 @@ func (ix *Index) Triggers(ts ...Trigger) (*Triggers, error) {
 		case len(t.Close) > 0 && isRegionWS(t.Close[0]), len(t.Sep) > 0 && isRegionWS(t.Sep[0]):
 			return nil, fmt.Errorf("constrain: trigger %d: a literal begins with whitespace", i)
 		}
+		ix.prepare(t.Value.pats)
 		s := trigSpec{Trigger: t, fail: kmpFail(t.Marker)}
 		s.m = &matcher{root: t.Value.root, prog: &program{close: t.Close, sep: t.Sep, max: t.Max}}
 		if t.AtStart {
