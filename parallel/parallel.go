@@ -18,13 +18,20 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// spinRounds is how long an idle worker polls for the next loop before it
-// parks: about 20-50 µs on current x86 cores, longer than the gap between
-// two loops of one forward pass and short enough that a parked server costs
-// nothing.
-const spinRounds = 20000
+// spinTime is how long an idle worker polls for the next loop before it
+// parks. Waking a parked goroutine goes through the Go scheduler, which
+// leaves it queued behind the waker for tens of microseconds: long enough
+// to miss a whole matrix product of a decode step. So workers spin through
+// the gaps of a forward pass and between the steps of a busy engine, and
+// park only when the model has been idle for a while; they yield to other
+// goroutines while spinning.
+const spinTime = 500 * time.Microsecond
+
+// spinCheck is how many polls pass between looks at the clock.
+const spinCheck = 1024
 
 // Pool is a set of workers. Its zero value and a nil *Pool are valid and run
 // every loop on the caller's goroutine. A Pool may be used by several
@@ -133,13 +140,10 @@ func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 		}
 	}
 	l.run(0)
-	for spin := 0; l.left.Load() != 0; spin++ {
-		if spin == spinRounds {
-			l.waiting.Store(true)
-			if l.left.Load() != 0 {
-				<-l.done
-			}
-			break
+	if l.left.Load() != 0 && !spin(func() bool { return l.left.Load() == 0 }) {
+		l.waiting.Store(true)
+		if l.left.Load() != 0 {
+			<-l.done
 		}
 	}
 	if l.caught != nil {
@@ -183,8 +187,8 @@ func (p *pool) work(i int) {
 	var seen *loop
 	for !p.closed.Load() {
 		l := p.cur.Load()
-		for spin := 0; l == seen && spin < spinRounds; spin++ {
-			l = p.cur.Load()
+		if l == seen {
+			spin(func() bool { l = p.cur.Load(); return l != seen || p.closed.Load() })
 		}
 		if l == seen {
 			p.parked[i].Store(true)
@@ -201,6 +205,25 @@ func (p *pool) work(i int) {
 		}
 		seen = l
 		l.run(i + 1)
+	}
+}
+
+// spin polls done for up to spinTime, yielding the processor now and then
+// to other goroutines, and reports whether done became true.
+func spin(done func() bool) bool {
+	var start time.Time
+	for n := 1; ; n++ {
+		if done() {
+			return true
+		}
+		if n%spinCheck == 0 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > spinTime {
+				return false
+			}
+			runtime.Gosched()
+		}
 	}
 }
 
