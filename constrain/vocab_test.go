@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kiln-llm/kiln/gguf"
+	"github.com/kiln-llm/kiln/internal/cputime"
 	"github.com/kiln-llm/kiln/tokenizer"
 )
 
@@ -348,15 +349,15 @@ func BenchmarkPatPlanQwen3(b *testing.B) {
 				for b.Loop() {
 					var ct *classTrie
 					if mode == "classes" {
-						t0, w0 := threadCPU(), time.Now()
+						t0, w0 := cputime.Thread(), time.Now()
 						ct = ix.newClassTrie(sp.cls, sp.rep)
-						trie += threadCPU() - t0
+						trie += cputime.Thread() - t0
 						trieWall += time.Since(w0)
 					}
 					for s := int32(0); s < int32(sp.d.n); s++ {
-						t0, w0 := threadCPU(), time.Now()
+						t0, w0 := cputime.Thread(), time.Now()
 						ix.buildPatPlan(sp, s, ct)
-						d, dw := threadCPU()-t0, time.Since(w0)
+						d, dw := cputime.Thread()-t0, time.Since(w0)
 						total += d
 						totalWall += dw
 						worst = max(worst, d)
@@ -390,9 +391,9 @@ func BenchmarkClassTrieBuildQwen3(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			best := time.Duration(1 << 62)
 			for b.Loop() {
-				t0 := threadCPU()
+				t0 := cputime.Thread()
 				ix.newClassTrie(sp.cls, sp.rep)
-				best = min(best, threadCPU()-t0)
+				best = min(best, cputime.Thread()-t0)
 			}
 			b.ReportMetric(float64(best.Microseconds()), "cpu-µs-best")
 		})
