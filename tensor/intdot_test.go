@@ -302,7 +302,7 @@ func TestMatMulIntegerRoute(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, n := range []int{1, 3, 4, 5, 9} {
+				for _, n := range []int{1, 3, 4, 5, 9, 21} {
 					x := make([]float32, n*cols+shift)[shift:]
 					for i := range x {
 						x[i] = float32(rng.NormFloat64())
@@ -348,7 +348,7 @@ func TestMatMulIntegerRoute(t *testing.T) {
 							}
 						}
 					}
-					if testing.Verbose() && rows == 38 && (n == 1 || n == 9) && cols == 9*typ.BlockSize() {
+					if testing.Verbose() && rows == 38 && (n == 1 || n == 9 || n == 21) && cols == 9*typ.BlockSize() {
 						t.Logf("%s %dx%d n=%d: max error %.3g of sum|terms| over %d kernel sets", typ, rows, cols, n, worst, len(sets))
 					}
 				}

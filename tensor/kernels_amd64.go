@@ -78,6 +78,7 @@ var avx2Kernels = &kernelSet{
 	rows4:  f32Rows4AVX2,
 	qrows:  avx2IntRows,
 	qrows4: avx2IntRows4,
+	tiled:  avx2Tiled,
 	quant8: quant8AVX2,
 	quantK: quantKAVX2,
 }

@@ -71,7 +71,10 @@ func (m Matrix) Row(i int) []byte {
 //
 // A batch (n > 1) walks the weights in cache-sized tiles of rows and reuses
 // each tile for all n inputs, several inputs per decoded block where a
-// kernel allows. Rows are shared out over the workers of p (a nil p runs on
+// kernel allows; large batches of Q4_0 and Q4_K ... Q6_K on the integer
+// route first unpack each tile once into a small per-worker buffer (see
+// tiled.go), so that the kernels' per-block decoding is not repeated for
+// every group of inputs. Rows are shared out over the workers of p (a nil p runs on
 // the caller's goroutine), each worker's range of rows in one kernel call
 // where the kernel loops over rows itself. Each output is computed the same
 // way whatever the worker count, so results do not depend on it.
@@ -138,9 +141,21 @@ func matMulInt(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks
 	if rows == nil {
 		rows = goIntRows[m.Type]
 	}
+	if k := ks.tiled[m.Type]; k != nil && n >= k.minInputs {
+		a.interleave(n, true)
+		nb := m.Cols / m.Type.BlockSize()
+		tile := max(1, tiledTileBytes/(nb*(k.qbytes+4)))
+		if w := p.Workers(); len(a.scratch) < w {
+			a.scratch = make([]tiledScratch, w)
+		}
+		p.For(m.Rows, tile, func(wk, lo, hi int) {
+			matMulTiled(dst, m, n, a, k, rows, lo, hi, &a.scratch[wk])
+		})
+		return
+	}
 	rows4 := ks.qrows4[m.Type]
 	if rows4 != nil && n >= 4 {
-		a.interleave(n)
+		a.interleave(n, false)
 	}
 	rb := m.rowBytes()
 	if n == 1 {
@@ -218,6 +233,8 @@ type kernelSet struct {
 	// The integer route's multi-row kernels (goIntRows where absent).
 	qrows  map[Type]qRowsFn
 	qrows4 map[Type]qRows4Fn
+	// tiled are the integer route's kernels for large batches (tiled.go).
+	tiled map[Type]*tiledKernel
 	// quant8 quantizes whole blocks to Q8_0/Q8_1 like quantActQ8 (which is
 	// used where it is nil), bit for bit; s is only written for Q8_1.
 	quant8 func(x []float32, qs []int8, d []float32, is []int32, s []float32, q81 bool)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kiln-llm/kiln/internal/cputime"
 	"github.com/kiln-llm/kiln/parallel"
 )
 
@@ -283,11 +284,11 @@ func BenchmarkMatMul(b *testing.B) {
 									runtime.LockOSThread()
 									defer runtime.UnlockOSThread()
 								}
-								cpu0 := threadCPU()
+								cpu0 := cputime.Thread()
 								for b.Loop() {
 									matMul(dst, m, x, n, p, activeKernels, route == "int")
 								}
-								cpu := (threadCPU() - cpu0).Seconds()
+								cpu := (cputime.Thread() - cpu0).Seconds()
 								flops := 2 * float64(n) * float64(sh.rows*sh.cols) * float64(b.N)
 								if n > 1 {
 									b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")

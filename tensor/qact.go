@@ -35,6 +35,11 @@ import (
 // For the four-input kernels, d4, is4 and (Q8_1) s4 repeat d, is and s
 // interleaved by groups of four inputs: entry (g*nb + b)*4 + k is block b
 // of input 4g+k, so that one load fetches a block's scales for all four.
+// Q8_0 inputs may also get d8 and o8, for the tiled kernels, which reduce four
+// inputs to two lanes each, ordered [A B C D A B C D] for inputs A..D of a
+// group: per group and block eight float32 scales and eight int32 terms
+// 4*is (the Q4_0 offset 8 times the block sum, spread over an input's two
+// lanes).
 // Q8_K inputs get k4 instead, one 144-byte record per group and block: the
 // four float32 scales, then the four inputs' 16 int16 sums (little-endian,
 // for the assembly kernels).
@@ -49,7 +54,11 @@ type qacts struct {
 	d4   []float32
 	is4  []int32
 	s4   []float32
+	d8   []float32
+	o8   []int32
 	k4   []byte
+	// scratch are the tiled kernels' per-worker buffers.
+	scratch []tiledScratch
 }
 
 // actView is the quantized form of one input row, sliced from a qacts.
@@ -96,8 +105,8 @@ func (a *qacts) alloc(kind Type, n, cols int) {
 }
 
 // interleave fills d4, is4 and s4, or k4 (see qacts), for the first
-// n/4*4 inputs.
-func (a *qacts) interleave(n int) {
+// n/4*4 inputs, and for Q8_0 with wide also d8 and o8.
+func (a *qacts) interleave(n int, wide bool) {
 	nb := a.cols / a.kind.BlockSize()
 	m := n / 4 * 4 * nb
 	if a.kind == Q8_K {
@@ -121,6 +130,11 @@ func (a *qacts) interleave(n int) {
 	if a.kind == Q8_1 {
 		a.s4 = grow(a.s4, m)
 	}
+	wide = wide && a.kind == Q8_0
+	if wide {
+		a.d8 = grow(a.d8, 2*m)
+		a.o8 = grow(a.o8, 2*m)
+	}
 	for g := 0; g < n/4; g++ {
 		for k := 0; k < 4; k++ {
 			src := (4*g + k) * nb
@@ -130,6 +144,12 @@ func (a *qacts) interleave(n int) {
 				a.is4[j] = a.is[src+b]
 				if a.kind == Q8_1 {
 					a.s4[j] = a.s[src+b]
+				}
+				if wide {
+					for _, l := range [2]int{k, k + 4} {
+						a.d8[(g*nb+b)*8+l] = a.d[src+b]
+						a.o8[(g*nb+b)*8+l] = 4 * a.is[src+b]
+					}
 				}
 			}
 		}

@@ -1,0 +1,67 @@
+package tensor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+
+	"github.com/kiln-llm/kiln/internal/cputime"
+	"github.com/kiln-llm/kiln/parallel"
+)
+
+// BenchmarkPrefillTiled compares the integer route of a batch of n inputs
+// (512: prefill; 64: below the K-quants' threshold) with and without the
+// tiled kernels (tiled=off is the four-input kernel path they replace), for
+// the types that have tiled kernels on this host, on 1 and 2 workers. It
+// reports GFLOP/s (2 per weight per input) and, with one worker, the same
+// per second of the benchmark thread's CPU time (cpuGFLOP/s), steadier on a
+// shared machine.
+func BenchmarkPrefillTiled(b *testing.B) {
+	const rows, cols = 2048, 768
+	without := *activeKernels
+	without.tiled = nil
+	for typ := range activeKernels.tiled {
+		for _, n := range []int{64, 512} {
+			for _, workers := range []int{1, 2} {
+				for _, ks := range []*kernelSet{activeKernels, &without} {
+					name := "on"
+					if ks.tiled == nil {
+						name = "off"
+					}
+					b.Run(fmt.Sprintf("%s/n=%d/w=%d/tiled=%s", typ, n, workers, name), func(b *testing.B) {
+						benchPrefill(b, typ, rows, cols, n, workers, ks)
+					})
+				}
+			}
+		}
+	}
+}
+
+func benchPrefill(b *testing.B, typ Type, rows, cols, n, workers int, ks *kernelSet) {
+	rng := rand.New(rand.NewPCG(5, uint64(typ)))
+	m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := make([]float32, n*cols)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	dst := make([]float32, n*rows)
+	p := parallel.New(workers)
+	defer p.Close()
+	if workers == 1 {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	cpu0 := cputime.Thread()
+	for b.Loop() {
+		matMul(dst, m, x, n, p, ks, true)
+	}
+	flops := 2 * float64(n*rows*cols) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu := (cputime.Thread() - cpu0).Seconds(); workers == 1 && cpu > 0 {
+		b.ReportMetric(flops/cpu/1e9, "cpuGFLOP/s")
+	}
+}
