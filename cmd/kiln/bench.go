@@ -41,6 +41,7 @@ type benchResult struct {
 	Threads      int    `json:"threads"`
 	PromptTokens int    `json:"prompt_tokens"`
 	GenTokens    int    `json:"gen_tokens"`
+	Depth        int    `json:"depth"` // cached positions before the decoded ones
 	Reps         int    `json:"reps"`
 
 	FileBytes   int64 `json:"file_bytes"`
@@ -82,7 +83,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	modelPath := modelFlag(fs)
 	threads := fs.Int("threads", 0, "worker goroutines for the model and the measurements (default: one per CPU)")
 	prompt := fs.Int("p", 512, "prompt tokens to prefill in one batch (words with --concurrency)")
-	gen := fs.Int("n", 128, "tokens to decode one at a time after the prompt")
+	gen := fs.Int("n", 128, "tokens to decode one at a time")
+	depth := fs.Int("depth", 0, "cached positions decoding starts after (at most -p): 0 decodes from an empty context, as llama-bench's tg test does")
 	reps := fs.Int("reps", 2, "repetitions; the best of each figure is kept")
 	bwMiB := fs.Int("bw-mib", 1024, "buffer size of the bandwidth scan in MiB (much larger than the caches)")
 	peakDur := fs.Duration("peak-time", 300*time.Millisecond, "duration of each FMA peak pass")
@@ -109,8 +111,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *threads == 0 {
 		*threads = runtime.NumCPU()
 	}
-	if *threads < 0 || *prompt < 1 || *gen < 1 || *reps < 1 || *bwMiB < 1 || *peakDur <= 0 {
-		return fmt.Errorf("bench: --threads must be >= 0 and -p, -n, --reps, --bw-mib, --peak-time positive")
+	if *threads < 0 || *prompt < 1 || *gen < 1 || *reps < 1 || *bwMiB < 1 || *peakDur <= 0 || *depth < 0 || *depth > *prompt {
+		return fmt.Errorf("bench: --threads must be >= 0, -p, -n, --reps, --bw-mib, --peak-time positive and --depth in [0, -p]")
 	}
 	kv, err := parseKV(*kvType)
 	if err != nil {
@@ -140,7 +142,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	r := benchResult{
 		Model: l.file.Path, Arch: cf.Arch, Threads: *threads,
-		PromptTokens: *prompt, GenTokens: *gen, Reps: *reps,
+		PromptTokens: *prompt, GenTokens: *gen, Depth: *depth, Reps: *reps,
 		FileBytes: l.file.Size(),
 	}
 	var outParams int64
@@ -167,7 +169,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		bw, peak = max(bw, b), max(peak, pk)
 		debug.FreeOSMemory()
-		p, d, err := prefillDecode(ctx, m, *prompt, *gen)
+		p, d, err := prefillDecode(ctx, m, *prompt, *gen, *depth)
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
@@ -200,7 +202,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// Decode reads every weight once per token plus the cached keys and
 	// values of every earlier position (mean context over the decoded span).
-	meanCtx := p + float64(*gen+1)/2
+	meanCtx := float64(*depth) + float64(*gen+1)/2
 	r.DecodeBytesPerTok = float64(r.WeightBytes) + float64(posBytes)*meanCtx
 	r.DecodeShare = r.DecodeTokS * r.DecodeBytesPerTok / bw
 	r.DecodeShareFile = r.DecodeTokS * float64(r.FileBytes) / bw
@@ -251,9 +253,9 @@ func weightStats(f *gguf.File, cf *model.Config) (typ string, readBytes, layerPa
 }
 
 // prefillDecode times one Forward of p prompt tokens (logits of the last
-// only) and then n single-token Forward calls feeding back the argmax, on a
-// fresh cache.
-func prefillDecode(ctx context.Context, m *model.Model, p, n int) (prefill, decode time.Duration, err error) {
+// only) on a fresh cache, then n single-token Forward calls feeding back the
+// argmax after the first depth positions of the prompt.
+func prefillDecode(ctx context.Context, m *model.Model, p, n, depth int) (prefill, decode time.Duration, err error) {
 	c := m.NewCache(1, p+n)
 	vocab := m.Config.Vocab
 	b := &model.Batch{
@@ -276,10 +278,11 @@ func prefillDecode(ctx context.Context, m *model.Model, p, n int) (prefill, deco
 		return 0, 0, errors.New("prefill: no logits")
 	}
 	next := argmax(logits[0])
+	c.Truncate(0, depth)
 	one := &model.Batch{Tokens: []int{0}, Pos: []int{0}, Seq: []int{0}, Output: []bool{true}}
 	t0 = time.Now()
 	for i := range n {
-		one.Tokens[0], one.Pos[0] = next, p+i
+		one.Tokens[0], one.Pos[0] = next, depth+i
 		logits, err := m.Forward(ctx, c, one)
 		if err != nil {
 			return 0, 0, fmt.Errorf("decode token %d: %w", i, err)
@@ -341,8 +344,8 @@ func printBench(w io.Writer, r *benchResult) error {
 	fmt.Fprintf(tw, "\ttok/s\tachieved\tlimit\tshare\tshare by file size\t\n")
 	fmt.Fprintf(tw, "prefill %d\t%.1f\t%.1f GFLOP/s\t%.1f GFLOP/s %s\t%.1f%%\t\t\n",
 		r.PromptTokens, r.PrefillTokS, r.PrefillGFLOP, r.PeakGFLOPs, r.PeakRoute, 100*r.PrefillShare)
-	fmt.Fprintf(tw, "decode %d\t%.1f\t%.2f GB/s\t%.2f GB/s\t%.1f%%\t%.1f%%\t\n",
-		r.GenTokens, r.DecodeTokS, r.DecodeTokS*r.DecodeBytesPerTok/1e9, r.BandwidthGBs, 100*r.DecodeShare, 100*r.DecodeShareFile)
+	fmt.Fprintf(tw, "decode %d @ %d\t%.1f\t%.2f GB/s\t%.2f GB/s\t%.1f%%\t%.1f%%\t\n",
+		r.GenTokens, r.Depth, r.DecodeTokS, r.DecodeTokS*r.DecodeBytesPerTok/1e9, r.BandwidthGBs, 100*r.DecodeShare, 100*r.DecodeShareFile)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

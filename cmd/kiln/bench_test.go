@@ -105,17 +105,20 @@ func TestBenchTable(t *testing.T) {
 	if err := w.WriteFile(path); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, err := kiln(t, "bench", "--model", path, "-p", "4", "-n", "2", "--reps", "1", "--bw-mib", "8", "--peak-time", "5ms")
+	out, errOut, err := kiln(t, "bench", "--model", path, "-p", "4", "-n", "2", "--depth", "3", "--reps", "1", "--bw-mib", "8", "--peak-time", "5ms")
 	if err != nil {
 		t.Fatalf("kiln bench: %v\n%s", err, errOut)
 	}
-	for _, want := range []string{"tok/s", "limit", "share", "prefill 4", "decode 2", "GFLOP/s", "GB/s"} {
+	for _, want := range []string{"tok/s", "limit", "share", "prefill 4", "decode 2 @ 3", "GFLOP/s", "GB/s"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
 	if _, _, err := kiln(t, "bench", "--model", path, "-p", "0"); err == nil {
 		t.Error("bench -p 0: no error")
+	}
+	if _, _, err := kiln(t, "bench", "--model", path, "-p", "4", "--depth", "5"); err == nil {
+		t.Error("bench --depth beyond -p: no error")
 	}
 }
 
