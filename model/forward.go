@@ -51,6 +51,7 @@ func (m *Model) Forward(ctx context.Context, c *Cache, b *Batch) ([][]float32, e
 	}
 
 	st := m.newStep(c, b)
+	defer st.release()
 	// On failure the blocks added for this step go back to the pool; the
 	// lengths never moved.
 	fail := func(err error) ([][]float32, error) {
@@ -140,22 +141,39 @@ type step struct {
 func (m *Model) newStep(c *Cache, b *Batch) *step {
 	cf := &m.Config
 	n := len(b.Tokens)
-	st := &step{
-		m: m, c: c, n: n,
-		pos: append([]int(nil), b.Pos...),
-		seq: append([]int(nil), b.Seq...),
-		x:   make([]float32, n*cf.Embd),
-		h:   make([]float32, n*cf.Embd),
-		q:   make([]float32, n*cf.Heads*cf.HeadDim),
-		k:   make([]float32, n*cf.HeadsKV*cf.HeadDim),
-		v:   make([]float32, n*cf.HeadsKV*cf.HeadDimV),
-		att: make([]float32, n*cf.Heads*cf.HeadDimV),
-		o:   make([]float32, n*cf.Embd),
-		g:   make([]float32, n*cf.FF),
-		u:   make([]float32, n*cf.FF),
-		cs:  make([]float32, cf.RopeDims),
+	st, _ := m.steps.Get().(*step)
+	if st == nil {
+		st = &step{}
 	}
+	st.m, st.c, st.n = m, c, n
+	st.pos = append(st.pos[:0], b.Pos...)
+	st.seq = append(st.seq[:0], b.Seq...)
+	st.x = resize(st.x, n*cf.Embd)
+	st.h = resize(st.h, n*cf.Embd)
+	st.q = resize(st.q, n*cf.Heads*cf.HeadDim)
+	st.k = resize(st.k, n*cf.HeadsKV*cf.HeadDim)
+	st.v = resize(st.v, n*cf.HeadsKV*cf.HeadDimV)
+	st.att = resize(st.att, n*cf.Heads*cf.HeadDimV)
+	st.o = resize(st.o, n*cf.Embd)
+	st.g = resize(st.g, n*cf.FF)
+	st.u = resize(st.u, n*cf.FF)
+	st.cs = resize(st.cs, cf.RopeDims)
 	return st
+}
+
+// release hands the step's buffers back for the next Forward call.
+func (st *step) release() {
+	st.m.steps.Put(st)
+}
+
+// resize returns buf with length n, reusing its memory when it is large
+// enough. Contents are unspecified: every buffer of a step is written before
+// it is read.
+func resize(buf []float32, n int) []float32 {
+	if cap(buf) >= n {
+		return buf[:n]
+	}
+	return make([]float32, n)
 }
 
 func (st *step) embed(tokens []int) error {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/kiln-llm/kiln/gguf"
 	"github.com/kiln-llm/kiln/parallel"
@@ -81,6 +82,10 @@ type Model struct {
 	pool   *parallel.Pool
 	kv     KVType
 	matMul func(dst []float32, w tensor.Matrix, x []float32, n int, p *parallel.Pool)
+	// steps recycles the activation buffers of Forward calls: a long
+	// prompt's take tens of megabytes, which as garbage every step would
+	// double the heap the collector lets grow.
+	steps sync.Pool
 
 	tokEmbd    tensor.Matrix
 	outputNorm []float32
