@@ -2,6 +2,7 @@ package constrain
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -32,16 +33,29 @@ const (
 
 func (v verdict) String() string { return [...]string{"complete", "prefix", "reject"}[v] }
 
+// stepper is what run drives: a Constraint or a Triggered.
+type stepper interface {
+	Allow([]bool)
+	Accept(int) error
+	Done() bool
+}
+
 // run feeds s byte by byte and checks, at every byte, that Allow agrees with
-// Accept; it returns the verdict.
-func run(t *testing.T, c *Constraint, s string) verdict {
+// Accept (and, for a stepper that can say it is Free, that a free step bars
+// nothing); it returns the verdict.
+func run(t *testing.T, c stepper, s string) verdict {
 	t.Helper()
 	allowed := make([]bool, 257)
+	free, canFree := c.(interface{ Free() bool })
 	for i := 0; i < len(s); i++ {
 		for j := range allowed {
 			allowed[j] = true
 		}
+		isFree := canFree && free.Free()
 		c.Allow(allowed)
+		if isFree && slices.Contains(allowed, false) {
+			t.Fatalf("%q at %d: Free, but Allow bars tokens", s, i)
+		}
 		err := c.Accept(int(s[i]))
 		if (err == nil) != allowed[s[i]] {
 			t.Fatalf("%q at %d: Allow says %v, Accept says %v", s, i, allowed[s[i]], err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -39,50 +38,6 @@ func testFormats(t testing.TB, parallel bool) map[string][]Trigger {
 		},
 		"generic": {hermes, {Marker: "{", AtStart: true, Keep: true, Value: call, Max: 1}},
 	}
-}
-
-// runTriggered feeds s byte by byte, checking at every byte that Allow
-// agrees with Accept, and returns the verdict.
-func runTriggered(t *testing.T, c *Triggered, s string) verdict {
-	t.Helper()
-	allowed := make([]bool, 257)
-	for i := 0; i < len(s); i++ {
-		for j := range allowed {
-			allowed[j] = true
-		}
-		free := c.Free()
-		c.Allow(allowed)
-		if free && slices.Contains(allowed, false) {
-			t.Fatalf("%q at %d: Free, but Allow bars tokens", s, i)
-		}
-		err := c.Accept(int(s[i]))
-		if (err == nil) != allowed[s[i]] {
-			t.Fatalf("%q at %d: Allow says %v, Accept says %v", s, i, allowed[s[i]], err)
-		}
-		if err != nil {
-			return reject
-		}
-	}
-	for j := range allowed {
-		allowed[j] = true
-	}
-	c.Allow(allowed)
-	if allowed[eogByte] != c.Done() {
-		t.Fatalf("%q: EOG allowed %v but Done %v", s, allowed[eogByte], c.Done())
-	}
-	if c.Done() {
-		return complete
-	}
-	n := 0
-	for _, a := range allowed {
-		if a {
-			n++
-		}
-	}
-	if n == 0 {
-		t.Fatalf("%q: dead end", s)
-	}
-	return prefix
 }
 
 func TestTriggeredRegions(t *testing.T) {
@@ -134,7 +89,7 @@ func TestTriggeredRegions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := runTriggered(t, trig.New(), tt.text); got != tt.want {
+		if got := run(t, trig.New(), tt.text); got != tt.want {
 			t.Errorf("%s parallel=%v %q: %v, want %v", tt.format, tt.parallel, tt.text, got, tt.want)
 		}
 	}
