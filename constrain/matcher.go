@@ -138,6 +138,27 @@ func (p *program) closed(f *frame) bool {
 
 func isRegionWS(b byte) bool { return b == ' ' || b == '\n' }
 
+// literalStep advances root frame f over b while it reads lit (a separator
+// or a close literal) after up to maxRegionWS whitespace bytes, moving to
+// phase next once lit is complete.
+func literalStep(f frame, up *link, b byte, lit string, next uint8, out []thread) []thread {
+	if f.pos == 0 && isRegionWS(b) {
+		if f.u8 >= maxRegionWS {
+			return out
+		}
+		f.u8++
+		return append(out, thread{f: f, up: up})
+	}
+	if lit[f.pos] != b {
+		return out
+	}
+	f.pos++
+	if int(f.pos) == len(lit) {
+		f.phase, f.pos, f.u8 = next, 0, 0
+	}
+	return append(out, thread{f: f, up: up})
+}
+
 // rootStep advances a root frame with a program over b.
 func (m *matcher) rootStep(t *thread, b byte, out []thread) []thread {
 	p := m.prog
@@ -159,37 +180,9 @@ func (m *matcher) rootStep(t *thread, b byte, out []thread) []thread {
 		if p.sep == "" || (p.max > 0 && int(f.count) >= p.max) {
 			return out
 		}
-		if f.pos == 0 && isRegionWS(b) {
-			if f.u8 >= maxRegionWS {
-				return out
-			}
-			f.u8++
-			return append(out, thread{f: f, up: t.up})
-		}
-		if p.sep[f.pos] != b {
-			return out
-		}
-		f.pos++
-		if int(f.pos) == len(p.sep) {
-			f.phase, f.pos, f.u8 = rpLead, 0, 0
-		}
-		return append(out, thread{f: f, up: t.up})
+		return literalStep(f, t.up, b, p.sep, rpLead, out)
 	case f.phase == rpDone: // reading the close literal
-		if f.pos == 0 && isRegionWS(b) {
-			if f.u8 >= maxRegionWS {
-				return out
-			}
-			f.u8++
-			return append(out, thread{f: f, up: t.up})
-		}
-		if p.close[f.pos] != b {
-			return out
-		}
-		f.pos++
-		if int(f.pos) == len(p.close) {
-			f.phase, f.pos, f.u8 = rpClosed, 0, 0
-		}
-		return append(out, thread{f: f, up: t.up})
+		return literalStep(f, t.up, b, p.close, rpClosed, out)
 	}
 	return out
 }
