@@ -283,8 +283,9 @@ func refIntDots(m Matrix, a *qacts, n int) (ref, abs []float64) {
 // has one and every kernel set the host runs (assembly and portable Go),
 // against refIntDots on the same quantized inputs: |got - ref| <= 1e-5 *
 // sum|terms| (the kernels' integer sums are exact; only the float32 scale
-// products and block sums round). Shapes cover one-input and four-input
-// kernels with remainders (blocks in groups of four and not), odd row
+// products and block sums round). Shapes cover one-, four- and eight-input
+// kernels with remainders (blocks in groups of four and not; n = 13 runs
+// all three), odd row
 // counts, several worker counts (which must agree bit for bit) and
 // unaligned weights and inputs. The asm and Go sets must also agree with
 // each other within the same bound.
@@ -302,7 +303,7 @@ func TestMatMulIntegerRoute(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, n := range []int{1, 3, 4, 5, 9, 21} {
+				for _, n := range []int{1, 3, 4, 5, 8, 9, 13, 21} {
 					x := make([]float32, n*cols+shift)[shift:]
 					for i := range x {
 						x[i] = float32(rng.NormFloat64())
@@ -348,7 +349,7 @@ func TestMatMulIntegerRoute(t *testing.T) {
 							}
 						}
 					}
-					if testing.Verbose() && rows == 38 && (n == 1 || n == 9 || n == 21) && cols == 9*typ.BlockSize() {
+					if testing.Verbose() && rows == 38 && (n == 1 || n == 8 || n == 13 || n == 21) && cols == 9*typ.BlockSize() {
 						t.Logf("%s %dx%d n=%d: max error %.3g of sum|terms| over %d kernel sets", typ, rows, cols, n, worst, len(sets))
 					}
 				}
@@ -405,5 +406,64 @@ func TestMatMulRoutes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestIntRows8MatchesRows4 checks each eight-input integer kernel against
+// its set's four-input kernel run on the two groups of four: the integer
+// sums and the per-input order of the float32 scale products are the same,
+// so the outputs must agree bit for bit, for inputs at group offsets 0 and
+// 4, block counts with and without a multiple of four, and odd row counts
+// with the output rows padded apart (ostride > rows).
+func TestIntRows8MatchesRows4(t *testing.T) {
+	tested := 0
+	for _, ks := range hostKernels() {
+		for typ, rows8 := range ks.qrows8 {
+			rows4 := ks.qrows4[typ]
+			if rows4 == nil {
+				t.Fatalf("%s %s: eight-input kernel without a four-input one", ks.name, typ)
+			}
+			kind, _ := actType(typ)
+			for _, cols := range []int{32, 96, 256, 288} {
+				for _, rows := range []int{1, 5, 16} {
+					rng := rand.New(rand.NewPCG(uint64(typ), uint64(cols*rows)))
+					m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
+					if err != nil {
+						t.Fatal(err)
+					}
+					const n = 12
+					x := make([]float32, n*cols)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+					var a qacts
+					a.alloc(kind, n, cols)
+					a.quantize(x, 0, n, ks)
+					a.interleave(n, false)
+					rb := m.rowBytes()
+					ostride := rows + 3
+					for _, i := range []int{0, 4} {
+						got := make([]float32, 8*ostride)
+						want := make([]float32, 8*ostride)
+						for k := range got {
+							got[k], want[k] = float32(k), float32(k) // untouched padding must match
+						}
+						rows8(got, ostride, m.Data, rb, rows, &a, i)
+						rows4(want, ostride, m.Data, rb, rows, &a, i)
+						rows4(want[4*ostride:], ostride, m.Data, rb, rows, &a, i+4)
+						for k := range got {
+							if math.Float32bits(got[k]) != math.Float32bits(want[k]) {
+								t.Fatalf("%s %s %dx%d inputs %d..%d: out[%d] = %v, four-input kernels %v",
+									ks.name, typ, rows, cols, i, i+7, k, got[k], want[k])
+							}
+						}
+						tested++
+					}
+				}
+			}
+		}
+	}
+	if testing.Verbose() {
+		t.Logf("%d eight-input cases bit-identical to the four-input kernels", tested)
 	}
 }

@@ -21,6 +21,15 @@ func idotQ8_0x4RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, d4 *flo
 //go:noescape
 func idotQ4_0x4RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride int)
 
+// The eight-input kernels take two groups of four inputs, the second's
+// interleaved scales and sums gstride bytes after the first's.
+
+//go:noescape
+func idotQ8_0x8RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, d4 *float32, is4 *int32, gstride int, out *float32, ostride int)
+
+//go:noescape
+func idotQ4_0x8RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, d4 *float32, is4 *int32, gstride int, out *float32, ostride int)
+
 //go:noescape
 func quantQ8AVX2(x *float32, nb int, qs *int8, d *float32, is *int32, s *float32, q81 bool)
 
@@ -95,7 +104,7 @@ func idotQ4KRowsAVX2(w *byte, rb, rows, nb int, y *int8, yd *float32, bs *int16,
 //go:noescape
 func idotQ6KRowsAVX2(w *byte, rb, rows, nb int, y *int8, yd *float32, bs *int16, out *float32)
 
-// avx2IntRows and avx2IntRows4 are the assembly integer kernels; the other
+// avx2IntRows, avx2IntRows4 and avx2IntRows8 are the assembly integer kernels; the other
 // integer types use the portable ones.
 var (
 	avx2IntRows = map[Type]qRowsFn{
@@ -121,6 +130,10 @@ var (
 		Q4_K: rowsK4AVX2(144, idotQ4Kx4RowsAVX2),
 		Q5_K: rowsK4AVX2(176, idotQ5Kx4RowsAVX2),
 		Q6_K: rowsK4AVX2(210, idotQ6Kx4RowsAVX2),
+	}
+	avx2IntRows8 = map[Type]qRows8Fn{
+		Q8_0: rows8AVX2(34, idotQ8_0x8RowsAVX2),
+		Q4_0: rows8AVX2(18, idotQ4_0x8RowsAVX2),
 	}
 )
 
@@ -206,5 +219,28 @@ func rowsK4AVX2(bb int, asm func(*byte, int, int, int, *int8, int, *byte, *float
 		y := a.qs[i*cols : (i+3)*cols+256*nb]
 		k4 := a.k4[i/4*nbx*144 : (i/4*nbx+nb)*144]
 		asm(unsafe.SliceData(w), rb, rows, nb, unsafe.SliceData(y), cols, unsafe.SliceData(k4), unsafe.SliceData(out), 4*ostride)
+	}
+}
+
+// rows8AVX2 wraps an eight-input kernel for Q8_0-quantized inputs (blocks
+// of 32 elements, bb bytes); i must be a multiple of 4, so that inputs
+// i..i+3 and i+4..i+7 are two whole groups of the interleaved scales.
+func rows8AVX2(bb int, asm func(*byte, int, int, int, *int8, int, *float32, *int32, int, *float32, int)) qRows8Fn {
+	return func(out []float32, ostride int, w []byte, rb, rows int, a *qacts, i int) {
+		nb := rb / bb
+		if rows == 0 || nb == 0 {
+			for k := 0; k < 8; k++ {
+				clear(out[k*ostride : k*ostride+rows])
+			}
+			return
+		}
+		cols, nbx := a.cols, a.cols/32
+		w = w[:rows*rb]
+		out = out[:7*ostride+rows]
+		y := a.qs[i*cols : (i+7)*cols+32*nb]
+		// The second group starts 4*nbx entries after the first.
+		d4 := a.d4[i*nbx : (i+4)*nbx+4*nb]
+		is4 := a.is4[i*nbx : (i+4)*nbx+4*nb]
+		asm(unsafe.SliceData(w), rb, rows, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), 16*nbx, unsafe.SliceData(out), 4*ostride)
 	}
 }

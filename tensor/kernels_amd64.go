@@ -78,6 +78,7 @@ var avx2Kernels = &kernelSet{
 	rows4:  f32Rows4AVX2,
 	qrows:  avx2IntRows,
 	qrows4: avx2IntRows4,
+	qrows8: avx2IntRows8,
 	tiled:  avx2Tiled,
 	quant8: quant8AVX2,
 	quantK: quantKAVX2,

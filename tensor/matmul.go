@@ -153,7 +153,10 @@ func matMulInt(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks
 		})
 		return
 	}
-	rows4 := ks.qrows4[m.Type]
+	rows4, rows8 := ks.qrows4[m.Type], ks.qrows8[m.Type]
+	if rows4 == nil {
+		rows8 = nil // both rely on interleave's groups of four
+	}
 	if rows4 != nil && n >= 4 {
 		a.interleave(n, false)
 	}
@@ -171,6 +174,11 @@ func matMulInt(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks
 			r1 := min(r0+tile, hi)
 			w := m.Data[r0*rb : r1*rb]
 			i := 0
+			if rows8 != nil {
+				for ; i+8 <= n; i += 8 {
+					rows8(dst[i*m.Rows+r0:], m.Rows, w, rb, r1-r0, a, i)
+				}
+			}
 			if rows4 != nil {
 				for ; i+4 <= n; i += 4 {
 					rows4(dst[i*m.Rows+r0:], m.Rows, w, rb, r1-r0, a, i)
@@ -200,6 +208,11 @@ type qRowsFn func(out []float32, w []byte, rb int, a actView)
 // qRows4Fn is qRowsFn for the four inputs i..i+3 of a, each weight block
 // decoded once for all four: out[k*ostride + r] for input i+k.
 type qRows4Fn func(out []float32, ostride int, w []byte, rb, rows int, a *qacts, i int)
+
+// qRows8Fn is qRows4Fn for the eight inputs i..i+7 (i a multiple of 4):
+// batched decoding of 8 or more sequences would otherwise decode every
+// weight block twice, once per group of four.
+type qRows8Fn func(out []float32, ostride int, w []byte, rb, rows int, a *qacts, i int)
 
 // goIntRows are the portable integer kernels looped over rows.
 var goIntRows = func() map[Type]qRowsFn {
@@ -233,6 +246,7 @@ type kernelSet struct {
 	// The integer route's multi-row kernels (goIntRows where absent).
 	qrows  map[Type]qRowsFn
 	qrows4 map[Type]qRows4Fn
+	qrows8 map[Type]qRows8Fn
 	// tiled are the integer route's kernels for large batches (tiled.go).
 	tiled map[Type]*tiledKernel
 	// quant8 quantizes whole blocks to Q8_0/Q8_1 like quantActQ8 (which is

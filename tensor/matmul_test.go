@@ -239,7 +239,7 @@ func catchPanic(fn func()) (r any) {
 // BenchmarkMatMul multiplies weights of the shapes a decoder uses (the
 // projections of a 110M llama, dim 768 and ff 2048; of a 0.5B model, dim 896
 // and ff 4864; a square 2048 and a 151936x1024 output projection) by n = 1
-// (decode), 4 (batched decode), 32 and 512 (prefill) input rows with 1 and 2
+// (decode), 4 and 8 (batched decode), 32 and 512 (prefill) input rows with 1 and 2
 // workers, on MatMul's default route and (route=float) on MatMulFloat.
 // Bytes/s counts the weight bytes streamed per call, the figure of merit for
 // decoding, which reads every weight once per token; batches also report
@@ -261,7 +261,7 @@ func BenchmarkMatMul(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				for _, n := range []int{1, 4, 32, 512} {
+				for _, n := range []int{1, 4, 8, 32, 512} {
 					if n == 512 && sh.rows*sh.cols > 8<<20 {
 						continue // minutes per run for the output projection
 					}
