@@ -23,19 +23,7 @@ func TestBenchJSON(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := synth.Preset("tiny")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s.Type, s.Tied = tc.typ, tc.tied
-			w, err := synth.Build(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(t.TempDir(), "tiny.gguf")
-			if err := w.WriteFile(path); err != nil {
-				t.Fatal(err)
-			}
+			path := tinyModel(t, tc.typ, tc.tied)
 			out, errOut, err := kiln(t, "bench", "--model", path, "--threads", "2", "-p", "16", "-n", "8",
 				"--reps", "1", "--bw-mib", "16", "--peak-time", "10ms", "--json")
 			if err != nil {
@@ -93,18 +81,7 @@ func TestBenchJSON(t *testing.T) {
 }
 
 func TestBenchTable(t *testing.T) {
-	s, err := synth.Preset("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := synth.Build(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	if err := w.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
+	path := tinyModel(t, tensor.F32, false)
 	out, errOut, err := kiln(t, "bench", "--model", path, "-p", "4", "-n", "2", "--depth", "3", "--reps", "1", "--bw-mib", "8", "--peak-time", "5ms")
 	if err != nil {
 		t.Fatalf("kiln bench: %v\n%s", err, errOut)
@@ -123,18 +100,7 @@ func TestBenchTable(t *testing.T) {
 }
 
 func TestBenchConcurrency(t *testing.T) {
-	s, err := synth.Preset("tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := synth.Build(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	if err := w.WriteFile(path); err != nil {
-		t.Fatal(err)
-	}
+	path := tinyModel(t, tensor.F32, false)
 	out, errOut, err := kiln(t, "bench", "--model", path, "--threads", "2", "-p", "8", "-n", "6",
 		"--concurrency", "1,3", "--rounds", "2", "--prefix", "30", "--json")
 	if err != nil {
@@ -176,4 +142,24 @@ func TestBenchConcurrency(t *testing.T) {
 			t.Errorf("--concurrency %q,: no error", bad)
 		}
 	}
+}
+
+// tinyModel writes the tiny preset with weights of type typ (tied: the
+// output projection is the embedding) to a temporary file.
+func tinyModel(t *testing.T, typ tensor.Type, tied bool) string {
+	t.Helper()
+	s, err := synth.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Type, s.Tied = typ, tied
+	w, err := synth.Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
