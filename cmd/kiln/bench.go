@@ -27,6 +27,7 @@ import (
 	"github.com/kiln-llm/kiln/engine"
 	"github.com/kiln-llm/kiln/gguf"
 	"github.com/kiln-llm/kiln/model"
+	"github.com/kiln-llm/kiln/sample"
 	"github.com/kiln-llm/kiln/server"
 	"github.com/kiln-llm/kiln/synth"
 	"github.com/kiln-llm/kiln/tensor"
@@ -277,7 +278,7 @@ func prefillDecode(ctx context.Context, m *model.Model, p, n, depth int) (prefil
 	if len(logits) != 1 {
 		return 0, 0, errors.New("prefill: no logits")
 	}
-	next := argmax(logits[0])
+	next := sample.Greedy(logits[0])
 	c.Truncate(0, depth)
 	one := &model.Batch{Tokens: []int{0}, Pos: []int{0}, Seq: []int{0}, Output: []bool{true}}
 	t0 = time.Now()
@@ -287,7 +288,7 @@ func prefillDecode(ctx context.Context, m *model.Model, p, n, depth int) (prefil
 		if err != nil {
 			return 0, 0, fmt.Errorf("decode token %d: %w", i, err)
 		}
-		next = argmax(logits[0])
+		next = sample.Greedy(logits[0])
 	}
 	return prefill, time.Since(t0), nil
 }
@@ -322,16 +323,6 @@ func loadAvg() float64 {
 		return 0
 	}
 	return v
-}
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 func printBench(w io.Writer, r *benchResult) error {
