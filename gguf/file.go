@@ -81,9 +81,32 @@ type File struct {
 	release   func() error // unmaps (or drops) the file's bytes
 }
 
-// Open maps path read-only and parses it. Tensor Data slices point into the
-// mapping, which stays valid until Close.
-func Open(path string) (*File, error) {
+// Placement says where an opened file's bytes live.
+type Placement int
+
+const (
+	// Mapped maps the file read-only and shared: nothing is copied, pages
+	// come in on demand, and processes serving the same file share one copy
+	// in the page cache.
+	Mapped Placement = iota
+	// HugePages reads the file into private read-only memory that Linux
+	// backs with 2 MiB transparent huge pages where it can (elsewhere it is
+	// Mapped). Decoding reads every weight once per token: with 4 KiB pages
+	// a 700 MB model crosses 170,000 pages a token, and the TLB misses and
+	// the hardware prefetchers, which stop at every 4 KiB boundary, cost
+	// 5-20% of decode speed (110M Q8_0 model, 2 threads: 142 against 173
+	// tokens/s). The price is the read at start-up and no sharing of the
+	// copy between processes.
+	HugePages
+)
+
+// Open maps path read-only and parses it (Mapped). Tensor Data slices point
+// into the mapping, which stays valid until Close.
+func Open(path string) (*File, error) { return OpenIn(path, Mapped) }
+
+// OpenIn opens and parses path with its bytes placed as p says. Tensor Data
+// slices point into those bytes, which stay valid until Close.
+func OpenIn(path string, p Placement) (*File, error) {
 	fd, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
@@ -96,7 +119,11 @@ func Open(path string) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("gguf: %s: not a regular file", path)
 	}
-	data, release, err := mapFile(fd, st.Size())
+	place := mapFile
+	if p == HugePages {
+		place = readHuge
+	}
+	data, release, err := place(fd, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %s: %w", path, err)
 	}

@@ -63,6 +63,9 @@ type LoadOptions struct {
 	// Engine options (slots, context, queue); Workers tunes the forward pass.
 	Engine  engine.Options
 	Workers int
+	// Mmap keeps the file mapped (gguf.Mapped) instead of reading it into
+	// huge pages (gguf.HugePages, the default: faster decoding).
+	Mmap bool
 	// Build identifies the engine build in system_fingerprint.
 	Build string
 	// Logger receives the load notes (template fallback); nil discards.
@@ -76,7 +79,11 @@ func Load(opt LoadOptions) (*Model, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f, err := gguf.Open(opt.Path)
+	place := gguf.HugePages
+	if opt.Mmap {
+		place = gguf.Mapped
+	}
+	f, err := gguf.OpenIn(opt.Path, place)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}

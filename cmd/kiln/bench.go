@@ -93,6 +93,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	concurrency := fs.String("concurrency", "", "comma-separated client counts (e.g. 1,4,8): stream -n tokens per request through the HTTP server, run in-process on 127.0.0.1")
 	rounds := fs.Int("rounds", 2, "requests per client with --concurrency")
 	kvType := kvTypeFlag(fs)
+	mmap := mmapFlag(fs)
 	prefix := fs.Int("prefix", 0, "with --concurrency: first time two requests that share a prefix of this many words (a system prompt) and differ after it, to show what the prefix cache saves")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
@@ -127,10 +128,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *threads < 0 || *prompt < 1 || *gen < 1 || *rounds < 1 || *prefix < 0 {
 			return fmt.Errorf("bench: --threads and --prefix must be >= 0 and -p, -n, --rounds positive")
 		}
-		return benchHTTP(ctx, httpBench{path: *modelPath, threads: *threads, kv: kv, levels: levels, prompt: *prompt,
+		return benchHTTP(ctx, httpBench{path: *modelPath, threads: *threads, kv: kv, mmap: *mmap, levels: levels, prompt: *prompt,
 			gen: *gen, rounds: *rounds, prefix: *prefix}, *asJSON, stdout, stderr)
 	}
-	l, err := load(*modelPath, &model.Options{Workers: *threads, KV: kv}, stderr)
+	l, err := load(*modelPath, &model.Options{Workers: *threads, KV: kv}, placement(*mmap), stderr)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -390,6 +391,7 @@ type httpBench struct {
 	path                        string
 	threads                     int
 	kv                          model.KVType
+	mmap                        bool
 	levels                      []int
 	prompt, gen, rounds, prefix int
 }
@@ -424,7 +426,7 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 	}
 	most := slices.Max(levels)
 	m, err := server.Load(server.LoadOptions{
-		Path: path, Workers: threads, Build: buildID(),
+		Path: path, Workers: threads, Build: buildID(), Mmap: hb.mmap,
 		Engine: engine.Options{KV: model.CacheOptions{Type: hb.kv}, Parallel: most, Ctx: 4*max(prompt, hb.prefix+8) + gen + 64, Queue: most * rounds},
 	})
 	if err != nil {

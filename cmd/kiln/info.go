@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kiln-llm/kiln/gguf"
 	"github.com/kiln-llm/kiln/tensor"
 )
 
@@ -18,7 +19,7 @@ func infoCmd(args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
-	f, err := openModelFile(*modelPath, stderr)
+	f, err := openModelFile(*modelPath, gguf.Mapped, stderr)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,20 @@ func kvTypeFlag(fs *flag.FlagSet) *string {
 	return fs.String("kv-type", "f16", "element type of the KV cache: f16, f32 or q8_0")
 }
 
+// mmapFlag registers --mmap, which keeps the model file mapped instead of
+// reading its weights into huge pages.
+func mmapFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("mmap", false, "map the model file instead of reading it into 2 MiB pages: starts at once and shares the page cache with other processes, but decodes 5-20% slower")
+}
+
+// placement turns --mmap into where the file's bytes go.
+func placement(mmap bool) gguf.Placement {
+	if mmap {
+		return gguf.Mapped
+	}
+	return gguf.HugePages
+}
+
 // parseKV reads a --kv-type value.
 func parseKV(s string) (model.KVType, error) {
 	t, err := model.ParseKVType(s)
@@ -31,7 +45,7 @@ func parseKV(s string) (model.KVType, error) {
 }
 
 // openModelFile opens path, or the built-in demo model (telling stderr so) when it is empty.
-func openModelFile(path string, stderr io.Writer) (*gguf.File, error) {
+func openModelFile(path string, place gguf.Placement, stderr io.Writer) (*gguf.File, error) {
 	if path == "" {
 		p, err := synth.DefaultModelPath("")
 		if err != nil {
@@ -40,7 +54,7 @@ func openModelFile(path string, stderr io.Writer) (*gguf.File, error) {
 		fmt.Fprintln(stderr, synth.DefaultNotice)
 		path = p
 	}
-	return gguf.Open(path)
+	return gguf.OpenIn(path, place)
 }
 
 // loaded is a model file with its tokenizer and, when weights are wanted, the model.
@@ -50,9 +64,13 @@ type loaded struct {
 	model *model.Model
 }
 
-// load opens path with its tokenizer and, when opt is not nil, its weights.
-func load(path string, opt *model.Options, stderr io.Writer) (*loaded, error) {
-	f, err := openModelFile(path, stderr)
+// load opens path with its tokenizer and, when opt is not nil, its weights
+// (placed as place says; without weights the file is only mapped).
+func load(path string, opt *model.Options, place gguf.Placement, stderr io.Writer) (*loaded, error) {
+	if opt == nil {
+		place = gguf.Mapped
+	}
+	f, err := openModelFile(path, place, stderr)
 	if err != nil {
 		return nil, err
 	}

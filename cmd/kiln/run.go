@@ -23,6 +23,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	threads := fs.Int("threads", 0, "worker goroutines (default: one per CPU)")
 	ctxSize := fs.Int("ctx-size", 4096, "context window in tokens (capped at the model's training context)")
 	kvType := kvTypeFlag(fs)
+	mmap := mmapFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -36,7 +37,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	l, err := load(*modelPath, &model.Options{Workers: *threads, KV: kv}, stderr)
+	l, err := load(*modelPath, &model.Options{Workers: *threads, KV: kv}, placement(*mmap), stderr)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kiln-llm/kiln/engine"
+	"github.com/kiln-llm/kiln/gguf"
 	"github.com/kiln-llm/kiln/model"
 	"github.com/kiln-llm/kiln/server"
 	"github.com/kiln-llm/kiln/synth"
@@ -119,6 +120,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	templateFile := fs.String("chat-template-file", "", "Jinja chat template to use instead of the models' own")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBodyBytes, "largest accepted request body in bytes (413 beyond)")
 	kvType := kvTypeFlag(fs)
+	mmap := mmapFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -174,7 +176,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, v := range models {
 		name, path := modelSpec(v)
 		m, err := server.Load(server.LoadOptions{
-			Path: path, ID: name, ChatTemplate: tmpl, Workers: *threads, Build: build, Logger: log,
+			Path: path, ID: name, ChatTemplate: tmpl, Workers: *threads, Build: build, Logger: log, Mmap: *mmap,
 			Engine: engine.Options{Parallel: *parallel, Ctx: *ctxSize, Queue: queueLen, KV: model.CacheOptions{Type: kv}},
 		})
 		if err != nil {
@@ -241,7 +243,7 @@ func templateCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		override = string(b)
 	}
-	l, err := load(*modelPath, nil, stderr)
+	l, err := load(*modelPath, nil, gguf.Mapped, stderr)
 	if err != nil {
 		return err
 	}

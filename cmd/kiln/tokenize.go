@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/kiln-llm/kiln/gguf"
 )
 
 func tokenizeCmd(args []string, stdout, stderr io.Writer) error {
@@ -20,7 +22,7 @@ func tokenizeCmd(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		return fmt.Errorf("tokenize: give the text as an argument")
 	}
-	l, err := load(*modelPath, nil, stderr)
+	l, err := load(*modelPath, nil, gguf.Mapped, stderr)
 	if err != nil {
 		return err
 	}

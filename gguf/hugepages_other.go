@@ -1,0 +1,11 @@
+//go:build !linux
+
+package gguf
+
+import "os"
+
+// readHuge maps the file where transparent huge pages are not known
+// (HugePages falls back to Mapped).
+func readHuge(fd *os.File, size int64) ([]byte, func() error, error) {
+	return mapFile(fd, size)
+}
