@@ -152,8 +152,6 @@ type kernels struct {
 	accumF32  func(out, w []float32, stride, nh int, v []float32, n, d int)
 	accumF16  func(out, w []float32, stride, nh int, v []uint16, n, d int, tmp []float32)
 	dequantQ8 func(x []float32, q []int8, s []uint16, qb int)
-	// expScores is ExpScores given the maximum scaled score m.
-	expScores func(s []float32, scale, m float32) float32
 	toF16     func(h []uint16, x []float32)
 }
 
@@ -164,6 +162,5 @@ var portable = &kernels{
 	accumF32:  accumF32Go,
 	accumF16:  accumF16Go,
 	dequantQ8: dequantQ8Go,
-	expScores: expScoresGo,
 	toF16:     toF16Go,
 }

@@ -28,9 +28,6 @@ func accumF16AVX2(out *float32, w *float32, stride, nh int, v *uint16, n, d int)
 func dequantQ8AVX2(x *float32, q *int8, s *uint16, nb, qb int)
 
 //go:noescape
-func expScoresAVX2(s *float32, n int, scale, m float32) float32
-
-//go:noescape
 func toF16AVX2(h *uint16, x *float32, n int)
 
 func cpuidECX1() uint32
@@ -79,17 +76,6 @@ var avx2 = &kernels{
 		_ = x[len(s)*qb-1]
 		_ = q[len(s)*qb-1]
 		dequantQ8AVX2(unsafe.SliceData(x), unsafe.SliceData(q), unsafe.SliceData(s), len(s), qb)
-	},
-	expScores: func(s []float32, scale, m float32) float32 {
-		n8 := len(s) &^ 7
-		var sum float32
-		if n8 > 0 {
-			sum = expScoresAVX2(unsafe.SliceData(s), n8, scale, m)
-		}
-		if n8 < len(s) {
-			sum += expScoresGo(s[n8:], scale, m)
-		}
-		return sum
 	},
 	toF16: func(h []uint16, x []float32) {
 		n8 := len(x) &^ 7

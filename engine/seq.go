@@ -89,11 +89,10 @@ func (s *seq) known() []int {
 func (e *Engine) token(id int, logits []float32, logprobs bool, top int) Token {
 	t := Token{TokenLogprob: TokenLogprob{ID: id, Bytes: e.tok.TokenBytes(id)}}
 	if logprobs {
-		t.Logprob = sample.Logprob(logits, id)
-		if top > 0 {
-			for _, c := range sample.TopLogprobs(logits, top) {
-				t.Top = append(t.Top, TokenLogprob{ID: c.ID, Bytes: e.tok.TokenBytes(c.ID), Logprob: c.Logprob})
-			}
+		var alts []sample.IDLogprob
+		t.Logprob, alts = sample.Logprobs(logits, id, top)
+		for _, c := range alts {
+			t.Top = append(t.Top, TokenLogprob{ID: c.ID, Bytes: e.tok.TokenBytes(c.ID), Logprob: c.Logprob})
 		}
 	}
 	return t

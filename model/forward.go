@@ -245,16 +245,16 @@ func (st *step) layer(l int, output []bool) {
 	m.matMul(st.g[:n*ff], ly.wGate, st.h[:n*e], n, w)
 	m.matMul(st.u[:n*ff], ly.wUp, st.h[:n*e], n, w)
 	g, u := st.g[:n*ff], st.u[:n*ff]
-	act := silu
-	if m.spec.act == actGELUTanh {
-		act = geluTanh
-	}
 	// An exp per element: over a long prompt as much work as a small
 	// matrix product, so it is shared out like one.
 	w.For(len(g), elementGrain, func(_, lo, hi int) {
-		for j := lo; j < hi; j++ {
-			g[j] = act(g[j]) * u[j]
+		if m.spec.act == actGELUTanh {
+			for j := lo; j < hi; j++ {
+				g[j] = geluTanh(g[j]) * u[j]
+			}
+			return
 		}
+		tensor.SiLUMul(g[lo:hi], u[lo:hi])
 	})
 	m.matMul(st.o[:n*e], ly.wDown, g, n, w)
 	st.residual(ly.postFFNNorm)
@@ -388,7 +388,7 @@ func (st *step) attention(l int) {
 			})
 			sums := st.scores[worker][group*span : group*span+group]
 			for h := 0; h < group; h++ {
-				sums[h] = attention.ExpScores(sc[h*n:(h+1)*n], cf.AttnScale)
+				sums[h] = tensor.ExpScores(sc[h*n:(h+1)*n], cf.AttnScale)
 			}
 			clear(out)
 			blocks(func(blk *kvBlock, row, rows, col int) {

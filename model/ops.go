@@ -66,32 +66,3 @@ func geluTanh(x float32) float32 {
 	v := float64(x)
 	return float32(0.5 * v * (1 + math.Tanh(c*(v+0.044715*v*v*v))))
 }
-
-// silu is x·sigmoid(x). It runs once per feed-forward element per token, as
-// often as a small matrix product has multiply-adds per weight row, so its
-// exponential is float32 (expf) rather than math.Exp's float64.
-func silu(x float32) float32 {
-	return x / (1 + expf(-x))
-}
-
-// expf is e^x in float32 with Cephes' expf polynomial: range reduction by
-// ln 2 split in two constants, a degree-6 polynomial on [-ln2/2, ln2/2],
-// then the power of two put into the exponent. Relative error about 1 ulp;
-// overflow gives +Inf, underflow 0 (no subnormal results).
-func expf(x float32) float32 {
-	switch {
-	case x > 88.72283:
-		return float32(math.Inf(1))
-	case x < -87.33654:
-		return 0
-	case x != x:
-		return x
-	}
-	n := float32(math.Floor(float64(x*1.44269504088896341 + 0.5)))
-	r := x - n*0.693359375 - n*-2.12194440e-4
-	p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
-	p = p*r*r + r + 1
-	// 2^n in two halves: n reaches 128 just below the overflow bound.
-	h := int32(n) / 2
-	return p * math.Float32frombits(uint32(h+127)<<23) * math.Float32frombits(uint32(int32(n)-h+127)<<23)
-}

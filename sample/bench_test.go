@@ -85,4 +85,11 @@ func BenchmarkLogprobs(b *testing.B) {
 		}
 		c.report(b)
 	})
+	b.Run("Logprobs20", func(b *testing.B) {
+		c := startCPU()
+		for b.Loop() {
+			Logprobs(logits, 17, 20)
+		}
+		c.report(b)
+	})
 }

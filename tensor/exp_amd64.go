@@ -1,0 +1,49 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import "unsafe"
+
+// n must be a positive multiple of 8 (exp_amd64.s).
+//
+//go:noescape
+func expScoresAVX2(s *float32, n int, scale, m float32) float32
+
+//go:noescape
+func expSumAVX2(x *float32, n int, m float32) float64
+
+//go:noescape
+func siluMulAVX2(gate, up *float32, n int)
+
+// vecExpAVX2 is fixed at start-up: the CPU does not change under us.
+var vecExpAVX2 = avx2OK()
+
+func expScores(s []float32, scale, m float32) float32 {
+	n8 := len(s) &^ 7
+	if !vecExpAVX2 || n8 == 0 {
+		return expScoresGo(s, scale, m)
+	}
+	sum := expScoresAVX2(unsafe.SliceData(s), n8, scale, m)
+	if n8 < len(s) {
+		sum += expScoresGo(s[n8:], scale, m)
+	}
+	return sum
+}
+
+func siluMul(g, u []float32) {
+	n8 := len(g) &^ 7
+	if !vecExpAVX2 || n8 == 0 {
+		siluMulGo(g, u)
+		return
+	}
+	siluMulAVX2(unsafe.SliceData(g), unsafe.SliceData(u), n8)
+	siluMulGo(g[n8:], u[n8:])
+}
+
+func expSum(x []float32, m float32) float64 {
+	n8 := len(x) &^ 7
+	if !vecExpAVX2 || n8 == 0 {
+		return expSumGo(x, m)
+	}
+	return expSumAVX2(unsafe.SliceData(x), n8, m) + expSumGo(x[n8:], m)
+}

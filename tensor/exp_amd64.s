@@ -1,0 +1,155 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// EXPBCAST broadcasts the float32 constant c (a uint32 bit pattern) to y.
+#define EXPBCAST(c, xt, y) \
+	MOVL         c, AX;  \
+	VMOVD        AX, xt; \
+	VBROADCASTSS xt, y
+
+// EXPCONST loads the constants EXPPS uses: Y4 = -87.3 (lowest argument),
+// Y5 = log2(e), Y6 = C1, Y7 = 0.5, Y8 = 1.0.
+#define EXPCONST \
+	EXPBCAST($0xc2ae999a, X4, Y4); \
+	EXPBCAST($0x3fb8aa3b, X5, Y5); \
+	EXPBCAST($0x3f318000, X6, Y6); \
+	EXPBCAST($0x3f000000, X7, Y7); \
+	EXPBCAST($0x3f800000, X8, Y8)
+
+// EXPPS sets Y0 = exp(Y0) for arguments in [-87.3, 88.3] with the steps of
+// Expf in exp.go: k = floor(x*log2e + 0.5), r = x - k*C1 - k*C2, then the
+// polynomial, then 2^k put into the exponent. Clobbers Y1-Y3.
+#define EXPPS \
+	VMOVAPS      Y0, Y1;               \
+	VFMADD213PS  Y7, Y5, Y1;           \
+	VROUNDPS     $1, Y1, Y1;           \
+	VFNMADD231PS Y6, Y1, Y0;           \
+	VBROADCASTSS expc2<>(SB), Y3;      \
+	VFNMADD231PS Y3, Y1, Y0;           \
+	VBROADCASTSS expp0<>(SB), Y2;      \
+	VBROADCASTSS expp1<>(SB), Y3;      \
+	VFMADD213PS  Y3, Y0, Y2;           \
+	VBROADCASTSS expp2<>(SB), Y3;      \
+	VFMADD213PS  Y3, Y0, Y2;           \
+	VBROADCASTSS expp3<>(SB), Y3;      \
+	VFMADD213PS  Y3, Y0, Y2;           \
+	VBROADCASTSS expp4<>(SB), Y3;      \
+	VFMADD213PS  Y3, Y0, Y2;           \
+	VFMADD213PS  Y7, Y0, Y2;           \
+	VMULPS       Y0, Y0, Y3;           \
+	VADDPS       Y8, Y0, Y0;           \
+	VFMADD231PS  Y3, Y2, Y0;           \
+	VCVTPS2DQ    Y1, Y1;               \
+	VPSLLD       $23, Y1, Y1;          \
+	VPADDD       Y8, Y1, Y1;           \
+	VMULPS       Y1, Y0, Y0
+
+// func expScoresAVX2(s *float32, n int, scale, m float32) float32
+//
+// s[j] = exp(s[j]*scale - m), eight at a time; returns the sum. Arguments
+// are <= 0 (m is the largest scaled score), so only the low end is clamped.
+TEXT ·expScoresAVX2(SB), NOSPLIT, $0-28
+	MOVQ         s+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS scale+16(FP), Y14
+	VBROADCASTSS m+20(FP), Y15
+	VXORPS       Y13, Y13, Y13
+	EXPCONST
+
+exploop:
+	VMOVUPS (DI), Y0
+	VMULPS  Y14, Y0, Y0
+	VSUBPS  Y15, Y0, Y0
+	VMAXPS  Y4, Y0, Y0
+	EXPPS
+	VMOVUPS Y0, (DI)
+	VADDPS  Y0, Y13, Y13
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     exploop
+
+	VEXTRACTF128 $1, Y13, X0
+	VADDPS       X0, X13, X13
+	VHADDPS      X13, X13, X13
+	VHADDPS      X13, X13, X13
+	VZEROUPPER
+	MOVSS        X13, ret+24(FP)
+	RET
+
+// func expSumAVX2(x *float32, n int, m float32) float64
+//
+// Returns the sum of exp(x[j] - m), eight exponentials at a time, summed in
+// float64 (four lanes twice) so that many like terms do not lose bits.
+TEXT ·expSumAVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y15
+	VXORPD       Y13, Y13, Y13
+	VXORPD       Y12, Y12, Y12
+	EXPCONST
+
+expsumloop:
+	VMOVUPS    (SI), Y0
+	VSUBPS     Y15, Y0, Y0
+	VMAXPS     Y4, Y0, Y0
+	EXPPS
+	VCVTPS2PD  X0, Y1
+	VADDPD     Y1, Y13, Y13
+	VEXTRACTF128 $1, Y0, X0
+	VCVTPS2PD  X0, Y1
+	VADDPD     Y1, Y12, Y12
+	ADDQ       $32, SI
+	SUBQ       $8, CX
+	JNZ        expsumloop
+
+	VADDPD       Y12, Y13, Y13
+	VEXTRACTF128 $1, Y13, X0
+	VADDPD       X0, X13, X13
+	VHADDPD      X13, X13, X13
+	VZEROUPPER
+	MOVSD        X13, ret+24(FP)
+	RET
+
+// func siluMulAVX2(gate, up *float32, n int)
+//
+// g[j] = g[j] / (1 + exp(-g[j])) * u[j], eight at a time. -g is clamped to
+// [-87.3, 88.3], so the result saturates instead of overflowing; a NaN in g
+// stays NaN.
+TEXT ·siluMulAVX2(SB), NOSPLIT, $0-24
+	MOVQ gate+0(FP), DI
+	MOVQ up+8(FP), SI
+	MOVQ n+16(FP), CX
+	EXPCONST
+	EXPBCAST($0x42b0999a, X9, Y9) // 88.3
+	VXORPS Y10, Y10, Y10
+
+siluloop:
+	VMOVUPS (DI), Y11
+	VSUBPS  Y11, Y10, Y0 // -g
+	VMAXPS  Y4, Y0, Y0
+	VMINPS  Y9, Y0, Y0
+	EXPPS
+	VADDPS  Y8, Y0, Y0   // 1 + exp(-g)
+	VDIVPS  Y0, Y11, Y11 // g / (1 + exp(-g))
+	VMULPS  (SI), Y11, Y11
+	VMOVUPS Y11, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JNZ     siluloop
+	VZEROUPPER
+	RET
+
+DATA expc2<>+0(SB)/4, $0xb95e8083
+GLOBL expc2<>(SB), RODATA|NOPTR, $4
+DATA expp0<>+0(SB)/4, $0x39506967
+GLOBL expp0<>(SB), RODATA|NOPTR, $4
+DATA expp1<>+0(SB)/4, $0x3ab743ce
+GLOBL expp1<>(SB), RODATA|NOPTR, $4
+DATA expp2<>+0(SB)/4, $0x3c088908
+GLOBL expp2<>(SB), RODATA|NOPTR, $4
+DATA expp3<>+0(SB)/4, $0x3d2aa9c1
+GLOBL expp3<>(SB), RODATA|NOPTR, $4
+DATA expp4<>+0(SB)/4, $0x3e2aaaaa
+GLOBL expp4<>(SB), RODATA|NOPTR, $4

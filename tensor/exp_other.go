@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package tensor
+
+func expScores(s []float32, scale, m float32) float32 { return expScoresGo(s, scale, m) }
+
+func siluMul(g, u []float32) { siluMulGo(g, u) }
+
+func expSum(x []float32, m float32) float64 { return expSumGo(x, m) }

@@ -1,0 +1,198 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// expImpls are the exponential kernels this host runs: the dispatching
+// ones (AVX2 where the CPU has it) and the portable ones.
+var expImpls = []struct {
+	name   string
+	scores func(s []float32, scale, m float32) float32
+	silu   func(g, u []float32)
+}{
+	{"host", expScores, siluMul},
+	{"go", expScoresGo, siluMulGo},
+}
+
+// TestExpf holds the scalar exponential to float64 over the whole float32
+// range it covers (bound 3e-7 relative, about 2.5 ulp) and at the edges.
+func TestExpf(t *testing.T) {
+	worst := 0.0
+	for x := float32(-87); x <= 88.5; x += 0.00731 {
+		want := math.Exp(float64(x))
+		e := math.Abs(float64(Expf(x))-want) / want
+		worst = max(worst, e)
+		if e > 3e-7 {
+			t.Fatalf("Expf(%v) = %v, want %v (relative error %.3g)", x, Expf(x), want, e)
+		}
+	}
+	inf := float32(math.Inf(1))
+	for _, tc := range []struct{ x, want float32 }{{0, 1}, {89, inf}, {-88, 0}, {inf, inf}, {-inf, 0}} {
+		if got := Expf(tc.x); got != tc.want {
+			t.Errorf("Expf(%v) = %v, want %v", tc.x, got, tc.want)
+		}
+	}
+	if got := Expf(float32(math.NaN())); got == got {
+		t.Errorf("Expf(NaN) = %v, want NaN", got)
+	}
+	t.Logf("max relative error %.3g", worst)
+}
+
+// TestExpScores checks every implementation against float64 exp over the
+// whole argument range softmax produces ([-87, 0] after the shift), and the
+// returned sum, at lengths around the eight-lane width. Bound: 4 float32
+// ulps relative (measured: 2), and 1e-6 relative on the sum.
+func TestExpScores(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, k := range expImpls {
+		for _, n := range []int{1, 7, 8, 9, 16, 33, 1000} {
+			t.Run(fmt.Sprintf("%s/n%d", k.name, n), func(t *testing.T) {
+				const scale = 0.125
+				s := make([]float32, n)
+				for i := range s {
+					s[i] = float32(-r.Float64() * 90 / scale)
+				}
+				s[n/2] = 0 // the maximum: exp(0) = 1
+				if n > 2 {
+					s[1] = -1e30 // far below the clamp: exp underflows to ~0
+				}
+				in := append([]float32(nil), s...)
+				m := float32(math.Inf(-1))
+				for _, v := range s {
+					m = max(m, v*scale)
+				}
+				sum := k.scores(s, scale, m)
+				var want float64
+				for i, v := range in {
+					e := math.Exp(float64(v*scale - m))
+					want += e
+					if e < 1e-37 {
+						if s[i] > 1e-37 {
+							t.Fatalf("exp(%g) = %g, want ~0", v*scale-m, s[i])
+						}
+						continue
+					}
+					if rel := math.Abs(float64(s[i])-e) / e; rel > 4*0x1p-24 {
+						t.Fatalf("exp(%g) = %g, want %g (rel err %.3g)", v*scale-m, s[i], e, rel)
+					}
+				}
+				if d := math.Abs(float64(sum)-want) / want; d > 1e-6 {
+					t.Errorf("sum %g, want %g (rel %.3g)", sum, want, d)
+				}
+			})
+		}
+	}
+}
+
+// TestSiLUMul checks the gated activation of every implementation against
+// float64 at lengths around the lane width, over the range activations
+// take and beyond exp's: bound 5e-7 relative (about 4 ulp: the
+// exponential, a division and a product) or 1e-30 absolute near zero.
+func TestSiLUMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, k := range expImpls {
+		for _, n := range []int{1, 7, 8, 9, 24, 1001} {
+			t.Run(fmt.Sprintf("%s/n%d", k.name, n), func(t *testing.T) {
+				g, u := make([]float32, n), make([]float32, n)
+				for i := range g {
+					g[i] = float32(r.NormFloat64() * 8)
+					u[i] = float32(r.NormFloat64())
+				}
+				extremes := []float32{-200, -90, -87.5, 87.5, 90, 200, 0}
+				for i, x := range extremes {
+					if i < n {
+						g[(i*37)%n] = x
+					}
+				}
+				in := append([]float32(nil), g...)
+				k.silu(g, u)
+				worst := 0.0
+				for i, x := range in {
+					want := float64(x) / (1 + math.Exp(-float64(x))) * float64(u[i])
+					d := math.Abs(float64(g[i]) - want)
+					if d > 1e-30 && d > 5e-7*math.Abs(want) {
+						t.Fatalf("silu(%v)*%v = %v, want %v", x, u[i], g[i], want)
+					}
+					if d > 1e-30 {
+						worst = max(worst, d/math.Abs(want))
+					}
+				}
+				t.Logf("max relative error %.3g", worst)
+			})
+		}
+	}
+	nan := []float32{float32(math.NaN()), 1, 2, 3, 4, 5, 6, 7}
+	SiLUMul(nan, []float32{1, 1, 1, 1, 1, 1, 1, 1})
+	if nan[0] == nan[0] {
+		t.Errorf("silu(NaN) = %v, want NaN", nan[0])
+	}
+}
+
+// TestExpSum holds the log-sum-exp helper to float64 over a vocabulary-sized
+// row: 1e-6 relative.
+func TestExpSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	x := make([]float32, 151936)
+	m := float32(math.Inf(-1))
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 3)
+		m = max(m, x[i])
+	}
+	for _, k := range []struct {
+		name string
+		sum  func([]float32, float32) float64
+	}{{"host", expSum}, {"go", expSumGo}} {
+		for _, n := range []int{len(x), len(x) - 3, 5} {
+			var want float64
+			for _, v := range x[:n] {
+				want += math.Exp(float64(v - m))
+			}
+			if got := k.sum(x[:n], m); math.Abs(got-want)/want > 3e-7 {
+				t.Errorf("%s n=%d: ExpSum = %.9g, want %.9g (rel %.3g)", k.name, n, got, want, math.Abs(got-want)/want)
+			}
+		}
+	}
+	// Many like terms next to one large one (a confident model's row):
+	// float32 running sums would drift by a few 1e-6 here.
+	like := make([]float32, 4096)
+	for i := range like {
+		like[i] = -9.3
+	}
+	like[7] = 0
+	want := 1 + 4095*math.Exp(-9.3)
+	if got := ExpSum(like, 0); math.Abs(got-want)/want > 3e-7 {
+		t.Errorf("like terms: ExpSum = %.9g, want %.9g", got, want)
+	}
+	if got := ExpSum([]float32{0, float32(math.NaN()), float32(math.Inf(-1)), 0, 0, 0, 0, 0, float32(math.NaN())}, 0); math.Abs(got-6) > 1e-6 {
+		t.Errorf("NaN and -Inf terms: ExpSum = %v, want 6", got)
+	}
+}
+
+func BenchmarkVectorExp(b *testing.B) {
+	s := make([]float32, 1024)
+	u := make([]float32, 1024)
+	for _, k := range expImpls {
+		b.Run("scores/"+k.name, func(b *testing.B) {
+			b.SetBytes(4 * int64(len(s)))
+			for b.Loop() {
+				for i := range s {
+					s[i] = float32(-i) * 0.01
+				}
+				k.scores(s, 1, 0)
+			}
+		})
+		b.Run("silu/"+k.name, func(b *testing.B) {
+			b.SetBytes(4 * int64(len(s)))
+			for b.Loop() {
+				for i := range s {
+					s[i] = float32(i-512) * 0.01
+				}
+				k.silu(s, u)
+			}
+		})
+	}
+}
