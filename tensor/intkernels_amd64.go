@@ -49,6 +49,18 @@ func idotQ4Kx4RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, k4 *byte
 //go:noescape
 func idotQ6Kx4RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, k4 *byte, out *float32, ostride int)
 
+// The eight-input K-quant kernels take two groups of four inputs, the
+// second's k4 records gstride bytes after the first's.
+
+//go:noescape
+func idotQ4Kx8RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, k4 *byte, gstride int, out *float32, ostride int)
+
+//go:noescape
+func idotQ5Kx8RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, k4 *byte, gstride int, out *float32, ostride int)
+
+//go:noescape
+func idotQ6Kx8RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, k4 *byte, gstride int, out *float32, ostride int)
+
 //go:noescape
 func idotQ5KRowsAVX2(w *byte, rb, rows, nb int, y *int8, yd *float32, bs *int16, out *float32)
 
@@ -134,6 +146,9 @@ var (
 	avx2IntRows8 = map[Type]qRows8Fn{
 		Q8_0: rows8AVX2(34, idotQ8_0x8RowsAVX2),
 		Q4_0: rows8AVX2(18, idotQ4_0x8RowsAVX2),
+		Q4_K: rowsK8AVX2(144, idotQ4Kx8RowsAVX2),
+		Q5_K: rowsK8AVX2(176, idotQ5Kx8RowsAVX2),
+		Q6_K: rowsK8AVX2(210, idotQ6Kx8RowsAVX2),
 	}
 )
 
@@ -242,5 +257,27 @@ func rows8AVX2(bb int, asm func(*byte, int, int, int, *int8, int, *float32, *int
 		d4 := a.d4[i*nbx : (i+4)*nbx+4*nb]
 		is4 := a.is4[i*nbx : (i+4)*nbx+4*nb]
 		asm(unsafe.SliceData(w), rb, rows, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), 16*nbx, unsafe.SliceData(out), 4*ostride)
+	}
+}
+
+// rowsK8AVX2 wraps an eight-input K-quant kernel (blocks of 256 elements
+// and bb bytes); i must be a multiple of 4, so that inputs i..i+3 and
+// i+4..i+7 are two whole groups of k4 records.
+func rowsK8AVX2(bb int, asm func(*byte, int, int, int, *int8, int, *byte, int, *float32, int)) qRows8Fn {
+	return func(out []float32, ostride int, w []byte, rb, rows int, a *qacts, i int) {
+		nb := rb / bb
+		if rows == 0 || nb == 0 {
+			for k := 0; k < 8; k++ {
+				clear(out[k*ostride : k*ostride+rows])
+			}
+			return
+		}
+		cols, nbx := a.cols, a.cols/256
+		w = w[:rows*rb]
+		out = out[:7*ostride+rows]
+		y := a.qs[i*cols : (i+7)*cols+256*nb]
+		// The second group's records start nbx records after the first's.
+		k4 := a.k4[i/4*nbx*144 : ((i/4+1)*nbx+nb)*144]
+		asm(unsafe.SliceData(w), rb, rows, nb, unsafe.SliceData(y), cols, unsafe.SliceData(k4), nbx*144, unsafe.SliceData(out), 4*ostride)
 	}
 }

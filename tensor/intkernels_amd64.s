@@ -726,6 +726,141 @@ GLOBL q6shuf<>(SB), RODATA|NOPTR, $128
 	VPOR    Y10, Y9, Y9;       \
 	Q6KMUL(yo+96, so+48)
 
+// The eight-input K-quant kernels decode each super-block once for two
+// groups of four inputs, the second group's k4 records gstride bytes after
+// the first's. Eight int32 accumulators, the quants, the scale patterns
+// and the constants fill the sixteen ymm registers, so the two groups'
+// float32 sums live in the frame (0(SP) and 32(SP)), touched once per
+// super-block.
+
+// KX8ALL runs KX4MUL for the eight inputs at yo: DI, AX the first and
+// fifth, DX the input stride, R11 three strides; a0..a7 the accumulators.
+#define KX8ALL(yo, yq, ys, a0, a1, a2, a3, a4, a5, a6, a7) \
+	KX4MUL(yo(DI), yq, ys, a0);        \
+	KX4MUL(yo(DI)(DX*1), yq, ys, a1);  \
+	KX4MUL(yo(DI)(DX*2), yq, ys, a2);  \
+	KX4MUL(yo(DI)(R11*1), yq, ys, a3); \
+	KX4MUL(yo(AX), yq, ys, a4);        \
+	KX4MUL(yo(AX)(DX*1), yq, ys, a5);  \
+	KX4MUL(yo(AX)(DX*2), yq, ys, a6);  \
+	KX4MUL(yo(AX)(R11*1), yq, ys, a7)
+
+// KX8SET is KX8ALL storing the products into the accumulators instead of
+// adding them, for a super-block's first sub-block (no clearing needed).
+#define KX8SET(yo, yq, ys, a0, a1, a2, a3, a4, a5, a6, a7) \
+	VPMADDUBSW yo(DI), yq, Y12;        VPMADDWD ys, Y12, a0; \
+	VPMADDUBSW yo(DI)(DX*1), yq, Y12;  VPMADDWD ys, Y12, a1; \
+	VPMADDUBSW yo(DI)(DX*2), yq, Y12;  VPMADDWD ys, Y12, a2; \
+	VPMADDUBSW yo(DI)(R11*1), yq, Y12; VPMADDWD ys, Y12, a3; \
+	VPMADDUBSW yo(AX), yq, Y12;        VPMADDWD ys, Y12, a4; \
+	VPMADDUBSW yo(AX)(DX*1), yq, Y12;  VPMADDWD ys, Y12, a5; \
+	VPMADDUBSW yo(AX)(DX*2), yq, Y12;  VPMADDWD ys, Y12, a6; \
+	VPMADDUBSW yo(AX)(R11*1), yq, Y12; VPMADDWD ys, Y12, a7
+
+// KX8WS leaves in ws the fp16 weight scale at wmem as float32 in every
+// lane, using tx, for KX8FLOAT to share between the two groups.
+#define KX8WS(wmem, tx, ws) \
+	VPBROADCASTW wmem, tx; \
+	VCVTPH2PS    tx, ws
+
+// KX8FLOAT is KX4FLOAT for one group, its float32 sums at off(SP), with
+// op the 213 form of KX4FLOAT's (one rounding either way): the same
+// products in the same order, so each input's result is bit for bit the
+// four-input kernel's. tz is scratch.
+#define KX8FLOAT(isum, ws, dmem, off, op, tz) \
+	VCVTDQ2PS      isum, isum;   \
+	VBROADCASTF128 dmem, tz;     \
+	VMULPS         tz, ws, tz;   \
+	op             off(SP), tz, isum; \
+	VMOVUPS        isum, off(SP)
+
+// KX8SETUP loads the arguments of the eight-input K-quant kernels: R8
+// first row, R9 row stride, R10 rows, R14 out, DX input stride.
+#define KX8SETUP \
+	MOVQ w+0(FP), R8;       \
+	MOVQ rb+8(FP), R9;      \
+	MOVQ rows+16(FP), R10;  \
+	MOVQ out+64(FP), R14;   \
+	MOVQ ystride+40(FP), DX
+
+// KX8ROWSTART points SI, DI, BX, CX at the row's first block, the first
+// input and the first group's k4 records, and clears the float32 sums.
+#define KX8ROWSTART \
+	MOVQ    R8, SI;        \
+	MOVQ    y+32(FP), DI;  \
+	MOVQ    k4+48(FP), BX; \
+	MOVQ    nb+24(FP), CX; \
+	VXORPS  Y0, Y0, Y0;    \
+	VMOVUPS Y0, 0(SP);     \
+	VMOVUPS Y0, 32(SP)
+
+// KX8ROWEND stores the row's eight sums from the frame (see X8ROWEND).
+#define KX8ROWEND \
+	MOVQ    ostride+72(FP), R15; \
+	VMOVUPS 0(SP), Y0;           \
+	VMOVUPS 32(SP), Y1;          \
+	X8ROWEND
+
+// K4X8CHUNK is K4X4CHUNK for eight inputs (accumulators Y0-Y4, Y10, Y11,
+// Y13), lo KX8SET for the first chunk and KX8ALL for the others.
+#define K4X8CHUNK(qo, yo, so, lo) \
+	VMOVDQU qo(SI), Y5;   \
+	VPAND   Y14, Y5, Y6;  \
+	VPSRLW  $4, Y5, Y5;   \
+	VPAND   Y14, Y5, Y5;  \
+	VPSHUFB kshuf<>+so(SB), Y9, Y7;    \
+	VPSHUFB kshuf<>+so+32(SB), Y9, Y8; \
+	lo(yo, Y6, Y7, Y0, Y1, Y2, Y3, Y4, Y10, Y11, Y13); \
+	KX8ALL(yo+32, Y5, Y8, Y0, Y1, Y2, Y3, Y4, Y10, Y11, Y13)
+
+// K5X8CHUNK is K5X4CHUNK for eight inputs (accumulators as K4X8CHUNK):
+// the qh bytes reloaded into Y8 before it takes a scale pattern, 0x10
+// bytes in Y15.
+#define K5X8CHUNK(qo, yo, so, lop, ln, hop, hn, lo) \
+	VMOVDQU qo(SI), Y5;    \
+	VPAND   Y14, Y5, Y6;   \
+	VPSRLW  $4, Y5, Y5;    \
+	VPAND   Y14, Y5, Y5;   \
+	VMOVDQU 16(SI), Y8;    \
+	lop     $ln, Y8, Y7;   \
+	VPAND   Y15, Y7, Y7;   \
+	VPOR    Y7, Y6, Y6;    \
+	hop     $hn, Y8, Y7;   \
+	VPAND   Y15, Y7, Y7;   \
+	VPOR    Y7, Y5, Y5;    \
+	VPSHUFB kshuf<>+so(SB), Y9, Y7;    \
+	VPSHUFB kshuf<>+so+32(SB), Y9, Y8; \
+	lo(yo, Y6, Y7, Y0, Y1, Y2, Y3, Y4, Y10, Y11, Y13); \
+	KX8ALL(yo+32, Y5, Y8, Y0, Y1, Y2, Y3, Y4, Y10, Y11, Y13)
+
+// Q6X8GROUP is Q6X4GROUP for eight inputs: the low bits reloaded from qo
+// (SI) rather than kept, qh in Y9, accumulators Y0-Y5, Y7, Y8.
+#define Q6X8GROUP(qo, lsh, hop, hn, yo, so) \
+	VMOVDQU   qo(SI), Y10;     \
+	VPSRLW    $lsh, Y10, Y10;  \
+	VPAND     Y14, Y10, Y10;   \
+	hop       $hn, Y9, Y12;    \
+	VPAND     Y13, Y12, Y12;   \
+	VPOR      Y12, Y10, Y10;   \
+	VPSHUFB   q6shuf<>+so(SB), X6, X11; \
+	VPMOVSXBW X11, Y11;        \
+	KX8ALL(yo, Y10, Y11, Y0, Y1, Y2, Y3, Y4, Y5, Y7, Y8)
+
+// Q6X8HALF does half n of a Q6_K block for eight inputs.
+#define Q6X8HALF(qo, ho, yo, so) \
+	VMOVDQU ho(SI), Y9;     \
+	Q6X8GROUP(qo, 0, VPSLLW, 4, yo, so);          \
+	Q6X8GROUP(qo+32, 0, VPSLLW, 2, yo+32, so+16); \
+	Q6X8GROUP(qo, 4, VPSRLW, 0, yo+64, so+32);    \
+	Q6X8GROUP(qo+32, 4, VPSRLW, 2, yo+96, so+48)
+
+// Q6X8OFF starts accumulator acc at -32 times the scaled input sums at
+// bmem (Y10 the int16 scales, Y15 zero).
+#define Q6X8OFF(bmem, acc) \
+	VPMADDWD bmem, Y10, acc; \
+	VPSLLD   $5, acc, acc;   \
+	VPSUBD   acc, Y15, acc
+
 // func idotQ4KRowsAVX2(w *byte, rb, rows, nb int, y *int8, yd *float32, bs *int16, out *float32)
 TEXT ·idotQ4KRowsAVX2(SB), NOSPLIT, $0-64
 	ROWSETUP
@@ -2044,5 +2179,156 @@ q40x8blk:
 	JMP            q40x8row
 
 q40x8end:
+	VZEROUPPER
+	RET
+
+// func idotQ4Kx8RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, k4 *byte, gstride int, out *float32, ostride int)
+TEXT ·idotQ4Kx8RowsAVX2(SB), NOSPLIT, $64-80
+	KX8SETUP
+	BCASTD($0x0f0f0f0f, X14, Y14)
+
+q4kx8row:
+	TESTQ R10, R10
+	JZ    q4kx8end
+	KX8ROWSTART
+
+q4kx8blk:
+	KSCALES(4)
+	LEAQ           (DX)(DX*2), R11
+	LEAQ           (DI)(DX*4), AX
+	MOVQ           gstride+56(FP), R13
+	VPUNPCKLWD     X6, X6, X7
+	VPUNPCKHWD     X6, X6, X6
+	VINSERTI128    $1, X6, Y7, Y7
+	VPMADDWD       16(BX), Y7, Y0
+	VPMADDWD       48(BX), Y7, Y1
+	VPMADDWD       80(BX), Y7, Y2
+	VPMADDWD       112(BX), Y7, Y3
+	VPMADDWD       16(BX)(R13*1), Y7, Y4
+	VPMADDWD       48(BX)(R13*1), Y7, Y10
+	VPMADDWD       80(BX)(R13*1), Y7, Y11
+	VPMADDWD       112(BX)(R13*1), Y7, Y13
+	PHADD4(Y0, Y1, Y2, Y3)
+	PHADD4(Y4, Y10, Y11, Y13)
+	KX8WS(2(SI), X15, Y15)
+	KX8FLOAT(Y0, Y15, (BX), 0, VFNMADD213PS, Y12)
+	KX8FLOAT(Y4, Y15, (BX)(R13*1), 32, VFNMADD213PS, Y12)
+	K4X8CHUNK(16, 0, 0, KX8SET)
+	K4X8CHUNK(48, 64, 64, KX8ALL)
+	K4X8CHUNK(80, 128, 128, KX8ALL)
+	K4X8CHUNK(112, 192, 192, KX8ALL)
+	PHADD4(Y0, Y1, Y2, Y3)
+	PHADD4(Y4, Y10, Y11, Y13)
+	KX8WS((SI), X15, Y15)
+	KX8FLOAT(Y0, Y15, (BX), 0, VFMADD213PS, Y12)
+	KX8FLOAT(Y4, Y15, (BX)(R13*1), 32, VFMADD213PS, Y12)
+	ADDQ           $144, SI
+	ADDQ           $256, DI
+	ADDQ           $144, BX
+	DECQ           CX
+	JNZ            q4kx8blk
+	KX8ROWEND
+	JMP            q4kx8row
+
+q4kx8end:
+	VZEROUPPER
+	RET
+
+// func idotQ6Kx8RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, k4 *byte, gstride int, out *float32, ostride int)
+TEXT ·idotQ6Kx8RowsAVX2(SB), NOSPLIT, $64-80
+	KX8SETUP
+	LEAQ (DX)(DX*2), R11
+	MOVQ gstride+56(FP), R13
+	BCASTD($0x0f0f0f0f, X14, Y14)
+	BCASTD($0x30303030, X13, Y13)
+
+q6kx8row:
+	TESTQ R10, R10
+	JZ    q6kx8end
+	KX8ROWSTART
+	LEAQ  (DI)(DX*4), AX
+
+q6kx8blk:
+	VPXOR     Y15, Y15, Y15
+	VMOVDQU   192(SI), X6
+	VPMOVSXBW X6, Y10
+	Q6X8OFF(16(BX), Y0)
+	Q6X8OFF(48(BX), Y1)
+	Q6X8OFF(80(BX), Y2)
+	Q6X8OFF(112(BX), Y3)
+	Q6X8OFF(16(BX)(R13*1), Y4)
+	Q6X8OFF(48(BX)(R13*1), Y5)
+	Q6X8OFF(80(BX)(R13*1), Y7)
+	Q6X8OFF(112(BX)(R13*1), Y8)
+	Q6X8HALF(0, 128, 0, 0)
+	Q6X8HALF(64, 160, 128, 64)
+	PHADD4(Y0, Y1, Y2, Y3)
+	PHADD4(Y4, Y5, Y7, Y8)
+	KX8WS(208(SI), X10, Y10)
+	KX8FLOAT(Y0, Y10, (BX), 0, VFMADD213PS, Y11)
+	KX8FLOAT(Y4, Y10, (BX)(R13*1), 32, VFMADD213PS, Y11)
+	ADDQ      $210, SI
+	ADDQ      $256, DI
+	ADDQ      $256, AX
+	ADDQ      $144, BX
+	DECQ      CX
+	JNZ       q6kx8blk
+	KX8ROWEND
+	JMP       q6kx8row
+
+q6kx8end:
+	VZEROUPPER
+	RET
+
+// func idotQ5Kx8RowsAVX2(w *byte, rb, rows, nb int, y *int8, ystride int, k4 *byte, gstride int, out *float32, ostride int)
+TEXT ·idotQ5Kx8RowsAVX2(SB), NOSPLIT, $64-80
+	KX8SETUP
+	BCASTD($0x0f0f0f0f, X14, Y14)
+	BCASTD($0x10101010, X15, Y15)
+
+q5kx8row:
+	TESTQ R10, R10
+	JZ    q5kx8end
+	KX8ROWSTART
+
+q5kx8blk:
+	KSCALES(4)
+	LEAQ           (DX)(DX*2), R11
+	LEAQ           (DI)(DX*4), AX
+	MOVQ           gstride+56(FP), R13
+	VPUNPCKLWD     X6, X6, X7
+	VPUNPCKHWD     X6, X6, X6
+	VINSERTI128    $1, X6, Y7, Y7
+	VPMADDWD       16(BX), Y7, Y0
+	VPMADDWD       48(BX), Y7, Y1
+	VPMADDWD       80(BX), Y7, Y2
+	VPMADDWD       112(BX), Y7, Y3
+	VPMADDWD       16(BX)(R13*1), Y7, Y4
+	VPMADDWD       48(BX)(R13*1), Y7, Y10
+	VPMADDWD       80(BX)(R13*1), Y7, Y11
+	VPMADDWD       112(BX)(R13*1), Y7, Y13
+	PHADD4(Y0, Y1, Y2, Y3)
+	PHADD4(Y4, Y10, Y11, Y13)
+	KX8WS(2(SI), X5, Y5)
+	KX8FLOAT(Y0, Y5, (BX), 0, VFNMADD213PS, Y6)
+	KX8FLOAT(Y4, Y5, (BX)(R13*1), 32, VFNMADD213PS, Y6)
+	K5X8CHUNK(48, 0, 0, VPSLLW, 4, VPSLLW, 3, KX8SET)
+	K5X8CHUNK(80, 64, 64, VPSLLW, 2, VPSLLW, 1, KX8ALL)
+	K5X8CHUNK(112, 128, 128, VPSLLW, 0, VPSRLW, 1, KX8ALL)
+	K5X8CHUNK(144, 192, 192, VPSRLW, 2, VPSRLW, 3, KX8ALL)
+	PHADD4(Y0, Y1, Y2, Y3)
+	PHADD4(Y4, Y10, Y11, Y13)
+	KX8WS((SI), X5, Y5)
+	KX8FLOAT(Y0, Y5, (BX), 0, VFMADD213PS, Y6)
+	KX8FLOAT(Y4, Y5, (BX)(R13*1), 32, VFMADD213PS, Y6)
+	ADDQ           $176, SI
+	ADDQ           $256, DI
+	ADDQ           $144, BX
+	DECQ           CX
+	JNZ            q5kx8blk
+	KX8ROWEND
+	JMP            q5kx8row
+
+q5kx8end:
 	VZEROUPPER
 	RET

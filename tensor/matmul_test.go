@@ -238,7 +238,9 @@ func catchPanic(fn func()) (r any) {
 
 // BenchmarkMatMul multiplies weights of the shapes a decoder uses (the
 // projections of a 110M llama, dim 768 and ff 2048; of a 0.5B model, dim 896
-// and ff 4864; a square 2048 and a 151936x1024 output projection) by n = 1
+// and ff 4864, with 896x4864 the down projection, whose 4864 columns are
+// whole K-quant super-blocks; of a 0.6B model, dim 1024 and ff 3072; a
+// square 2048 and a 151936x1024 output projection) by n = 1
 // (decode), 4 and 8 (batched decode), 32 and 512 (prefill) input rows with 1 and 2
 // workers, on MatMul's default route and (route=float) on MatMulFloat.
 // Bytes/s counts the weight bytes streamed per call, the figure of merit for
@@ -247,7 +249,7 @@ func catchPanic(fn func()) (r any) {
 // same rates per second of the benchmark thread's CPU time (cpuGB/s,
 // cpuGFLOP/s), steadier on a shared machine.
 func BenchmarkMatMul(b *testing.B) {
-	shapes := []struct{ rows, cols int }{{768, 768}, {2048, 768}, {768, 2048}, {896, 896}, {4864, 896}, {2048, 2048}, {151936, 1024}}
+	shapes := []struct{ rows, cols int }{{768, 768}, {2048, 768}, {768, 2048}, {896, 896}, {4864, 896}, {896, 4864}, {3072, 1024}, {1024, 3072}, {2048, 2048}, {151936, 1024}}
 	types := []Type{F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K}
 	for _, sh := range shapes {
 		for _, typ := range types {

@@ -34,8 +34,9 @@ type tiledKernel struct {
 	run func(out []float32, ostride int, q []byte, dw []float32, rows, nb int, a *qacts, i int)
 	// minInputs is the batch size from which the kernel pays for its
 	// unpacking, which is shared by n/4 input groups (BenchmarkPrefillTiled:
-	// the K-quants' unpacking, in Go, loses at 64 inputs and wins at 512;
-	// Q4_0's is cheap enough to win at 64).
+	// the K-quants' unpacking, in Go, loses at 64 inputs and wins at 512
+	// over the four-input kernels, but only ties their eight-input ones
+	// there; Q4_0's is cheap enough to win at 64).
 	minInputs int
 }
 

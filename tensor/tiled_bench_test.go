@@ -12,11 +12,11 @@ import (
 
 // BenchmarkPrefillTiled compares the integer route of a batch of n inputs
 // (512: prefill; 64: below the K-quants' threshold) with and without the
-// tiled kernels (tiled=off is the four-input kernel path they replace), for
-// the types that have tiled kernels on this host, on 1 and 2 workers. It
-// reports GFLOP/s (2 per weight per input) and, with one worker, the same
-// per second of the benchmark thread's CPU time (cpuGFLOP/s), steadier on a
-// shared machine.
+// tiled kernels (tiled=off is the eight- and four-input kernel path they
+// replace), for the types that have tiled kernels on this host, on 1 and 2
+// workers. It reports GFLOP/s (2 per weight per input) and, with one
+// worker, the same per second of the benchmark thread's CPU time
+// (cpuGFLOP/s), steadier on a shared machine.
 func BenchmarkPrefillTiled(b *testing.B) {
 	const rows, cols = 2048, 768
 	without := *activeKernels
