@@ -201,9 +201,10 @@ func (st *step) layer(l int, output []bool) {
 	n := st.n
 
 	st.norm(ly.attnNorm)
-	m.matMul(st.q[:n*nq], ly.wq, st.h[:n*e], n, w)
-	m.matMul(st.k[:n*nk], ly.wk, st.h[:n*e], n, w)
-	m.matMul(st.v[:n*nv], ly.wv, st.h[:n*e], n, w)
+	m.matMuls(st.h[:n*e], n, w,
+		tensor.Product{Dst: st.q[:n*nq], W: ly.wq},
+		tensor.Product{Dst: st.k[:n*nk], W: ly.wk},
+		tensor.Product{Dst: st.v[:n*nv], W: ly.wv})
 	addBias(st.q[:n*nq], ly.bq)
 	addBias(st.k[:n*nk], ly.bk)
 	addBias(st.v[:n*nv], ly.bv)
@@ -242,8 +243,9 @@ func (st *step) layer(l int, output []bool) {
 
 	st.norm(ly.ffnNorm)
 	ff := cf.FF
-	m.matMul(st.g[:n*ff], ly.wGate, st.h[:n*e], n, w)
-	m.matMul(st.u[:n*ff], ly.wUp, st.h[:n*e], n, w)
+	m.matMuls(st.h[:n*e], n, w,
+		tensor.Product{Dst: st.g[:n*ff], W: ly.wGate},
+		tensor.Product{Dst: st.u[:n*ff], W: ly.wUp})
 	g, u := st.g[:n*ff], st.u[:n*ff]
 	// An exp per element: over a long prompt as much work as a small
 	// matrix product, so it is shared out like one.

@@ -82,6 +82,8 @@ type Model struct {
 	pool   *parallel.Pool
 	kv     KVType
 	matMul func(dst []float32, w tensor.Matrix, x []float32, n int, p *parallel.Pool)
+	// matMuls multiplies several matrices by the same inputs (tensor.MatMuls).
+	matMuls func(x []float32, n int, p *parallel.Pool, ps ...tensor.Product)
 	// steps recycles the activation buffers of Forward calls: a long
 	// prompt's take tens of megabytes, which as garbage every step would
 	// double the heap the collector lets grow.
@@ -130,9 +132,14 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	if !ok {
 		return nil, fmt.Errorf("model: load: %w", f.Errorf("unsupported architecture %q (supported: %v)", arch, Architectures()))
 	}
-	m := &Model{spec: spec, pool: parallel.New(opt.Workers), kv: opt.KV, matMul: tensor.MatMul}
+	m := &Model{spec: spec, pool: parallel.New(opt.Workers), kv: opt.KV, matMul: tensor.MatMul, matMuls: tensor.MatMuls}
 	if opt.FloatMatMul {
 		m.matMul = tensor.MatMulFloat
+		m.matMuls = func(x []float32, n int, p *parallel.Pool, ps ...tensor.Product) {
+			for _, pr := range ps {
+				tensor.MatMulFloat(pr.Dst, pr.W, x, n, p)
+			}
+		}
 	}
 	if err := m.readConfig(f, arch); err != nil {
 		return nil, fmt.Errorf("model: load: %w", err)

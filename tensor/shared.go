@@ -1,0 +1,89 @@
+package tensor
+
+import (
+	"fmt"
+
+	"github.com/kiln-llm/kiln/parallel"
+)
+
+// Product is one matrix product of a MatMuls call: Dst = W times the inputs.
+type Product struct {
+	Dst []float32
+	W   Matrix
+}
+
+// MatMuls is MatMul for several matrices applied to the same inputs: a
+// layer's query, key and value projections, or its gate and up projections.
+// For one input row (decoding) on the integer route the row is quantized
+// once for all of them, and the rows of every matrix are shared out over
+// the workers in one dispatch, so the workers meet once instead of once per
+// matrix: a decode step of a matrix this small is tens of microseconds, and
+// each meeting costs a few of them. Every output is computed by the same
+// kernel as MatMul's, so the results are bit for bit MatMul's.
+//
+// Each product's W must have the columns of the inputs; lengths are checked
+// as MatMul checks them.
+func MatMuls(x []float32, n int, p *parallel.Pool, ps ...Product) {
+	matMuls(x, n, p, activeKernels, ps)
+}
+
+func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) {
+	kind, shared := sharedAct(ps)
+	if n != 1 || !shared {
+		for _, pr := range ps {
+			matMul(pr.Dst, pr.W, x, n, p, ks, true)
+		}
+		return
+	}
+	cols := ps[0].W.Cols
+	total := 0
+	for _, pr := range ps {
+		if pr.W.Cols != cols || len(x) < cols || len(pr.Dst) < pr.W.Rows {
+			panic(fmt.Sprintf("tensor.MatMuls: %s %dx%d needs %d input columns, len(x) >= %d and len(dst) >= %d, have %d and %d",
+				pr.W.Type, pr.W.Rows, pr.W.Cols, cols, pr.W.Cols, pr.W.Rows, len(x), len(pr.Dst)))
+		}
+		total += pr.W.Rows
+	}
+	a := qactsPool.Get().(*qacts)
+	defer qactsPool.Put(a)
+	a.alloc(kind, 1, cols)
+	a.quantize(x, 0, 1, ks)
+	v := a.view(0)
+	// The rows of all products end to end; a worker's range may cross from
+	// one matrix into the next.
+	p.For(total, 4, func(_, lo, hi int) {
+		base := 0
+		for _, pr := range ps {
+			m := pr.W
+			l, h := max(lo-base, 0), min(hi-base, m.Rows)
+			base += m.Rows
+			if l >= h {
+				continue
+			}
+			rows := ks.qrows[m.Type]
+			if rows == nil {
+				rows = goIntRows[m.Type]
+			}
+			rb := m.rowBytes()
+			rows(pr.Dst[l:h], m.Data[l*rb:h*rb], rb, v)
+		}
+	})
+}
+
+// sharedAct reports the input format of ps when they all take the integer
+// route with the same one (and there is more than one product to share it).
+func sharedAct(ps []Product) (Type, bool) {
+	if len(ps) < 2 {
+		return 0, false
+	}
+	kind, ok := actType(ps[0].W.Type)
+	if !ok {
+		return 0, false
+	}
+	for _, pr := range ps[1:] {
+		if k, ok := actType(pr.W.Type); !ok || k != kind {
+			return 0, false
+		}
+	}
+	return kind, true
+}
