@@ -164,6 +164,9 @@ func (e *Engine) Close() {
 // tokens must fit in it.
 func (e *Engine) Ctx() int { return e.opt.Ctx }
 
+// KVBytes is the memory the engine's KV cache can grow to.
+func (e *Engine) KVBytes() int64 { return e.cache.MaxBytes() }
+
 // Capacity is how many requests may be submitted and unfinished at once
 // (running plus waiting): Parallel + Queue. A caller splitting one client
 // request into several can tell a request that can never be admitted from

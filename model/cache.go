@@ -205,6 +205,12 @@ func (c *Cache) Type() KVType { return c.typ }
 // Publish registers whole blocks only.
 func (c *Cache) BlockSize() int { return c.bs }
 
+// MaxBytes is the memory the cache's blocks can grow to: they are allocated
+// on first use, so this is a bound, not what is held now.
+func (c *Cache) MaxBytes() int64 {
+	return int64(c.limit) * int64(c.bs) * int64(c.PositionBytes())
+}
+
 // PositionBytes is the memory one cached position takes over all layers,
 // keys and values: what attention reads per position and step.
 func (c *Cache) PositionBytes() int {

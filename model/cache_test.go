@@ -289,3 +289,28 @@ func TestParseKVType(t *testing.T) {
 		t.Errorf("default options on a model loaded with KV f32: %v, type %v, block %d", err, c.Type(), c.BlockSize())
 	}
 }
+
+// TestCacheMaxBytes checks the bound the server sizes its heap limit by:
+// the pool's block count (given, or slots x blocks per context) times the
+// block's positions times a position's bytes (stories260K: 5 layers, 4 KV
+// heads of 8 dimensions, keys and values).
+func TestCacheMaxBytes(t *testing.T) {
+	m := openModel(t, "stories260K.gguf")
+	for _, tc := range []struct {
+		slots, ctx int
+		o          CacheOptions
+		want       int64
+	}{
+		{2, 40, CacheOptions{Type: KVF32, BlockSize: 16}, 2 * 3 * 16 * 5 * 4 * 16 * 4},
+		{2, 40, CacheOptions{Type: KVF16, BlockSize: 4, Blocks: 6}, 6 * 4 * 5 * 4 * 16 * 2},
+		{1, 17, CacheOptions{Type: KVF16}, 2 * 16 * 5 * 4 * 16 * 2},
+	} {
+		c, err := m.NewCacheWith(tc.slots, tc.ctx, tc.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.MaxBytes(); got != tc.want {
+			t.Errorf("%d slots x %d, %+v: MaxBytes %d, want %d", tc.slots, tc.ctx, tc.o, got, tc.want)
+		}
+	}
+}

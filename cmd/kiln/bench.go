@@ -138,6 +138,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer l.Close()
 	m := l.model
 	cf := &m.Config
+	limitHeap(int64(m.NewCache(1, 1).PositionBytes()) * int64(*prompt+*gen))
 	if *prompt+*gen > cf.CtxTrain && cf.CtxTrain > 0 {
 		return fmt.Errorf("bench: -p %d + -n %d exceeds the model's context of %d", *prompt, *gen, cf.CtxTrain)
 	}
@@ -161,7 +162,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var bw, peak float64
 	var prefill, decode time.Duration
 	for i := range *reps {
+		// The scan's buffer is far above the heap limit the model runs
+		// under: lifted, or the collector would fight the scan.
+		limit := debug.SetMemoryLimit(math.MaxInt64)
 		b, err := bench.Bandwidth(ctx, *threads, *bwMiB<<20, 2)
+		debug.SetMemoryLimit(limit)
 		if err != nil {
 			return err
 		}
@@ -433,6 +438,7 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer m.Close()
+	limitHeap(kvBytes([]*server.Model{m}))
 	srv, err := server.New(server.Config{Models: []*server.Model{m}})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

@@ -4,9 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 
 	"github.com/kiln-llm/kiln/gguf"
 	"github.com/kiln-llm/kiln/model"
+	"github.com/kiln-llm/kiln/server"
 	"github.com/kiln-llm/kiln/synth"
 	"github.com/kiln-llm/kiln/tokenizer"
 )
@@ -33,6 +36,33 @@ func placement(mmap bool) gguf.Placement {
 		return gguf.Mapped
 	}
 	return gguf.HugePages
+}
+
+// heapAllowance is what the Go heap may hold beyond the KV cache: the
+// activations of a step (tens of MB for a 512-token prompt of a 1B model),
+// buffers and runtime. The weights are outside the heap. With RSS, binary
+// and stacks it keeps the process within the model file + KV cache + 150 MB.
+const heapAllowance = 120 << 20
+
+// limitHeap sets the collector's soft memory limit to kvBytes plus
+// heapAllowance, unless GOMEMLIMIT is set. Without it the default GOGC lets
+// the heap reach twice its live size after a long prompt, and the resident
+// memory of a 1B model went over its budget by that much.
+func limitHeap(kvBytes int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(kvBytes + heapAllowance)
+	}
+}
+
+// kvBytes sums what the KV caches of the models' engines can grow to.
+func kvBytes(models []*server.Model) int64 {
+	var n int64
+	for _, m := range models {
+		if e, ok := m.Engine.(interface{ KVBytes() int64 }); ok {
+			n += e.KVBytes()
+		}
+	}
+	return n
 }
 
 // parseKV reads a --kv-type value.

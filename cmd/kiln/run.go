@@ -55,6 +55,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("run: the prompt has %d tokens; the context holds %d", len(ids), n)
 	}
 	cache := l.model.NewCache(1, n)
+	limitHeap(cache.MaxBytes())
 	s := sample.New(sample.Params{Temperature: *temperature, Seed: *seed}, l.model.Config.Vocab)
 	s.Prompt(ids)
 	out := bufio.NewWriter(stdout)

@@ -184,6 +184,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		loaded = append(loaded, m)
 	}
+	limitHeap(kvBytes(loaded))
 	srv, err := server.New(server.Config{Models: loaded, APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log})
 	if err != nil {
 		return err
