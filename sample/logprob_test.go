@@ -204,3 +204,36 @@ func TestLogprobReferenceRows(t *testing.T) {
 	}
 	t.Logf("%d reference rows, max abs error %.3g", rows, worst)
 }
+
+// TestLogprobsTogether holds Logprobs, which reduces a row once for both
+// answers, to Logprob and TopLogprobs bit for bit, on rows with ordinary,
+// +Inf and NaN logits, ids outside the row, and top counts of 0 to beyond
+// the row.
+func TestLogprobsTogether(t *testing.T) {
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	rows := [][]float32{
+		llmLogits(4099, 5),
+		{1, 2, inf, 3, inf},
+		{nan, 0.5, -1, nan, 2},
+	}
+	for ri, row := range rows {
+		for _, id := range []int{0, 1, len(row) - 1, -1, len(row)} {
+			for _, top := range []int{0, 1, 3, 20, len(row) + 2} {
+				lp, alts := Logprobs(row, id, top)
+				want := Logprob(row, id)
+				if math.Float32bits(lp) != math.Float32bits(want) {
+					t.Errorf("row %d id %d top %d: logprob %v, Logprob gives %v", ri, id, top, lp, want)
+				}
+				wantAlts := TopLogprobs(row, top)
+				if len(alts) != len(wantAlts) {
+					t.Fatalf("row %d top %d: %d alternatives, TopLogprobs gives %d", ri, top, len(alts), len(wantAlts))
+				}
+				for k := range alts {
+					if alts[k].ID != wantAlts[k].ID || math.Float32bits(alts[k].Logprob) != math.Float32bits(wantAlts[k].Logprob) {
+						t.Errorf("row %d top %d entry %d: %+v, TopLogprobs gives %+v", ri, top, k, alts[k], wantAlts[k])
+					}
+				}
+			}
+		}
+	}
+}
