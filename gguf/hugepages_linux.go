@@ -13,13 +13,14 @@ import (
 const hugePage = 2 << 20
 
 // readHuge reads the file into anonymous memory aligned to huge pages and
-// advised to use them, then makes it read-only like a mapping (HugePages).
-func readHuge(fd *os.File, size int64) ([]byte, func() error, error) {
+// advised to use them (HugePages). The memory stays writable until seal.
+func readHuge(fd *os.File, size int64) (data []byte, release, seal func() error, err error) {
 	if size == 0 {
-		return mapFile(fd, size)
+		data, release, err = mapFile(fd, size)
+		return data, release, nil, err
 	}
 	if size < 0 || uint64(size) > math.MaxInt-2*hugePage {
-		return nil, nil, fmt.Errorf("file size %d cannot be read", size)
+		return nil, nil, nil, fmt.Errorf("file size %d cannot be read", size)
 	}
 	n := int(size)
 	padded := (n + hugePage - 1) / hugePage * hugePage
@@ -27,27 +28,25 @@ func readHuge(fd *os.File, size int64) ([]byte, func() error, error) {
 	// wherever the kernel puts the region.
 	mem, err := syscall.Mmap(-1, 0, padded+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANONYMOUS)
 	if err != nil {
-		return nil, nil, fmt.Errorf("allocate %d bytes: %w", padded+hugePage, err)
+		return nil, nil, nil, fmt.Errorf("allocate %d bytes: %w", padded+hugePage, err)
 	}
-	release := func() error { return syscall.Munmap(mem) }
-	fail := func(err error) ([]byte, func() error, error) {
+	release = func() error { return syscall.Munmap(mem) }
+	fail := func(err error) ([]byte, func() error, func() error, error) {
 		if uerr := release(); uerr != nil {
-			return nil, nil, fmt.Errorf("%w (and unmap: %v)", err, uerr)
+			return nil, nil, nil, fmt.Errorf("%w (and unmap: %v)", err, uerr)
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	off := (hugePage - int(uintptr(unsafe.Pointer(&mem[0]))%hugePage)) % hugePage
-	data := mem[off : off+padded]
+	data = mem[off : off+padded]
 	// Only advice: where transparent huge pages are off, the memory is
 	// still correct, in 4 KiB pages.
 	_ = syscall.Madvise(data, syscall.MADV_HUGEPAGE)
 	if _, err := io.ReadFull(io.NewSectionReader(fd, 0, size), data[:n]); err != nil {
 		return fail(fmt.Errorf("read: %w", err))
 	}
-	// Read-only from here on, as a mapping would be: a stray write into the
+	// Read-only once sealed, as a mapping is: a stray write into the
 	// weights faults instead of corrupting them.
-	if err := syscall.Mprotect(mem, syscall.PROT_READ); err != nil {
-		return fail(fmt.Errorf("protect: %w", err))
-	}
-	return data[:n:n], release, nil
+	seal = func() error { return syscall.Mprotect(mem, syscall.PROT_READ) }
+	return data[:n:n], release, seal, nil
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"unsafe"
 
@@ -60,6 +61,25 @@ func TestOpenInPlacements(t *testing.T) {
 					t.Errorf("file bytes start at %#x, not on a 2 MiB boundary", start)
 				}
 			}
+			private := tc.p == HugePages && runtime.GOOS == "linux"
+			if f.Writable() != private || f.Sealed() {
+				t.Fatalf("Writable() = %v, Sealed() = %v before Seal; want %v, false", f.Writable(), f.Sealed(), private)
+			}
+			if private {
+				// A loader may rewrite tensors in place until Seal.
+				b := f.Tensors[0].Data
+				b[0] ^= 0xff
+				b[0] ^= 0xff
+			}
+			if err := f.Seal(); err != nil {
+				t.Fatal(err)
+			}
+			if f.Writable() || f.Sealed() != private {
+				t.Fatalf("Writable() = %v, Sealed() = %v after Seal; want false, %v", f.Writable(), f.Sealed(), private)
+			}
+			if private && !writeFaults(f.Tensors[0].Data) {
+				t.Error("a write into sealed bytes did not fault")
+			}
 			if err := f.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -71,4 +91,14 @@ func TestOpenInPlacements(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeFaults reports whether writing b[0] faults (the bytes are read-only).
+func writeFaults(b []byte) (faulted bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() { faulted = recover() != nil }()
+	v := b[0]
+	b[0] = ^v
+	b[0] = v
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -337,4 +338,81 @@ func TestGemma3AttnScale(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRepackedWeights loads a synthesized Q4_0 model twice: mapped (the
+// GGUF layout) and into private memory, where Load repacks the projections
+// (tensor.Repack) and seals the file. The logits of a prompt and of the
+// decode steps after it must agree within 1e-4 of the largest logit: the
+// integer sums are the same, only the float32 order of the block terms
+// differs. Loading the sealed file again is refused.
+func TestRepackedWeights(t *testing.T) {
+	w, err := synth.Build(synth.Spec{Arch: "llama", Embd: 256, Layers: 2, Heads: 4, HeadsKV: 2, FF: 224,
+		Vocab: 300, Ctx: 64, RopeBase: 1e4, RMSEps: 1e-5, Type: tensor.Q4_0, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "q4_0.gguf")
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	run := func(p gguf.Placement) (*Model, [][]float32) {
+		f, err := gguf.OpenIn(path, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		m, err := Load(f, Options{Workers: testWorkers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == gguf.HugePages && f.Writable() {
+			t.Fatal("Load left the file writable")
+		}
+		if p == gguf.HugePages && f.Sealed() {
+			if _, err := Load(f, Options{Workers: testWorkers}); err == nil {
+				t.Fatal("a second Load of a sealed file was not refused")
+			}
+		}
+		c := m.NewCache(1, 32)
+		var rows [][]float32
+		out, err := m.Forward(context.Background(), c, seqBatch([]int{5, 17, 42, 99, 3}, 0, 0, func(int) bool { return true }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, out...)
+		for i, tok := range []int{7, 250, 1} {
+			out, err := m.Forward(context.Background(), c, seqBatch([]int{tok}, 0, 5+i, func(int) bool { return true }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, out...)
+		}
+		return m, rows
+	}
+	_, want := run(gguf.Mapped)
+	m, got := run(gguf.HugePages)
+	if runtime.GOOS == "linux" {
+		if !m.layers[0].wq.Packed() || !m.layers[1].wDown.Packed() || !m.output.Packed() || m.tokEmbd.Packed() {
+			t.Fatal("the projections were not repacked, or the token embedding was")
+		}
+		if m.layers[0].wk.Packed() != (m.layers[0].wk.Rows >= 8) {
+			t.Fatalf("wk with %d rows: Packed() = %v", m.layers[0].wk.Rows, m.layers[0].wk.Packed())
+		}
+	}
+	var worst float64
+	for i := range want {
+		var peak float64
+		for _, v := range want[i] {
+			peak = max(peak, math.Abs(float64(v)))
+		}
+		for j := range want[i] {
+			d := math.Abs(float64(got[i][j]-want[i][j])) / peak
+			worst = max(worst, d)
+			if d > 1e-4 {
+				t.Fatalf("row %d logit %d: repacked %v, GGUF layout %v", i, j, got[i][j], want[i][j])
+			}
+		}
+	}
+	t.Logf("largest difference %.3g of the largest logit", worst)
 }

@@ -71,6 +71,9 @@ type Options struct {
 	// route, the default): slower, but it tracks an exact float64
 	// computation on the dequantized weights instead of llama.cpp.
 	FloatMatMul bool
+	// KeepLayout leaves writable weights in their GGUF layout instead of
+	// repacking them, for comparisons of the two.
+	KeepLayout bool
 }
 
 // Model is a loaded model. It holds no per-request state, so Forward may run
@@ -113,10 +116,17 @@ type layer struct {
 }
 
 // Load builds a Model over f. The weights are not copied: f must stay open
-// for as long as the model is used.
+// for as long as the model is used. When f's bytes are writable (the
+// process's own copy, gguf.HugePages) the projections are rewritten in
+// place into the layouts of the fastest kernels (tensor.Repack) and f is
+// sealed; such a file then serves this one model, and loading it again is
+// refused.
 func Load(f *gguf.File, opt Options) (*Model, error) {
 	if f == nil {
 		return nil, fmt.Errorf("model: load: nil file")
+	}
+	if f.Sealed() {
+		return nil, fmt.Errorf("model: load %s: the file's weights were rewritten for the model loaded from it first; open it again", f.Path)
 	}
 	if opt.Workers < 0 {
 		return nil, fmt.Errorf("model: load %s: Workers %d is negative", f.Path, opt.Workers)
@@ -147,7 +157,32 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	if err := m.loadTensors(f); err != nil {
 		return nil, fmt.Errorf("model: load: %w", err)
 	}
+	if f.Writable() {
+		if !opt.FloatMatMul && !opt.KeepLayout {
+			m.repack()
+		}
+		if err := f.Seal(); err != nil {
+			return nil, fmt.Errorf("model: load: %w", err)
+		}
+	}
 	return m, nil
+}
+
+// repack rewrites the weights that only MatMul reads into packed layouts
+// where their type has one. The token embedding is left alone (rows of it
+// are looked up), and so is a tied output projection, which is the same
+// bytes.
+func (m *Model) repack() {
+	pack := func(w *tensor.Matrix) { *w, _ = tensor.Repack(*w) }
+	for i := range m.layers {
+		ly := &m.layers[i]
+		for _, w := range []*tensor.Matrix{&ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.wGate, &ly.wUp, &ly.wDown} {
+			pack(w)
+		}
+	}
+	if !m.Config.TiedOutput {
+		pack(&m.output)
+	}
 }
 
 // Caps on hyper-parameters read from a file. They are far above any real

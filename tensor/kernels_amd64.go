@@ -80,6 +80,7 @@ var avx2Kernels = &kernelSet{
 	qrows4: avx2IntRows4,
 	qrows8: avx2IntRows8,
 	tiled:  avx2Tiled,
+	packed: avx2Packed,
 	quant8: quant8AVX2,
 	quantK: quantKAVX2,
 }

@@ -14,6 +14,8 @@ type Matrix struct {
 	Type       Type
 	Rows, Cols int
 	Data       []byte
+	// packed: Data is in the packed layout of Type (see Repack).
+	packed bool
 }
 
 // NewMatrix checks that data holds exactly rows rows of cols elements of type
@@ -40,8 +42,12 @@ func NewMatrix(t Type, rows, cols int, data []byte) (Matrix, error) {
 // rowBytes is the stride of a validated matrix.
 func (m Matrix) rowBytes() int { return m.Cols / m.Type.BlockSize() * m.Type.BlockBytes() }
 
-// Row returns the encoded bytes of row i (sharing m.Data).
+// Row returns the encoded bytes of row i (sharing m.Data). It panics on a
+// packed matrix, whose rows are interleaved.
 func (m Matrix) Row(i int) []byte {
+	if m.packed {
+		panic("tensor: Row of a packed matrix")
+	}
 	rb := m.rowBytes()
 	return m.Data[i*rb : (i+1)*rb : (i+1)*rb]
 }
@@ -116,6 +122,7 @@ func matMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *k
 		matMulInt(dst, m, x, n, p, ks, kind)
 		return
 	}
+	m = m.unpack()
 	j := ks.job(m, x, n)
 	// A batch's chunks are whole tiles, so no tile is decoded twice; one
 	// input's are a few rows, so that several workers share even a small
@@ -136,6 +143,10 @@ func matMulInt(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks
 		p.For(n, 1, func(_, lo, hi int) { a.quantize(x, lo, hi, ks) })
 	} else {
 		a.quantize(x, 0, n, ks)
+	}
+	if m.packed {
+		matMulPacked(dst, m, n, p, ks, a)
+		return
 	}
 	rows := ks.qrows[m.Type]
 	if rows == nil {
@@ -249,6 +260,8 @@ type kernelSet struct {
 	qrows8 map[Type]qRows8Fn
 	// tiled are the integer route's kernels for large batches (tiled.go).
 	tiled map[Type]*tiledKernel
+	// packed are the kernels of packed Q4_0 matrices (goPacked where nil).
+	packed *packedKernels
 	// quant8 quantizes whole blocks to Q8_0/Q8_1 like quantActQ8 (which is
 	// used where it is nil), bit for bit; s is only written for Q8_1.
 	quant8 func(x []float32, qs []int8, d []float32, is []int32, s []float32, q81 bool)

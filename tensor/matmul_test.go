@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -276,6 +277,10 @@ func BenchmarkMatMul(b *testing.B) {
 					if _, ok := actType(typ); ok {
 						routes = []string{"int", "float"}
 					}
+					packed, ok := Repack(Matrix{Type: typ, Rows: sh.rows, Cols: sh.cols, Data: bytes.Clone(m.Data)})
+					if ok {
+						routes = append(routes, "packed")
+					}
 					for _, route := range routes {
 						for _, workers := range []int{1, 2} {
 							b.Run(fmt.Sprintf("n=%d/w=%d/%s", n, workers, route), func(b *testing.B) {
@@ -287,8 +292,12 @@ func BenchmarkMatMul(b *testing.B) {
 									defer runtime.UnlockOSThread()
 								}
 								cpu0 := cputime.Thread()
+								w := m
+								if route == "packed" {
+									w = packed
+								}
 								for b.Loop() {
-									matMul(dst, m, x, n, p, activeKernels, route == "int")
+									matMul(dst, w, x, n, p, activeKernels, route != "float")
 								}
 								cpu := (cputime.Thread() - cpu0).Seconds()
 								flops := 2 * float64(n) * float64(sh.rows*sh.cols) * float64(b.N)

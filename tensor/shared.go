@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/kiln-llm/kiln/parallel"
@@ -42,7 +43,7 @@ func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) 
 			panic(fmt.Sprintf("tensor.MatMuls: %s %dx%d needs %d input columns, len(x) >= %d and len(dst) >= %d, have %d and %d",
 				pr.W.Type, pr.W.Rows, pr.W.Cols, cols, pr.W.Cols, pr.W.Rows, len(x), len(pr.Dst)))
 		}
-		total += pr.W.Rows
+		total += slots(pr.W)
 	}
 	a := qactsPool.Get().(*qacts)
 	defer qactsPool.Put(a)
@@ -50,14 +51,19 @@ func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) 
 	a.quantize(x, 0, 1, ks)
 	v := a.view(0)
 	// The rows of all products end to end; a worker's range may cross from
-	// one matrix into the next.
-	p.For(total, 4, func(_, lo, hi int) {
+	// one matrix into the next. Each matrix starts at a multiple of
+	// packRows, so that a range starts on a packed matrix's group boundary.
+	p.For(total, packRows, func(_, lo, hi int) {
 		base := 0
 		for _, pr := range ps {
 			m := pr.W
 			l, h := max(lo-base, 0), min(hi-base, m.Rows)
-			base += m.Rows
+			base += slots(m)
 			if l >= h {
+				continue
+			}
+			if m.packed {
+				packedRange(pr.Dst, m, 1, a, ks, cmp.Or(ks.packed, goPacked), l, h, 1)
 				continue
 			}
 			rows := ks.qrows[m.Type]
@@ -69,6 +75,10 @@ func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) 
 		}
 	})
 }
+
+// slots is the span MatMuls gives m's rows: its row count rounded up to a
+// whole number of packed groups.
+func slots(m Matrix) int { return (m.Rows + packRows - 1) / packRows * packRows }
 
 // sharedAct reports the input format of ps when they all take the integer
 // route with the same one (and there is more than one product to share it).

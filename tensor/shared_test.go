@@ -24,8 +24,10 @@ func TestMatMulsMatchesMatMul(t *testing.T) {
 		{Q4_K, Q4_0}, // Q8_K and Q8_0 inputs: no sharing
 		{F16, F16},   // float route
 		{Q4_1, Q5_1},
+		{Q4_0, Q4_0, Q4_0, Q8_0}, // repacked below: 5 rows stay, 18 and 31 pack with tails
 	}
 	for ci, types := range cases {
+		pack := ci == len(cases)-1
 		rng := rand.New(rand.NewPCG(uint64(ci), 3))
 		var ms []Matrix
 		for i, typ := range types {
@@ -33,6 +35,9 @@ func TestMatMulsMatchesMatMul(t *testing.T) {
 			m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if pack {
+				m, _ = Repack(m)
 			}
 			ms = append(ms, m)
 		}

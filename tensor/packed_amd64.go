@@ -1,0 +1,43 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import "unsafe"
+
+// The packed kernels of packed_amd64.s (see packed.go).
+
+//go:noescape
+func packedQ4_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride int)
+
+// avx2Packed are the packed kernels of the AVX2 set. The slice expressions
+// check every bound the assembly relies on.
+var avx2Packed = &packedKernels{
+	one: func(out []float32, w []byte, groups, nb int, a actView) {
+		if groups == 0 || nb == 0 {
+			clear(out[:groups*packRows])
+			return
+		}
+		out = out[:groups*packRows]
+		w = w[:groups*nb*144]
+		y, d, is := a.qs[:32*nb], a.d[:nb], a.is[:nb]
+		packedQ4_0AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(is), unsafe.SliceData(out))
+	},
+	four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+		if groups == 0 || nb == 0 {
+			for k := 0; k < 4; k++ {
+				clear(out[k*ostride : k*ostride+groups*packRows])
+			}
+			return
+		}
+		cols := a.cols
+		out = out[:3*ostride+groups*packRows]
+		w = w[:groups*nb*144]
+		y := a.qs[i*cols : 3*cols+i*cols+32*nb]
+		d4 := a.d4[i*nb : (i+4)*nb]
+		is4 := a.is4[i*nb : (i+4)*nb]
+		packedQ4_0x4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride)
+	},
+}
