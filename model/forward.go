@@ -181,7 +181,7 @@ func (st *step) embed(tokens []int) error {
 	e := m.Config.Embd
 	for i, t := range tokens {
 		row := st.x[i*e : (i+1)*e]
-		if err := tensor.DequantizeRow(m.tokEmbd.Type, m.tokEmbd.Row(t), row); err != nil {
+		if err := m.tokEmbd.DequantizeRow(t, row); err != nil {
 			return fmt.Errorf("token_embd row %d: %w", t, err)
 		}
 		if s := m.Config.EmbedScale; s != 1 {

@@ -168,10 +168,10 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	return m, nil
 }
 
-// repack rewrites the weights that only MatMul reads into packed layouts
-// where their type has one. The token embedding is left alone (rows of it
-// are looked up), and so is a tied output projection, which is the same
-// bytes.
+// repack rewrites the weights MatMul reads into packed layouts where their
+// type has one. The token embedding is packed only when the output
+// projection is tied to it (it is then the largest matrix of most small
+// models); its rows are looked up through Matrix.DequantizeRow either way.
 func (m *Model) repack() {
 	pack := func(w *tensor.Matrix) { *w, _ = tensor.Repack(*w) }
 	for i := range m.layers {
@@ -180,8 +180,9 @@ func (m *Model) repack() {
 			pack(w)
 		}
 	}
-	if !m.Config.TiedOutput {
-		pack(&m.output)
+	pack(&m.output)
+	if m.Config.TiedOutput {
+		m.tokEmbd = m.output
 	}
 }
 

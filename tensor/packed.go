@@ -84,6 +84,36 @@ func Repack(m Matrix) (Matrix, bool) {
 	return m, true
 }
 
+// DequantizeRow decodes row i of m, in the GGUF or a packed layout, into
+// dst[:m.Cols]: the token embedding of a model whose output projection is
+// tied to it is packed for the projection and still looked up by row.
+func (m Matrix) DequantizeRow(i int, dst []float32) error {
+	if i < 0 || i >= m.Rows {
+		return fmt.Errorf("dequantize row %d of a %s matrix of %d rows: out of range", i, m.Type, m.Rows)
+	}
+	if len(dst) < m.Cols {
+		return fmt.Errorf("dequantize row %d: %d values need a buffer of %d, have %d", i, m.Cols, m.Cols, len(dst))
+	}
+	rb := m.rowBytes()
+	if !m.packed || i >= m.Rows/packRows*packRows {
+		return DequantizeRow(m.Type, m.Data[i*rb:(i+1)*rb], dst[:m.Cols])
+	}
+	grp := m.Data[i/packRows*packRows*rb:]
+	r := i % packRows
+	for b := 0; b < m.Cols/32; b++ {
+		blk := grp[b*144 : (b+1)*144]
+		d := half(blk[2*r:])
+		out := dst[32*b : 32*b+32]
+		for k := 0; k < 4; k++ {
+			for j, v := range blk[16+32*k+4*r : 16+32*k+4*r+4] {
+				out[4*k+j] = float32(int(v&0xf)-8) * d
+				out[16+4*k+j] = float32(int(v>>4)-8) * d
+			}
+		}
+	}
+	return nil
+}
+
 // Packed reports whether m is in a packed layout (see Repack).
 func (m Matrix) Packed() bool { return m.packed }
 

@@ -35,6 +35,23 @@ func TestRepackRoundTrip(t *testing.T) {
 			if !bytes.Equal(p.Data[6:8], orig[3*rb:3*rb+2]) || !bytes.Equal(p.Data[16+32+12:16+32+16], orig[3*rb+6:3*rb+10]) {
 				t.Fatalf("%dx%d: row 3 is not where the layout puts it", rows, cols)
 			}
+			want, got := make([]float32, cols), make([]float32, cols)
+			for r := 0; r < rows; r++ {
+				if err := DequantizeRow(Q4_0, orig[r*rb:(r+1)*rb], want); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.DequantizeRow(r, got); err != nil {
+					t.Fatal(err)
+				}
+				for j := range want {
+					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+						t.Fatalf("%dx%d: row %d value %d = %v from the packed layout, %v from GGUF's", rows, cols, r, j, got[j], want[j])
+					}
+				}
+			}
+			if p.DequantizeRow(rows, got) == nil || p.DequantizeRow(0, got[:cols-1]) == nil {
+				t.Fatalf("%dx%d: DequantizeRow accepted a row out of range or a short buffer", rows, cols)
+			}
 			if u := p.unpack(); !bytes.Equal(u.Data, orig) || u.Packed() {
 				t.Fatalf("%dx%d: unpack does not restore the GGUF bytes", rows, cols)
 			}
