@@ -128,7 +128,7 @@ func TestBenchConcurrency(t *testing.T) {
 		if l.PromptTokens < 8 {
 			t.Errorf("level %d: prompt of %d tokens, want at least 8", i, l.PromptTokens)
 		}
-		for name, v := range map[string]float64{"tok/s": l.AggregateTokS, "TTFT p50": l.TTFTp50ms, "ITL p99": l.ITLp99ms} {
+		for name, v := range map[string]float64{"tok/s": l.AggregateTokS, "decode tok/s": l.DecodeTokS, "TTFT p50": l.TTFTp50ms, "ITL p99": l.ITLp99ms} {
 			if !(v > 0) || math.IsInf(v, 0) {
 				t.Errorf("level %d: %s = %v, want positive and finite", i, name, v)
 			}
