@@ -6,9 +6,12 @@
 //
 // The kernels take all query heads that share one key/value head at once
 // (grouped-query attention), so each cached row is read from memory once per
-// step however many query heads use it. On amd64 with AVX2, FMA and F16C
-// they run in assembly; elsewhere, or built with -tags purego, in portable
-// Go. Both follow the same float32 arithmetic up to summation order.
+// step however many query heads use it. For many heads against the same
+// rows (the rows of a prompt processed together), the float32 kernels work
+// on register tiles of two heads, and the Tile variants widen F16 rows once
+// into scratch for all heads instead of once per head. On amd64 with AVX2,
+// FMA and F16C they run in assembly; elsewhere, or built with -tags purego,
+// in portable Go. Both follow the same float32 arithmetic up to summation order.
 package attention
 
 import (
@@ -56,6 +59,22 @@ func ScoresQ8(out []float32, stride int, q []float32, nh int, k []int8, ks []uin
 	active.scoresF32(out, stride, q[:nh*d], nh, tmp, n, d)
 }
 
+// ScoresTileF16 is ScoresF16 for many query heads, such as the heads of
+// several consecutive prompt rows sharing one key/value head: the key rows
+// are widened to float32 once into tmp (at least n*d floats) and then read
+// by every head from there through the register-tiled float32 kernel, where
+// ScoresF16 widens every key row again for every head. For one head
+// ScoresF16 is the cheaper call.
+func ScoresTileF16(out []float32, stride int, q []float32, nh int, k []uint16, n, d int, tmp []float32) {
+	if nh <= 0 || n <= 0 || d <= 0 {
+		return
+	}
+	checkOut(out, stride, nh, n)
+	tmp = tmp[:n*d]
+	active.widenF16(tmp, k[:n*d])
+	active.scoresF32(out, stride, q[:nh*d], nh, tmp, n, d)
+}
+
 // AccumF32 adds w[h*stride+j] * v[j*d:(j+1)*d] to out[h*d:(h+1)*d] for every
 // head h < nh and value row j < n.
 func AccumF32(out []float32, w []float32, stride, nh int, v []float32, n, d int) {
@@ -86,6 +105,24 @@ func AccumQ8(out []float32, w []float32, stride, nh int, v []int8, vs []uint16, 
 	tmp = tmp[:n*d]
 	active.dequantQ8(tmp, v[:n*d], vs[:n*d/qb], qb)
 	active.accumF32(out[:nh*d], w, stride, nh, tmp, n, d)
+}
+
+// AccumTileF16 is AccumF16 for many heads (see ScoresTileF16): the value
+// rows are widened once into tmp (at least n*d floats).
+func AccumTileF16(out []float32, w []float32, stride, nh int, v []uint16, n, d int, tmp []float32) {
+	if nh <= 0 || n <= 0 || d <= 0 {
+		return
+	}
+	checkOut(w, stride, nh, n)
+	tmp = tmp[:n*d]
+	active.widenF16(tmp, v[:n*d])
+	active.accumF32(out[:nh*d], w, stride, nh, tmp, n, d)
+}
+
+// WidenF16 decodes the half-precision values h into x (exactly: every F16
+// value is a float32 value).
+func WidenF16(x []float32, h []uint16) {
+	active.widenF16(x[:len(h)], h)
 }
 
 // checkOut makes an undersized strided buffer fail in Go, before assembly
@@ -153,6 +190,7 @@ type kernels struct {
 	accumF16  func(out, w []float32, stride, nh int, v []uint16, n, d int, tmp []float32)
 	dequantQ8 func(x []float32, q []int8, s []uint16, qb int)
 	toF16     func(h []uint16, x []float32)
+	widenF16  func(x []float32, h []uint16)
 }
 
 var portable = &kernels{
@@ -163,4 +201,5 @@ var portable = &kernels{
 	accumF16:  accumF16Go,
 	dequantQ8: dequantQ8Go,
 	toF16:     toF16Go,
+	widenF16:  widen,
 }

@@ -20,6 +20,8 @@ type shape struct{ nh, n, d int }
 var shapes = []shape{
 	{1, 1, 8}, {1, 5, 16}, {2, 4, 16}, {4, 16, 32}, {3, 7, 24}, {4, 33, 64},
 	{8, 16, 128}, {2, 3, 12}, {1, 9, 40}, {5, 17, 96}, {2, 2, 4},
+	// Prefill tiles: several rows' heads against one block of keys.
+	{8, 16, 64}, {7, 13, 64}, {16, 32, 64}, {6, 5, 40}, {12, 3, 128}, {9, 1, 32},
 }
 
 func randF32(r *rand.Rand, n int) []float32 {
@@ -67,6 +69,15 @@ func layouts(r *rand.Rand, s shape) []layout {
 			},
 			func(k *kernels, out, w []float32, stride int, s shape, tmp []float32) {
 				k.accumF16(out, w, stride, s.nh, h, s.n, s.d, tmp[:s.d])
+			}},
+		{"f16tile", hd,
+			func(k *kernels, out []float32, stride int, q []float32, s shape, tmp []float32) {
+				k.widenF16(tmp, h)
+				k.scoresF32(out, stride, q, s.nh, tmp, s.n, s.d)
+			},
+			func(k *kernels, out, w []float32, stride int, s shape, tmp []float32) {
+				k.widenF16(tmp, h)
+				k.accumF32(out, w, stride, s.nh, tmp, s.n, s.d)
 			}},
 		{"q8_0", q8d,
 			func(k *kernels, out []float32, stride int, q []float32, s shape, tmp []float32) {
@@ -198,7 +209,7 @@ func TestQuantizeQ8(t *testing.T) {
 // TestExported runs the exported entry points (whatever implementation is
 // active) against the portable kernels on one GQA shape per storage type.
 func TestExported(t *testing.T) {
-	s := shape{nh: 4, n: 21, d: 64}
+	s := shape{nh: 5, n: 21, d: 64} // two head pairs and an odd head
 	r := rand.New(rand.NewPCG(7, 7))
 	q := randF32(r, s.nh*s.d)
 	kx := randF32(r, s.n*s.d)
@@ -221,14 +232,18 @@ func TestExported(t *testing.T) {
 		{"f16",
 			func(out []float32) { ScoresF16(out, s.n, q, s.nh, kh, s.n, s.d, tmp) },
 			func(out []float32) { AccumF16(out, w, s.n, s.nh, kh, s.n, s.d, tmp) }, nil},
+		{"f16tile",
+			func(out []float32) { ScoresTileF16(out, s.n, q, s.nh, kh, s.n, s.d, tmp) },
+			func(out []float32) { AccumTileF16(out, w, s.n, s.nh, kh, s.n, s.d, tmp) }, nil},
 		{"q8_0",
 			func(out []float32) { ScoresQ8(out, s.n, q, s.nh, k8, k8s, qb, s.n, s.d, tmp) },
 			func(out []float32) { AccumQ8(out, w, s.n, s.nh, k8, k8s, qb, s.n, s.d, tmp) }, nil},
 	}
 	cases[1].ref = make([]float32, len(kx))
 	widen(cases[1].ref, kh)
-	cases[2].ref = make([]float32, len(kx))
-	dequantQ8Go(cases[2].ref, k8, k8s, qb)
+	cases[2].ref = cases[1].ref
+	cases[3].ref = make([]float32, len(kx))
+	dequantQ8Go(cases[3].ref, k8, k8s, qb)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			got, want := make([]float32, s.nh*s.n), make([]float32, s.nh*s.n)
@@ -320,6 +335,156 @@ func TestToF16(t *testing.T) {
 			for i, v := range x[len(x)-n:] {
 				if want := tensor.F32ToF16(v); h[i] != want {
 					t.Fatalf("%s n=%d: %g -> %#04x, want %#04x", k.name, n, v, h[i], want)
+				}
+			}
+		}
+	}
+}
+
+// TestWidenF16 checks F16 -> F32 widening of every implementation against
+// tensor.F16ToF32 on all 65536 encodings (NaNs need only stay NaN), at
+// lengths around the unrolled widths.
+func TestWidenF16(t *testing.T) {
+	all := make([]uint16, 1<<16)
+	for i := range all {
+		all[i] = uint16(i)
+	}
+	for _, k := range hostKernels() {
+		for _, n := range []int{1, 7, 8, 31, 32, 41, len(all)} {
+			h := all[len(all)-n:]
+			x := make([]float32, n)
+			k.widenF16(x, h)
+			for i, v := range h {
+				want := tensor.F16ToF32(v)
+				if want != want && x[i] != x[i] {
+					continue
+				}
+				if math.Float32bits(x[i]) != math.Float32bits(want) {
+					t.Fatalf("%s n=%d: %#04x -> %g, want %g", k.name, n, v, x[i], want)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkTile reports the arithmetic rate of a prefill tile: 8 query
+// heads (8 prompt rows of one KV head) against 512 F16 keys and values of
+// head size 64, fed in blocks of 16 positions, against the same work done
+// one head at a time by the converting kernels.
+func BenchmarkTile(b *testing.B) {
+	const nh, n, d, blk = 8, 512, 64, 16
+	r := rand.New(rand.NewPCG(5, 6))
+	x := randF32(r, n*d)
+	h := make([]uint16, len(x))
+	ToF16(h, x)
+	q := randF32(r, nh*d)
+	sc := make([]float32, nh*n)
+	out := make([]float32, nh*d)
+	tmp := make([]float32, blk*d)
+	flops := float64(2 * 2 * nh * n * d) // scores and accumulation
+	run := func(name string, f func()) {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				f()
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+	run("tile", func() {
+		for j := 0; j < n; j += blk {
+			ScoresTileF16(sc[j:], n, q, nh, h[j*d:(j+blk)*d], blk, d, tmp)
+		}
+		for j := 0; j < n; j += blk {
+			AccumTileF16(out, sc[j:], n, nh, h[j*d:(j+blk)*d], blk, d, tmp)
+		}
+	})
+	run("perhead", func() {
+		for hh := 0; hh < nh; hh++ {
+			for j := 0; j < n; j += blk {
+				ScoresF16(sc[hh*n+j:], n, q[hh*d:], 1, h[j*d:(j+blk)*d], blk, d, tmp)
+			}
+			for j := 0; j < n; j += blk {
+				AccumF16(out[hh*d:], sc[hh*n+j:], n, 1, h[j*d:(j+blk)*d], blk, d, tmp)
+			}
+		}
+	})
+}
+
+// TestFixedOrder checks that a score or an accumulated output does not
+// depend on which kernel computes it, how many heads share the call, or how
+// the run of keys is split (the model relies on it: a prompt's rows done
+// together get bit-identical results to the same rows done one at a time).
+// Every call is compared bit for bit with one head against one key row at a
+// time through ScoresF16 and AccumF16.
+func TestFixedOrder(t *testing.T) {
+	const nh, n = 5, 11
+	splits := [][]int{{n}, {4, 4, 3}, {3, 5, 3}, {1, 2, 8}, {2, 2, 2, 2, 2, 1}}
+	for _, k := range hostKernels() {
+		for _, d := range []int{8, 16, 24, 32, 64, 128, 12} {
+			r := rand.New(rand.NewPCG(uint64(d), 9))
+			q := randF32(r, nh*d)
+			h := make([]uint16, n*d)
+			ToF16(h, randF32(r, n*d))
+			x := make([]float32, n*d)
+			k.widenF16(x, h)
+			w := randF32(r, nh*n)
+			tmp := make([]float32, n*d)
+			// One head, one row at a time.
+			wantS := make([]float32, nh*n)
+			wantA := make([]float32, nh*d)
+			for hh := 0; hh < nh; hh++ {
+				for j := 0; j < n; j++ {
+					k.scoresF16(wantS[hh*n+j:], 1, q[hh*d:(hh+1)*d], 1, h[j*d:(j+1)*d], 1, d, tmp[:d])
+					k.accumF16(wantA[hh*d:(hh+1)*d], w[hh*n+j:], 1, 1, h[j*d:(j+1)*d], 1, d, tmp[:d])
+				}
+			}
+			calls := []struct {
+				name   string
+				scores func(out []float32, nh, j0, m int, q []float32)
+				accum  func(out []float32, nh, j0, m int, w []float32)
+			}{
+				{"f32",
+					func(out []float32, nh, j0, m int, q []float32) {
+						k.scoresF32(out, n, q, nh, x[j0*d:(j0+m)*d], m, d)
+					},
+					func(out []float32, nh, j0, m int, w []float32) {
+						k.accumF32(out, w, n, nh, x[j0*d:(j0+m)*d], m, d)
+					}},
+				{"f16",
+					func(out []float32, nh, j0, m int, q []float32) {
+						k.scoresF16(out, n, q, nh, h[j0*d:(j0+m)*d], m, d, tmp[:d])
+					},
+					func(out []float32, nh, j0, m int, w []float32) {
+						k.accumF16(out, w, n, nh, h[j0*d:(j0+m)*d], m, d, tmp[:d])
+					}},
+			}
+			for _, c := range calls {
+				for _, heads := range []int{1, 2, nh} {
+					for _, split := range splits {
+						gotS := make([]float32, nh*n)
+						gotA := make([]float32, nh*d)
+						for h0 := 0; h0 < nh; h0 += heads {
+							hn := min(heads, nh-h0)
+							j0 := 0
+							for _, m := range split {
+								c.scores(gotS[h0*n+j0:], hn, j0, m, q[h0*d:(h0+hn)*d])
+								c.accum(gotA[h0*d:(h0+hn)*d], hn, j0, m, w[h0*n+j0:])
+								j0 += m
+							}
+						}
+						for i := range wantS {
+							if math.Float32bits(gotS[i]) != math.Float32bits(wantS[i]) {
+								t.Fatalf("%s d=%d %s heads=%d split %v: score %d = %g, one at a time %g",
+									k.name, d, c.name, heads, split, i, gotS[i], wantS[i])
+							}
+						}
+						for i := range wantA {
+							if math.Float32bits(gotA[i]) != math.Float32bits(wantA[i]) {
+								t.Fatalf("%s d=%d %s heads=%d split %v: output %d = %g, one at a time %g",
+									k.name, d, c.name, heads, split, i, gotA[i], wantA[i])
+							}
+						}
+					}
 				}
 			}
 		}

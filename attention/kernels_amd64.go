@@ -13,16 +13,25 @@ import (
 // code. Strides are in elements.
 
 //go:noescape
-func scoresF32AVX2(out *float32, stride int, q *float32, nh int, k *float32, n, d int)
+func scoresF32AVX2(out *float32, q *float32, k *float32, n, d int)
 
 //go:noescape
-func scoresF16AVX2(out *float32, stride int, q *float32, nh int, k *uint16, n, d int)
+func scoresF16AVX2(out *float32, q *float32, k *uint16, n, d int)
 
 //go:noescape
 func accumF32AVX2(out *float32, w *float32, stride, nh int, v *float32, n, d int)
 
 //go:noescape
 func accumF16AVX2(out *float32, w *float32, stride, nh int, v *uint16, n, d int)
+
+//go:noescape
+func scoresF32x2AVX2(out *float32, stride int, q *float32, np int, k *float32, n, d int)
+
+//go:noescape
+func accumF32x2AVX2(out *float32, w *float32, stride, np int, v *float32, n, d int)
+
+//go:noescape
+func widenF16AVX2(x *float32, h *uint16, n int)
 
 //go:noescape
 func dequantQ8AVX2(x *float32, q *int8, s *uint16, nb, qb int)
@@ -45,21 +54,36 @@ var avx2 = &kernels{
 			scoresF32Go(out, stride, q, nh, k, n, d)
 			return
 		}
-		scoresF32AVX2(unsafe.SliceData(out), stride, unsafe.SliceData(q), nh, unsafe.SliceData(k), n, d)
+		// Pairs of heads through the register tile, an odd last head alone.
+		h := 0
+		if np := nh / 2; np > 0 {
+			scoresF32x2AVX2(unsafe.SliceData(out), stride, unsafe.SliceData(q), np, unsafe.SliceData(k), n, d)
+			h = 2 * np
+		}
+		for ; h < nh; h++ {
+			scoresF32AVX2(&out[h*stride], &q[h*d], unsafe.SliceData(k), n, d)
+		}
 	},
 	scoresF16: func(out []float32, stride int, q []float32, nh int, k []uint16, n, d int, tmp []float32) {
 		if d%8 != 0 {
 			scoresF16Go(out, stride, q, nh, k, n, d, tmp)
 			return
 		}
-		scoresF16AVX2(unsafe.SliceData(out), stride, unsafe.SliceData(q), nh, unsafe.SliceData(k), n, d)
+		for h := 0; h < nh; h++ {
+			scoresF16AVX2(&out[h*stride], &q[h*d], unsafe.SliceData(k), n, d)
+		}
 	},
 	accumF32: func(out, w []float32, stride, nh int, v []float32, n, d int) {
 		if d%8 != 0 {
 			accumF32Go(out, w, stride, nh, v, n, d)
 			return
 		}
-		accumF32AVX2(unsafe.SliceData(out), unsafe.SliceData(w), stride, nh, unsafe.SliceData(v), n, d)
+		if np := nh / 2; np > 0 {
+			accumF32x2AVX2(unsafe.SliceData(out), unsafe.SliceData(w), stride, np, unsafe.SliceData(v), n, d)
+		}
+		if h := nh - 1; nh%2 == 1 {
+			accumF32AVX2(&out[h*d], &w[h*stride], stride, 1, unsafe.SliceData(v), n, d)
+		}
 	},
 	accumF16: func(out, w []float32, stride, nh int, v []uint16, n, d int, tmp []float32) {
 		if d%8 != 0 {
@@ -83,6 +107,13 @@ var avx2 = &kernels{
 			toF16AVX2(unsafe.SliceData(h), unsafe.SliceData(x), n8)
 		}
 		toF16Go(h[n8:], x[n8:])
+	},
+	widenF16: func(x []float32, h []uint16) {
+		n8 := len(h) &^ 7
+		if n8 > 0 {
+			widenF16AVX2(unsafe.SliceData(x), unsafe.SliceData(h), n8)
+		}
+		widen(x[n8:], h[n8:])
 	},
 }
 

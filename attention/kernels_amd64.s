@@ -6,22 +6,30 @@
 // multiple of 8); query heads are consecutive d-float rows; score and weight
 // rows of consecutive heads are stride elements apart.
 
+// Every score is one dot product summed in a fixed order whatever kernel,
+// head count or run of keys computes it, so that a prompt's rows processed
+// together get exactly the scores each would get alone: one FMA chain over
+// the eight-column chunks in order, then the lanes added as
+// ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)), as HSUM and HSUM4OF both do.
+// Kernels get their independent chains from several key rows and heads
+// instead of splitting a row.
+
 // HSUM leaves the sum of the eight lanes of y in lane 0 of x (x is y's low
 // half), using tmp.
 #define HSUM(y, x, tmp) \
+	VHADDPS      y, y, y;    \
+	VHADDPS      y, y, y;    \
 	VEXTRACTF128 $1, y, tmp; \
-	VADDPS       tmp, x, x;  \
-	VHADDPS      x, x, x;    \
-	VHADDPS      x, x, x
+	VADDPS       tmp, x, x
 
-// HSUM4 leaves in X8 the lane sums of Y0, Y1, Y2, Y3 (in that order),
-// using Y9.
-#define HSUM4 \
-	VHADDPS      Y1, Y0, Y8; \
-	VHADDPS      Y3, Y2, Y9; \
-	VHADDPS      Y9, Y8, Y8; \
-	VEXTRACTF128 $1, Y8, X9; \
-	VADDPS       X9, X8, X8
+// HSUM4OF leaves in x (y's low half) the lane sums of a, b, c, d (in that
+// order), using ty and its low half tx.
+#define HSUM4OF(a, b, c, d, y, x, ty, tx) \
+	VHADDPS      b, a, y;   \
+	VHADDPS      d, c, ty;  \
+	VHADDPS      ty, y, y;  \
+	VEXTRACTF128 $1, y, tx; \
+	VADDPS       tx, x, x
 
 // func cpuidECX1() uint32
 TEXT ·cpuidECX1(SB), NOSPLIT, $0-4
@@ -31,25 +39,59 @@ TEXT ·cpuidECX1(SB), NOSPLIT, $0-4
 	MOVL CX, ret+0(FP)
 	RET
 
-// func scoresF32AVX2(out *float32, stride int, q *float32, nh int, k *float32, n, d int)
+// func scoresF32AVX2(out *float32, q *float32, k *float32, n, d int)
 //
-// Per head, four key rows at a time (four independent FMA chains); the key
-// rows stay in L1 between heads, so memory sees each once.
-TEXT ·scoresF32AVX2(SB), NOSPLIT, $0-56
-	MOVQ out+0(FP), DI
-	MOVQ stride+8(FP), R8
-	SHLQ $2, R8
-	MOVQ q+16(FP), SI
-	MOVQ nh+24(FP), R9
-	MOVQ k+32(FP), R10
-	MOVQ n+40(FP), R11
-	MOVQ d+48(FP), R13
-	SHLQ $2, R13 // row bytes
+// One head against n key rows, eight rows at a time (eight FMA chains),
+// then four, then one.
+TEXT ·scoresF32AVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DX
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ d+32(FP), R13
+	SHLQ $2, R13 // key row bytes
 
-s32head:
-	MOVQ R10, BX
-	MOVQ DI, DX
-	MOVQ R11, CX
+s32rows8:
+	CMPQ   CX, $8
+	JLT    s32rows4
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	LEAQ   (BX)(R13*1), R8
+	LEAQ   (R8)(R13*1), R9
+	LEAQ   (R9)(R13*1), R10
+	LEAQ   (R10)(R13*1), R11
+	LEAQ   (R11)(R13*1), R12
+	LEAQ   (R12)(R13*1), R14
+	LEAQ   (R14)(R13*1), R15
+	XORQ   AX, AX
+
+s32loop8:
+	VMOVUPS     (SI)(AX*1), Y8
+	VFMADD231PS (BX)(AX*1), Y8, Y0
+	VFMADD231PS (R8)(AX*1), Y8, Y1
+	VFMADD231PS (R9)(AX*1), Y8, Y2
+	VFMADD231PS (R10)(AX*1), Y8, Y3
+	VFMADD231PS (R11)(AX*1), Y8, Y4
+	VFMADD231PS (R12)(AX*1), Y8, Y5
+	VFMADD231PS (R14)(AX*1), Y8, Y6
+	VFMADD231PS (R15)(AX*1), Y8, Y7
+	ADDQ        $32, AX
+	CMPQ        AX, R13
+	JLT         s32loop8
+	HSUM4OF(Y0, Y1, Y2, Y3, Y8, X8, Y9, X9)
+	HSUM4OF(Y4, Y5, Y6, Y7, Y10, X10, Y11, X11)
+	VMOVUPS     X8, (DX)
+	VMOVUPS     X10, 16(DX)
+	ADDQ        $32, DX
+	LEAQ        (R15)(R13*1), BX
+	SUBQ        $8, CX
+	JMP         s32rows8
 
 s32rows4:
 	CMPQ   CX, $4
@@ -58,65 +100,35 @@ s32rows4:
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	LEAQ   (BX)(R13*1), R14
-	LEAQ   (R14)(R13*1), R15
-	LEAQ   (R15)(R13*1), R12
+	LEAQ   (BX)(R13*1), R8
+	LEAQ   (R8)(R13*1), R9
+	LEAQ   (R9)(R13*1), R10
 	XORQ   AX, AX
-	TESTQ  $63, R13
-	JNZ    s32loop4
-	// d a multiple of 16: two accumulators per row, eight FMA chains.
-	VXORPS Y11, Y11, Y11
-	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-	VXORPS Y14, Y14, Y14
-
-s32loop4x2:
-	VMOVUPS     (SI)(AX*1), Y4
-	VMOVUPS     32(SI)(AX*1), Y5
-	VFMADD231PS (BX)(AX*1), Y4, Y0
-	VFMADD231PS (R14)(AX*1), Y4, Y1
-	VFMADD231PS (R15)(AX*1), Y4, Y2
-	VFMADD231PS (R12)(AX*1), Y4, Y3
-	VFMADD231PS 32(BX)(AX*1), Y5, Y11
-	VFMADD231PS 32(R14)(AX*1), Y5, Y12
-	VFMADD231PS 32(R15)(AX*1), Y5, Y13
-	VFMADD231PS 32(R12)(AX*1), Y5, Y14
-	ADDQ        $64, AX
-	CMPQ        AX, R13
-	JLT         s32loop4x2
-	VADDPS      Y11, Y0, Y0
-	VADDPS      Y12, Y1, Y1
-	VADDPS      Y13, Y2, Y2
-	VADDPS      Y14, Y3, Y3
-	JMP         s32sum4
 
 s32loop4:
-	VMOVUPS     (SI)(AX*1), Y4
-	VFMADD231PS (BX)(AX*1), Y4, Y0
-	VFMADD231PS (R14)(AX*1), Y4, Y1
-	VFMADD231PS (R15)(AX*1), Y4, Y2
-	VFMADD231PS (R12)(AX*1), Y4, Y3
+	VMOVUPS     (SI)(AX*1), Y8
+	VFMADD231PS (BX)(AX*1), Y8, Y0
+	VFMADD231PS (R8)(AX*1), Y8, Y1
+	VFMADD231PS (R9)(AX*1), Y8, Y2
+	VFMADD231PS (R10)(AX*1), Y8, Y3
 	ADDQ        $32, AX
 	CMPQ        AX, R13
 	JLT         s32loop4
-
-s32sum4:
-	HSUM4
+	HSUM4OF(Y0, Y1, Y2, Y3, Y8, X8, Y9, X9)
 	VMOVUPS     X8, (DX)
 	ADDQ        $16, DX
-	LEAQ        (R12)(R13*1), BX
+	LEAQ        (R10)(R13*1), BX
 	SUBQ        $4, CX
-	JMP         s32rows4
 
 s32rows1:
 	TESTQ  CX, CX
-	JZ     s32next
+	JZ     s32done
 	VXORPS Y0, Y0, Y0
 	XORQ   AX, AX
 
 s32loop1:
-	VMOVUPS     (SI)(AX*1), Y4
-	VFMADD231PS (BX)(AX*1), Y4, Y0
+	VMOVUPS     (SI)(AX*1), Y8
+	VFMADD231PS (BX)(AX*1), Y8, Y0
 	ADDQ        $32, AX
 	CMPQ        AX, R13
 	JLT         s32loop1
@@ -127,30 +139,70 @@ s32loop1:
 	DECQ        CX
 	JMP         s32rows1
 
-s32next:
-	ADDQ R13, SI
-	ADDQ R8, DI
-	DECQ R9
-	JNZ  s32head
+s32done:
 	VZEROUPPER
 	RET
 
-// func scoresF16AVX2(out *float32, stride int, q *float32, nh int, k *uint16, n, d int)
-TEXT ·scoresF16AVX2(SB), NOSPLIT, $0-56
-	MOVQ out+0(FP), DI
-	MOVQ stride+8(FP), R8
-	SHLQ $2, R8
-	MOVQ q+16(FP), SI
-	MOVQ nh+24(FP), R9
-	MOVQ k+32(FP), R10
-	MOVQ n+40(FP), R11
-	MOVQ d+48(FP), R13
+// func scoresF16AVX2(out *float32, q *float32, k *uint16, n, d int)
+//
+// scoresF32AVX2 with F16 key rows, widened chunk by chunk.
+TEXT ·scoresF16AVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DX
+	MOVQ q+8(FP), SI
+	MOVQ k+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ d+32(FP), R13
 	SHLQ $1, R13 // key row bytes; query rows are twice that
 
-s16head:
-	MOVQ R10, BX
-	MOVQ DI, DX
-	MOVQ R11, CX
+s16rows8:
+	CMPQ   CX, $8
+	JLT    s16rows4
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	LEAQ   (BX)(R13*1), R8
+	LEAQ   (R8)(R13*1), R9
+	LEAQ   (R9)(R13*1), R10
+	LEAQ   (R10)(R13*1), R11
+	LEAQ   (R11)(R13*1), R12
+	LEAQ   (R12)(R13*1), R14
+	LEAQ   (R14)(R13*1), R15
+	XORQ   AX, AX
+
+s16loop8:
+	VMOVUPS     (SI)(AX*2), Y8
+	VCVTPH2PS   (BX)(AX*1), Y9
+	VFMADD231PS Y9, Y8, Y0
+	VCVTPH2PS   (R8)(AX*1), Y10
+	VFMADD231PS Y10, Y8, Y1
+	VCVTPH2PS   (R9)(AX*1), Y11
+	VFMADD231PS Y11, Y8, Y2
+	VCVTPH2PS   (R10)(AX*1), Y12
+	VFMADD231PS Y12, Y8, Y3
+	VCVTPH2PS   (R11)(AX*1), Y13
+	VFMADD231PS Y13, Y8, Y4
+	VCVTPH2PS   (R12)(AX*1), Y14
+	VFMADD231PS Y14, Y8, Y5
+	VCVTPH2PS   (R14)(AX*1), Y15
+	VFMADD231PS Y15, Y8, Y6
+	VCVTPH2PS   (R15)(AX*1), Y9
+	VFMADD231PS Y9, Y8, Y7
+	ADDQ        $16, AX
+	CMPQ        AX, R13
+	JLT         s16loop8
+	HSUM4OF(Y0, Y1, Y2, Y3, Y8, X8, Y9, X9)
+	HSUM4OF(Y4, Y5, Y6, Y7, Y10, X10, Y11, X11)
+	VMOVUPS     X8, (DX)
+	VMOVUPS     X10, 16(DX)
+	ADDQ        $32, DX
+	LEAQ        (R15)(R13*1), BX
+	SUBQ        $8, CX
+	JMP         s16rows8
 
 s16rows4:
 	CMPQ   CX, $4
@@ -159,78 +211,40 @@ s16rows4:
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
-	LEAQ   (BX)(R13*1), R14
-	LEAQ   (R14)(R13*1), R15
-	LEAQ   (R15)(R13*1), R12
+	LEAQ   (BX)(R13*1), R8
+	LEAQ   (R8)(R13*1), R9
+	LEAQ   (R9)(R13*1), R10
 	XORQ   AX, AX
-	TESTQ  $31, R13
-	JNZ    s16loop4
-	// d a multiple of 16: two accumulators per row, eight FMA chains.
-	VXORPS Y11, Y11, Y11
-	VXORPS Y12, Y12, Y12
-	VXORPS Y13, Y13, Y13
-	VXORPS Y14, Y14, Y14
-
-s16loop4x2:
-	VMOVUPS     (SI)(AX*2), Y4
-	VCVTPH2PS   (BX)(AX*1), Y5
-	VCVTPH2PS   (R14)(AX*1), Y6
-	VCVTPH2PS   (R15)(AX*1), Y7
-	VCVTPH2PS   (R12)(AX*1), Y10
-	VFMADD231PS Y5, Y4, Y0
-	VFMADD231PS Y6, Y4, Y1
-	VFMADD231PS Y7, Y4, Y2
-	VFMADD231PS Y10, Y4, Y3
-	VMOVUPS     32(SI)(AX*2), Y4
-	VCVTPH2PS   16(BX)(AX*1), Y5
-	VCVTPH2PS   16(R14)(AX*1), Y6
-	VCVTPH2PS   16(R15)(AX*1), Y7
-	VCVTPH2PS   16(R12)(AX*1), Y10
-	VFMADD231PS Y5, Y4, Y11
-	VFMADD231PS Y6, Y4, Y12
-	VFMADD231PS Y7, Y4, Y13
-	VFMADD231PS Y10, Y4, Y14
-	ADDQ        $32, AX
-	CMPQ        AX, R13
-	JLT         s16loop4x2
-	VADDPS      Y11, Y0, Y0
-	VADDPS      Y12, Y1, Y1
-	VADDPS      Y13, Y2, Y2
-	VADDPS      Y14, Y3, Y3
-	JMP         s16sum4
 
 s16loop4:
-	VMOVUPS     (SI)(AX*2), Y4
-	VCVTPH2PS   (BX)(AX*1), Y5
-	VCVTPH2PS   (R14)(AX*1), Y6
-	VCVTPH2PS   (R15)(AX*1), Y7
-	VCVTPH2PS   (R12)(AX*1), Y10
-	VFMADD231PS Y5, Y4, Y0
-	VFMADD231PS Y6, Y4, Y1
-	VFMADD231PS Y7, Y4, Y2
-	VFMADD231PS Y10, Y4, Y3
+	VMOVUPS     (SI)(AX*2), Y8
+	VCVTPH2PS   (BX)(AX*1), Y9
+	VFMADD231PS Y9, Y8, Y0
+	VCVTPH2PS   (R8)(AX*1), Y10
+	VFMADD231PS Y10, Y8, Y1
+	VCVTPH2PS   (R9)(AX*1), Y11
+	VFMADD231PS Y11, Y8, Y2
+	VCVTPH2PS   (R10)(AX*1), Y12
+	VFMADD231PS Y12, Y8, Y3
 	ADDQ        $16, AX
 	CMPQ        AX, R13
 	JLT         s16loop4
-
-s16sum4:
-	HSUM4
+	HSUM4OF(Y0, Y1, Y2, Y3, Y8, X8, Y9, X9)
 	VMOVUPS     X8, (DX)
 	ADDQ        $16, DX
-	LEAQ        (R12)(R13*1), BX
+	LEAQ        (R10)(R13*1), BX
 	SUBQ        $4, CX
-	JMP         s16rows4
 
 s16rows1:
 	TESTQ  CX, CX
-	JZ     s16next
+	JZ     s16done
 	VXORPS Y0, Y0, Y0
 	XORQ   AX, AX
 
 s16loop1:
-	VMOVUPS     (SI)(AX*2), Y4
-	VCVTPH2PS   (BX)(AX*1), Y5
-	VFMADD231PS Y5, Y4, Y0
+	VMOVUPS     (SI)(AX*2), Y8
+	VCVTPH2PS   (BX)(AX*1), Y9
+	VFMADD231PS Y9, Y8, Y0
 	ADDQ        $16, AX
 	CMPQ        AX, R13
 	JLT         s16loop1
@@ -241,13 +255,10 @@ s16loop1:
 	DECQ        CX
 	JMP         s16rows1
 
-s16next:
-	LEAQ (SI)(R13*2), SI
-	ADDQ R8, DI
-	DECQ R9
-	JNZ  s16head
+s16done:
 	VZEROUPPER
 	RET
+
 
 // func accumF32AVX2(out *float32, w *float32, stride, nh int, v *float32, n, d int)
 //
@@ -560,5 +571,240 @@ f16loop:
 	ADDQ      $16, DI
 	SUBQ      $8, CX
 	JNZ       f16loop
+	VZEROUPPER
+	RET
+
+// func scoresF32x2AVX2(out *float32, stride int, q *float32, np int, k *float32, n, d int)
+//
+// Register tile of two heads by four key rows: eight FMA chains, and each
+// key chunk loaded serves both heads (six loads per eight FMAs against nine
+// per eight in scoresF32AVX2). np is the number of head pairs.
+TEXT ·scoresF32x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ stride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ q+16(FP), SI
+	MOVQ np+24(FP), R9
+	MOVQ d+48(FP), R13
+	SHLQ $2, R13 // row bytes
+
+s2pair:
+	MOVQ k+32(FP), BX
+	MOVQ n+40(FP), CX
+	MOVQ DI, DX
+	LEAQ (SI)(R13*1), R10 // second head's query
+
+s2rows4:
+	CMPQ   CX, $4
+	JLT    s2rows1
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	LEAQ   (BX)(R13*1), R14
+	LEAQ   (R14)(R13*1), R15
+	LEAQ   (R15)(R13*1), R12
+	XORQ   AX, AX
+
+s2loop4:
+	VMOVUPS     (SI)(AX*1), Y8
+	VMOVUPS     (R10)(AX*1), Y9
+	VMOVUPS     (BX)(AX*1), Y10
+	VMOVUPS     (R14)(AX*1), Y11
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y4
+	VFMADD231PS Y11, Y8, Y1
+	VFMADD231PS Y11, Y9, Y5
+	VMOVUPS     (R15)(AX*1), Y10
+	VMOVUPS     (R12)(AX*1), Y11
+	VFMADD231PS Y10, Y8, Y2
+	VFMADD231PS Y10, Y9, Y6
+	VFMADD231PS Y11, Y8, Y3
+	VFMADD231PS Y11, Y9, Y7
+	ADDQ        $32, AX
+	CMPQ        AX, R13
+	JLT         s2loop4
+	HSUM4OF(Y0, Y1, Y2, Y3, Y8, X8, Y9, X9)
+	VMOVUPS     X8, (DX)
+	HSUM4OF(Y4, Y5, Y6, Y7, Y10, X10, Y11, X11)
+	VMOVUPS     X10, (DX)(R8*1)
+	ADDQ        $16, DX
+	LEAQ        (R12)(R13*1), BX
+	SUBQ        $4, CX
+	JMP         s2rows4
+
+s2rows1:
+	TESTQ  CX, CX
+	JZ     s2next
+	VXORPS Y0, Y0, Y0
+	VXORPS Y4, Y4, Y4
+	XORQ   AX, AX
+
+s2loop1:
+	VMOVUPS     (BX)(AX*1), Y10
+	VFMADD231PS (SI)(AX*1), Y10, Y0
+	VFMADD231PS (R10)(AX*1), Y10, Y4
+	ADDQ        $32, AX
+	CMPQ        AX, R13
+	JLT         s2loop1
+	HSUM(Y0, X0, X1)
+	VMOVSS      X0, (DX)
+	HSUM(Y4, X4, X5)
+	VMOVSS      X4, (DX)(R8*1)
+	ADDQ        $4, DX
+	ADDQ        R13, BX
+	DECQ        CX
+	JMP         s2rows1
+
+s2next:
+	LEAQ (SI)(R13*2), SI
+	LEAQ (DI)(R8*2), DI
+	DECQ R9
+	JNZ  s2pair
+	VZEROUPPER
+	RET
+
+// func accumF32x2AVX2(out *float32, w *float32, stride, np int, v *float32, n, d int)
+//
+// Register tile of two heads by 32 columns: each value chunk loaded serves
+// both heads (six loads per eight FMAs against nine per eight in
+// accumF32AVX2). np is the number of head pairs.
+TEXT ·accumF32x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ stride+16(FP), R8
+	SHLQ $2, R8
+	MOVQ np+24(FP), R9
+	MOVQ v+32(FP), R12
+	MOVQ n+40(FP), R11
+	MOVQ d+48(FP), R13
+	SHLQ $2, R13 // row bytes
+
+a2pair:
+	LEAQ (SI)(R8*1), R10  // second head's weights
+	LEAQ (DI)(R13*1), DX  // second head's output
+	XORQ AX, AX           // column byte offset
+
+a2cols32:
+	MOVQ    R13, R14
+	SUBQ    AX, R14
+	CMPQ    R14, $128
+	JLT     a2cols8
+	VMOVUPS (DI)(AX*1), Y0
+	VMOVUPS 32(DI)(AX*1), Y1
+	VMOVUPS 64(DI)(AX*1), Y2
+	VMOVUPS 96(DI)(AX*1), Y3
+	VMOVUPS (DX)(AX*1), Y4
+	VMOVUPS 32(DX)(AX*1), Y5
+	VMOVUPS 64(DX)(AX*1), Y6
+	VMOVUPS 96(DX)(AX*1), Y7
+	MOVQ    R12, BX
+	XORQ    CX, CX
+
+a2rows32:
+	CMPQ         CX, R11
+	JGE          a2store32
+	VMOVUPS      (BX)(AX*1), Y8
+	VMOVUPS      32(BX)(AX*1), Y9
+	VMOVUPS      64(BX)(AX*1), Y10
+	VMOVUPS      96(BX)(AX*1), Y11
+	VBROADCASTSS (SI)(CX*4), Y12
+	VBROADCASTSS (R10)(CX*4), Y13
+	VFMADD231PS  Y8, Y12, Y0
+	VFMADD231PS  Y9, Y12, Y1
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
+	VFMADD231PS  Y8, Y13, Y4
+	VFMADD231PS  Y9, Y13, Y5
+	VFMADD231PS  Y10, Y13, Y6
+	VFMADD231PS  Y11, Y13, Y7
+	ADDQ         R13, BX
+	INCQ         CX
+	JMP          a2rows32
+
+a2store32:
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	VMOVUPS Y4, (DX)(AX*1)
+	VMOVUPS Y5, 32(DX)(AX*1)
+	VMOVUPS Y6, 64(DX)(AX*1)
+	VMOVUPS Y7, 96(DX)(AX*1)
+	ADDQ    $128, AX
+	JMP     a2cols32
+
+a2cols8:
+	CMPQ    AX, R13
+	JGE     a2next
+	VMOVUPS (DI)(AX*1), Y0
+	VMOVUPS (DX)(AX*1), Y4
+	MOVQ    R12, BX
+	XORQ    CX, CX
+
+a2rows8:
+	CMPQ         CX, R11
+	JGE          a2store8
+	VMOVUPS      (BX)(AX*1), Y8
+	VBROADCASTSS (SI)(CX*4), Y12
+	VBROADCASTSS (R10)(CX*4), Y13
+	VFMADD231PS  Y8, Y12, Y0
+	VFMADD231PS  Y8, Y13, Y4
+	ADDQ         R13, BX
+	INCQ         CX
+	JMP          a2rows8
+
+a2store8:
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y4, (DX)(AX*1)
+	ADDQ    $32, AX
+	JMP     a2cols8
+
+a2next:
+	LEAQ (DI)(R13*2), DI
+	LEAQ (SI)(R8*2), SI
+	DECQ R9
+	JNZ  a2pair
+	VZEROUPPER
+	RET
+
+// func widenF16AVX2(x *float32, h *uint16, n int)
+// n must be a positive multiple of 8.
+TEXT ·widenF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), DI
+	MOVQ h+8(FP), SI
+	MOVQ n+16(FP), CX
+
+w16by32:
+	CMPQ      CX, $32
+	JLT       w16by8
+	VCVTPH2PS (SI), Y0
+	VCVTPH2PS 16(SI), Y1
+	VCVTPH2PS 32(SI), Y2
+	VCVTPH2PS 48(SI), Y3
+	VMOVUPS   Y0, (DI)
+	VMOVUPS   Y1, 32(DI)
+	VMOVUPS   Y2, 64(DI)
+	VMOVUPS   Y3, 96(DI)
+	ADDQ      $64, SI
+	ADDQ      $128, DI
+	SUBQ      $32, CX
+	JMP       w16by32
+
+w16by8:
+	TESTQ     CX, CX
+	JZ        w16done
+	VCVTPH2PS (SI), Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       w16by8
+
+w16done:
 	VZEROUPPER
 	RET

@@ -133,9 +133,9 @@ type step struct {
 	q, k, v []float32
 	att, o  []float32
 	g, u    []float32
-	cs      []float32   // rope cos/sin scratch
-	scores  [][]float32 // per worker: attention weights
-	tmp     [][]float32 // per worker: widened key/value rows
+	cs      []float32     // rope cos/sin scratch
+	tiles   []attnTile    // attention work items' rows
+	attn    []attnScratch // per worker: attention buffers
 }
 
 func (m *Model) newStep(c *Cache, b *Batch) *step {
@@ -321,19 +321,45 @@ func addBias(x, b []float32) {
 	}
 }
 
+// attnTileRows is the most rows of one slot an attention work item takes.
+// Consecutive prompt rows read the same cached keys and values, so a tile
+// widens each F16 block once for all its rows' heads and runs the
+// register-tiled float32 kernels on it; 8 rows give those kernels 8 heads on
+// the llama shapes (one query head per KV head) while a 512-row prefill
+// still has hundreds of items per layer to share out.
+const attnTileRows = 8
+
+// attnTile is one attention work item's rows: n consecutive batch rows of
+// one slot at consecutive positions, from batch row row.
+type attnTile struct{ row, n int }
+
+// attnScratch is one worker's attention buffers.
+type attnScratch struct {
+	q   []float32 // a tile's query heads, gathered
+	sc  []float32 // scores, then weights: a row per head
+	sum []float32 // per head: the weights' sum
+	kv  []float32 // one block's keys or values, widened
+	out []float32 // a tile's unnormalized outputs
+}
+
 // attention computes softmax(q.K^T * scale) V for every row and query head
 // against the cached keys and values of the row's slot, up to its position.
-// Work items are (row, key/value head): the query heads sharing a key/value
-// head are done together, so each cached row is read once per item. Per
-// item, scores against every visible position (block by block through the
-// slot's table), then their exponentials (shifted by the maximum), then the
-// weighted sum of value rows divided by the weights' sum.
+//
+// Work items are (tile, key/value head): the query heads sharing a
+// key/value head are done together, so each cached row is read once per
+// item. A tile of one row (decode) scores against every visible position
+// block by block through the slot's table, takes the exponentials (shifted
+// by the maximum) and the weighted sum of value rows divided by the
+// weights' sum, widening F16 rows on the fly. A tile of several rows of a
+// prompt does the same for all their heads at once over the union of the
+// positions they see; each row's weights outside its own range (later
+// positions, or before a sliding window) are set to exactly 0. The kernels
+// sum every score and output in one fixed order however many heads and
+// rows they take (see package attention), so a row of a tile gets
+// bit for bit what it would get alone.
 func (st *step) attention(l int) {
 	m, cf, c := st.m, &st.m.Config, st.c
 	ly := &m.layers[l]
-	hd, hdv, bs := cf.HeadDim, cf.HeadDimV, c.bs
-	nq := cf.Heads * hd
-	group := cf.Heads / cf.HeadsKV
 	window := 0
 	if ly.swa {
 		window = cf.SlidingWindow
@@ -344,75 +370,175 @@ func (st *step) attention(l int) {
 		}
 		return 0
 	}
+	st.makeTiles()
 	span := 0
-	for i := 0; i < st.n; i++ {
-		span = max(span, st.pos[i]-first(st.pos[i])+1)
+	for _, t := range st.tiles {
+		span = max(span, st.pos[t.row+t.n-1]-first(st.pos[t.row])+1)
 	}
-	if len(st.scores) < m.pool.Workers() {
-		st.scores = make([][]float32, m.pool.Workers())
-		st.tmp = make([][]float32, m.pool.Workers())
+	if len(st.attn) < m.pool.Workers() {
+		st.attn = make([]attnScratch, m.pool.Workers())
 	}
-	m.pool.For(st.n*cf.HeadsKV, 1, func(worker, lo, hi int) {
-		// Scores of every head, then one weight sum per head.
-		if len(st.scores[worker]) < group*span+group {
-			st.scores[worker] = make([]float32, group*span+group)
-		}
-		if len(st.tmp[worker]) < bs*max(hd, hdv) {
-			st.tmp[worker] = make([]float32, bs*max(hd, hdv))
-		}
-		tmp := st.tmp[worker]
+	group := cf.Heads / cf.HeadsKV
+	heads := min(attnTileRows, st.n) * group
+	nt, hkv := len(st.tiles), cf.HeadsKV
+	m.pool.For(nt*hkv, 1, func(worker, lo, hi int) {
+		buf := &st.attn[worker]
+		buf.q = resize(buf.q, heads*cf.HeadDim)
+		buf.sc = resize(buf.sc, heads*span)
+		buf.sum = resize(buf.sum, heads)
+		buf.kv = resize(buf.kv, c.bs*max(cf.HeadDim, cf.HeadDimV))
+		buf.out = resize(buf.out, heads*cf.HeadDimV)
 		for it := lo; it < hi; it++ {
-			i, g := it/cf.HeadsKV, it%cf.HeadsKV
-			p := st.pos[i]
-			j0 := first(p)
-			n := p - j0 + 1
-			table := c.slots[st.seq[i]].table
-			q := st.q[i*nq+g*group*hd : i*nq+(g+1)*group*hd]
-			out := st.att[(i*cf.Heads+g*group)*hdv : (i*cf.Heads+(g+1)*group)*hdv]
-			sc := st.scores[worker][:group*n]
-			// Visit the visible positions block by block: rows [r0, r1) of
-			// block b, landing at column col of the score rows.
-			blocks := func(visit func(blk *kvBlock, row, rows, col int)) {
-				for b := j0 / bs; b <= p/bs; b++ {
-					r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
-					visit(&c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0)
-				}
-			}
-			blocks(func(blk *kvBlock, row, rows, col int) {
-				switch c.typ {
-				case KVF32:
-					attention.ScoresF32(sc[col:], n, q, group, blk.k32[row*hd:], rows, hd)
-				case KVF16:
-					attention.ScoresF16(sc[col:], n, q, group, blk.k16[row*hd:], rows, hd, tmp)
-				case KVQ8_0:
-					attention.ScoresQ8(sc[col:], n, q, group, blk.k8[row*hd:], blk.ks[row*hd/c.qbK:], c.qbK, rows, hd, tmp)
-				}
-			})
-			sums := st.scores[worker][group*span : group*span+group]
-			for h := 0; h < group; h++ {
-				sums[h] = tensor.ExpScores(sc[h*n:(h+1)*n], cf.AttnScale)
-			}
-			clear(out)
-			blocks(func(blk *kvBlock, row, rows, col int) {
-				switch c.typ {
-				case KVF32:
-					attention.AccumF32(out, sc[col:], n, group, blk.v32[row*hdv:], rows, hdv)
-				case KVF16:
-					attention.AccumF16(out, sc[col:], n, group, blk.v16[row*hdv:], rows, hdv, tmp)
-				case KVQ8_0:
-					attention.AccumQ8(out, sc[col:], n, group, blk.v8[row*hdv:], blk.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, tmp)
-				}
-			})
-			// The weights were left unnormalized: divide once here.
-			for h := 0; h < group; h++ {
-				inv := 1 / sums[h]
-				oh := out[h*hdv : (h+1)*hdv]
-				for t := range oh {
-					oh[t] *= inv
-				}
+			// Last tiles first: they see the most positions, and handing
+			// them out early evens out the workers' shares.
+			t, g := st.tiles[nt-1-it/hkv], it%hkv
+			if t.n == 1 {
+				st.attendRow(l, t.row, g, first, buf)
+			} else {
+				st.attendTile(l, t, g, first, buf)
 			}
 		}
 	})
+}
+
+// makeTiles splits the step's rows into st.tiles: runs of consecutive rows
+// of one slot at consecutive positions, at most attnTileRows each.
+func (st *step) makeTiles() {
+	st.tiles = st.tiles[:0]
+	for i := 0; i < st.n; i++ {
+		if k := len(st.tiles) - 1; k >= 0 {
+			t := &st.tiles[k]
+			last := t.row + t.n - 1
+			if t.n < attnTileRows && st.seq[last] == st.seq[i] && st.pos[last]+1 == st.pos[i] {
+				t.n++
+				continue
+			}
+		}
+		st.tiles = append(st.tiles, attnTile{row: i, n: 1})
+	}
+}
+
+// attendRow is attention for batch row i and key/value head g.
+func (st *step) attendRow(l, i, g int, first func(int) int, buf *attnScratch) {
+	cf, c := &st.m.Config, st.c
+	hd, hdv, bs := cf.HeadDim, cf.HeadDimV, c.bs
+	nq := cf.Heads * hd
+	group := cf.Heads / cf.HeadsKV
+	tmp := buf.kv
+	p := st.pos[i]
+	j0 := first(p)
+	n := p - j0 + 1
+	table := c.slots[st.seq[i]].table
+	q := st.q[i*nq+g*group*hd : i*nq+(g+1)*group*hd]
+	out := st.att[(i*cf.Heads+g*group)*hdv : (i*cf.Heads+(g+1)*group)*hdv]
+	sc := buf.sc[:group*n]
+	for b := j0 / bs; b <= p/bs; b++ {
+		// Rows [r0, r1) of block b, landing at column col of the score rows.
+		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
+		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
+		switch c.typ {
+		case KVF32:
+			attention.ScoresF32(sc[col:], n, q, group, blk.k32[row*hd:], rows, hd)
+		case KVF16:
+			attention.ScoresF16(sc[col:], n, q, group, blk.k16[row*hd:], rows, hd, tmp)
+		case KVQ8_0:
+			attention.ScoresQ8(sc[col:], n, q, group, blk.k8[row*hd:], blk.ks[row*hd/c.qbK:], c.qbK, rows, hd, tmp)
+		}
+	}
+	sums := buf.sum[:group]
+	for h := range sums {
+		sums[h] = tensor.ExpScores(sc[h*n:(h+1)*n], cf.AttnScale)
+	}
+	clear(out)
+	for b := j0 / bs; b <= p/bs; b++ {
+		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
+		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
+		switch c.typ {
+		case KVF32:
+			attention.AccumF32(out, sc[col:], n, group, blk.v32[row*hdv:], rows, hdv)
+		case KVF16:
+			attention.AccumF16(out, sc[col:], n, group, blk.v16[row*hdv:], rows, hdv, tmp)
+		case KVQ8_0:
+			attention.AccumQ8(out, sc[col:], n, group, blk.v8[row*hdv:], blk.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, tmp)
+		}
+	}
+	// The weights were left unnormalized: divide once here.
+	for h, s := range sums {
+		inv := 1 / s
+		oh := out[h*hdv : (h+1)*hdv]
+		for t := range oh {
+			oh[t] *= inv
+		}
+	}
+}
+
+// attendTile is attention for the rows of tile t and key/value head g: its
+// t.n*group query heads against positions j0 (the first row's first
+// visible one) to the last row's position.
+func (st *step) attendTile(l int, t attnTile, g int, first func(int) int, buf *attnScratch) {
+	cf, c := &st.m.Config, st.c
+	hd, hdv, bs := cf.HeadDim, cf.HeadDimV, c.bs
+	nq := cf.Heads * hd
+	group := cf.Heads / cf.HeadsKV
+	nh := t.n * group
+	p0 := st.pos[t.row]
+	p := p0 + t.n - 1
+	j0 := first(p0)
+	n := p - j0 + 1
+	table := c.slots[st.seq[t.row]].table
+	q := buf.q[:nh*hd]
+	for r := 0; r < t.n; r++ {
+		i := t.row + r
+		copy(q[r*group*hd:(r+1)*group*hd], st.q[i*nq+g*group*hd:i*nq+(g+1)*group*hd])
+	}
+	sc := buf.sc[:nh*n]
+	for b := j0 / bs; b <= p/bs; b++ {
+		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
+		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
+		switch c.typ {
+		case KVF32:
+			attention.ScoresF32(sc[col:], n, q, nh, blk.k32[row*hd:], rows, hd)
+		case KVF16:
+			attention.ScoresTileF16(sc[col:], n, q, nh, blk.k16[row*hd:], rows, hd, buf.kv)
+		case KVQ8_0:
+			attention.ScoresQ8(sc[col:], n, q, nh, blk.k8[row*hd:], blk.ks[row*hd/c.qbK:], c.qbK, rows, hd, buf.kv)
+		}
+	}
+	// Row r sees columns [lo, hi): exponentials there, exact zeros around.
+	sums := buf.sum[:nh]
+	for r := 0; r < t.n; r++ {
+		lo, hi := first(p0+r)-j0, p0+r-j0+1
+		for h := r * group; h < (r+1)*group; h++ {
+			sh := sc[h*n : (h+1)*n]
+			clear(sh[:lo])
+			clear(sh[hi:])
+			sums[h] = tensor.ExpScores(sh[lo:hi], cf.AttnScale)
+		}
+	}
+	out := buf.out[:nh*hdv]
+	clear(out)
+	for b := j0 / bs; b <= p/bs; b++ {
+		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
+		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
+		switch c.typ {
+		case KVF32:
+			attention.AccumF32(out, sc[col:], n, nh, blk.v32[row*hdv:], rows, hdv)
+		case KVF16:
+			attention.AccumTileF16(out, sc[col:], n, nh, blk.v16[row*hdv:], rows, hdv, buf.kv)
+		case KVQ8_0:
+			attention.AccumQ8(out, sc[col:], n, nh, blk.v8[row*hdv:], blk.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, buf.kv)
+		}
+	}
+	// Normalize into the rows' places in st.att: head h of row r is query
+	// head g*group+h%group of batch row t.row+r.
+	for h, s := range sums {
+		inv := 1 / s
+		i := t.row + h/group
+		dst := st.att[(i*cf.Heads+g*group+h%group)*hdv:][:hdv]
+		for k, v := range out[h*hdv : (h+1)*hdv] {
+			dst[k] = v * inv
+		}
+	}
 }
 
 // logits applies the final norm and output projection to the kept rows.
