@@ -260,8 +260,9 @@ type kernelSet struct {
 	qrows8 map[Type]qRows8Fn
 	// tiled are the integer route's kernels for large batches (tiled.go).
 	tiled map[Type]*tiledKernel
-	// packed are the kernels of packed Q4_0 matrices (goPacked where nil).
-	packed *packedKernels
+	// packed are the kernels of packed matrices, per type (goPacked's
+	// where absent).
+	packed map[Type]*packedKernels
 	// quant8 quantizes whole blocks to Q8_0/Q8_1 like quantActQ8 (which is
 	// used where it is nil), bit for bit; s is only written for Q8_1.
 	quant8 func(x []float32, qs []int8, d []float32, is []int32, s []float32, q81 bool)

@@ -6,10 +6,10 @@ import (
 	"github.com/kiln-llm/kiln/parallel"
 )
 
-// Packed weights: Repack rewrites a Q4_0 matrix, at load time and in place,
-// into groups of eight rows interleaved block by block, the layout the
-// packed kernels read (the idea of llama.cpp's Q4_0 8x8 repacking, in a
-// layout of Kiln's own).
+// Packed weights: Repack rewrites a Q4_0 or Q4_K matrix, at load time and
+// in place, into groups of eight rows interleaved block by block, the
+// layout the packed kernels read (the idea of llama.cpp's Q4_0 8x8
+// repacking, in a layout of Kiln's own).
 //
 // Why: a row kernel turns each block's int32 sum into a float and scales it
 // for one row at a time, so on Q4_0 the per-block bookkeeping (the nibble
@@ -22,8 +22,9 @@ import (
 // and one conversion and one multiply-add finish a block for all eight
 // rows. Batches reuse each decoded block for every input.
 //
-// The layout, for each group of eight rows (8*rb bytes, where the eight
-// rows were) and each block b of the row length:
+// The Q4_0 layout (Q4_K's is in packed_q4k.go), for each group of eight
+// rows (8*rb bytes, where the eight rows were) and each block b of the row
+// length:
 //
 //	16 bytes   the eight rows' fp16 scales, row 0 first
 //	128 bytes  for k = 0..3, for row r = 0..7: bytes 4k..4k+3 of row r's
@@ -45,24 +46,67 @@ type packedKernels struct {
 	four func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
 }
 
-// goPacked are the portable packed kernels.
-var goPacked = &packedKernels{one: packedQ4_0Go, four: packedQ4_0x4Go}
+// goPacked are the portable packed kernels, one set per type with a packed
+// layout.
+var goPacked = map[Type]*packedKernels{
+	Q4_0: {one: packedQ4_0Go, four: packedQ4_0x4Go},
+	Q4_K: {one: packedQ4KGo, four: packedQ4Kx4Go},
+}
+
+// packedFor returns ks's packed kernels for t, or the portable ones.
+func (ks *kernelSet) packedFor(t Type) *packedKernels {
+	if pk := ks.packed[t]; pk != nil {
+		return pk
+	}
+	return goPacked[t]
+}
+
+// packedLayout moves one row's GGUF block into (put) and out of (get) a
+// group's packed block, which holds the same block of all eight rows
+// (packRows*BlockBytes bytes).
+type packedLayout struct {
+	put func(blk []byte, r int, src []byte)
+	get func(blk []byte, r int, dst []byte)
+}
+
+// packedLayouts are the types Repack handles.
+var packedLayouts = map[Type]packedLayout{
+	Q4_0: {put: putQ4_0, get: getQ4_0},
+	Q4_K: {put: putQ4K, get: getQ4K},
+}
+
+// putQ4_0 and getQ4_0 implement the Q4_0 layout above.
+func putQ4_0(blk []byte, r int, src []byte) {
+	copy(blk[2*r:2*r+2], src[:2])
+	for k := 0; k < 4; k++ {
+		copy(blk[16+32*k+4*r:16+32*k+4*r+4], src[2+4*k:2+4*k+4])
+	}
+}
+
+func getQ4_0(blk []byte, r int, dst []byte) {
+	copy(dst[:2], blk[2*r:2*r+2])
+	for k := 0; k < 4; k++ {
+		copy(dst[2+4*k:2+4*k+4], blk[16+32*k+4*r:16+32*k+4*r+4])
+	}
+}
 
 // Repack rewrites m's bytes in place into the packed layout of its type
 // and returns the matrix that reads them, or returns m and false, changing
-// nothing, where the type has no packed layout (only Q4_0 has one) or m
-// has fewer than eight rows. MatMul and MatMuls read the result with the
-// packed kernels; MatMulFloat unpacks it first (slowly: a model that takes
-// the float route should not repack). Row panics on it, since the rows are
-// no longer where they were.
+// nothing, where the type has no packed layout (only Q4_0 and Q4_K have
+// one) or m has fewer than eight rows. MatMul and MatMuls read the result
+// with the packed kernels; MatMulFloat unpacks it first (slowly: a model
+// that takes the float route should not repack). Row panics on it, since
+// the rows are no longer where they were.
 //
 // m.Data must be writable memory that nothing else reads as GGUF blocks any
 // more: a model's own copy of its weights.
 func Repack(m Matrix) (Matrix, bool) {
-	if m.Type != Q4_0 || m.packed || m.Rows < packRows {
+	lay, ok := packedLayouts[m.Type]
+	if !ok || m.packed || m.Rows < packRows {
 		return m, false
 	}
-	nb := m.Cols / 32
+	bb := m.Type.BlockBytes()
+	nb := m.Cols / m.Type.BlockSize()
 	rb := m.rowBytes()
 	gb := packRows * rb
 	tmp := make([]byte, gb)
@@ -70,13 +114,9 @@ func Repack(m Matrix) (Matrix, bool) {
 		grp := m.Data[g*gb : (g+1)*gb]
 		copy(tmp, grp)
 		for b := 0; b < nb; b++ {
-			dst := grp[b*144 : (b+1)*144]
+			blk := grp[b*packRows*bb : (b+1)*packRows*bb]
 			for r := 0; r < packRows; r++ {
-				src := tmp[r*rb+b*18 : r*rb+b*18+18]
-				copy(dst[2*r:2*r+2], src[:2])
-				for k := 0; k < 4; k++ {
-					copy(dst[16+32*k+4*r:16+32*k+4*r+4], src[2+4*k:2+4*k+4])
-				}
+				lay.put(blk, r, tmp[r*rb+b*bb:r*rb+(b+1)*bb])
 			}
 		}
 	}
@@ -98,17 +138,23 @@ func (m Matrix) DequantizeRow(i int, dst []float32) error {
 	if !m.packed || i >= m.Rows/packRows*packRows {
 		return DequantizeRow(m.Type, m.Data[i*rb:(i+1)*rb], dst[:m.Cols])
 	}
+	// The row's blocks are gathered back into their GGUF bytes, a run at a
+	// time, and decoded by the GGUF decoder, so that a packed row decodes
+	// bit for bit as it did.
+	lay := packedLayouts[m.Type]
+	bs, bb := m.Type.BlockSize(), m.Type.BlockBytes()
 	grp := m.Data[i/packRows*packRows*rb:]
 	r := i % packRows
-	for b := 0; b < m.Cols/32; b++ {
-		blk := grp[b*144 : (b+1)*144]
-		d := half(blk[2*r:])
-		out := dst[32*b : 32*b+32]
-		for k := 0; k < 4; k++ {
-			for j, v := range blk[16+32*k+4*r : 16+32*k+4*r+4] {
-				out[4*k+j] = float32(int(v&0xf)-8) * d
-				out[16+4*k+j] = float32(int(v>>4)-8) * d
-			}
+	var buf [2304]byte // 16 Q4_K or 128 Q4_0 blocks
+	run := len(buf) / bb
+	nb := m.Cols / bs
+	for b0 := 0; b0 < nb; b0 += run {
+		b1 := min(nb, b0+run)
+		for b := b0; b < b1; b++ {
+			lay.get(grp[b*packRows*bb:(b+1)*packRows*bb], r, buf[(b-b0)*bb:(b-b0+1)*bb])
+		}
+		if err := DequantizeRow(m.Type, buf[:(b1-b0)*bb], dst[bs*b0:bs*b1]); err != nil {
+			return fmt.Errorf("dequantize packed row %d: %w", i, err)
 		}
 	}
 	return nil
@@ -122,7 +168,9 @@ func (m Matrix) unpack() Matrix {
 	if !m.packed {
 		return m
 	}
-	nb := m.Cols / 32
+	lay := packedLayouts[m.Type]
+	bb := m.Type.BlockBytes()
+	nb := m.Cols / m.Type.BlockSize()
 	rb := m.rowBytes()
 	gb := packRows * rb
 	data := make([]byte, len(m.Data))
@@ -131,13 +179,9 @@ func (m Matrix) unpack() Matrix {
 		src := m.Data[g*gb : (g+1)*gb]
 		dst := data[g*gb : (g+1)*gb]
 		for b := 0; b < nb; b++ {
-			blk := src[b*144 : (b+1)*144]
+			blk := src[b*packRows*bb : (b+1)*packRows*bb]
 			for r := 0; r < packRows; r++ {
-				out := dst[r*rb+b*18 : r*rb+b*18+18]
-				copy(out[:2], blk[2*r:2*r+2])
-				for k := 0; k < 4; k++ {
-					copy(out[2+4*k:2+4*k+4], blk[16+32*k+4*r:16+32*k+4*r+4])
-				}
+				lay.get(blk, r, dst[r*rb+b*bb:r*rb+(b+1)*bb])
 			}
 		}
 	}
@@ -150,10 +194,7 @@ func (m Matrix) unpack() Matrix {
 // computed by the same kernel whatever the worker count; the rows after the
 // last group, in GGUF layout, go to the set's row kernel.
 func matMulPacked(dst []float32, m Matrix, n int, p *parallel.Pool, ks *kernelSet, a *qacts) {
-	pk := ks.packed
-	if pk == nil {
-		pk = goPacked
-	}
+	pk := ks.packedFor(m.Type)
 	if n >= 4 {
 		a.interleave(n, false)
 	}
@@ -186,7 +227,7 @@ func packedRange(dst []float32, m Matrix, n int, a *qacts, ks *kernelSet, pk *pa
 	if lo%packRows != 0 {
 		panic(fmt.Sprintf("tensor: packed rows from %d, not a group boundary", lo))
 	}
-	nb := m.Cols / 32
+	nb := m.Cols / m.Type.BlockSize()
 	rb := m.rowBytes()
 	gb := packRows * rb
 	full := m.Rows / packRows * packRows

@@ -1,7 +1,6 @@
 package tensor
 
 import (
-	"cmp"
 	"fmt"
 
 	"github.com/kiln-llm/kiln/parallel"
@@ -63,7 +62,7 @@ func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) 
 				continue
 			}
 			if m.packed {
-				packedRange(pr.Dst, m, 1, a, ks, cmp.Or(ks.packed, goPacked), l, h, 1)
+				packedRange(pr.Dst, m, 1, a, ks, ks.packedFor(m.Type), l, h, 1)
 				continue
 			}
 			rows := ks.qrows[m.Type]
