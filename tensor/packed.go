@@ -50,6 +50,7 @@ type packedKernels struct {
 // layout.
 var goPacked = map[Type]*packedKernels{
 	Q4_0: {one: packedQ4_0Go, four: packedQ4_0x4Go},
+	Q8_0: {one: packedQ8_0Go, four: packedQ8_0x4Go},
 	Q4_K: {one: packedQ4KGo, four: packedQ4Kx4Go},
 }
 
@@ -72,6 +73,7 @@ type packedLayout struct {
 // packedLayouts are the types Repack handles.
 var packedLayouts = map[Type]packedLayout{
 	Q4_0: {put: putQ4_0, get: getQ4_0},
+	Q8_0: {put: putQ8_0, get: getQ8_0},
 	Q4_K: {put: putQ4K, get: getQ4K},
 }
 
@@ -90,9 +92,30 @@ func getQ4_0(blk []byte, r int, dst []byte) {
 	}
 }
 
+// putQ8_0 and getQ8_0 implement the Q8_0 layout: Q4_0's with eight runs
+// of 32 bytes, the k-th holding quants 4k..4k+3 of each row (272 bytes per
+// group and block). The quants are signed, so the kernels multiply their
+// absolute values by the input quants carrying the weights' signs
+// (vpsignb), and widen each run's products to int32 at once, since two
+// runs' int16 sums could overflow; what packing saves is the per-row
+// horizontal sums and scaling, as for Q4_0.
+func putQ8_0(blk []byte, r int, src []byte) {
+	copy(blk[2*r:2*r+2], src[:2])
+	for k := 0; k < 8; k++ {
+		copy(blk[16+32*k+4*r:16+32*k+4*r+4], src[2+4*k:2+4*k+4])
+	}
+}
+
+func getQ8_0(blk []byte, r int, dst []byte) {
+	copy(dst[:2], blk[2*r:2*r+2])
+	for k := 0; k < 8; k++ {
+		copy(dst[2+4*k:2+4*k+4], blk[16+32*k+4*r:16+32*k+4*r+4])
+	}
+}
+
 // Repack rewrites m's bytes in place into the packed layout of its type
 // and returns the matrix that reads them, or returns m and false, changing
-// nothing, where the type has no packed layout (only Q4_0 and Q4_K have
+// nothing, where the type has no packed layout (Q4_0, Q8_0 and Q4_K have
 // one) or m has fewer than eight rows. MatMul and MatMuls read the result
 // with the packed kernels; MatMulFloat unpacks it first (slowly: a model
 // that takes the float route should not repack). Row panics on it, since
@@ -287,6 +310,37 @@ func packedQ4_0Go(out []float32, w []byte, groups, nb int, a actView) {
 			}
 		}
 		copy(out[g*packRows:], acc[:])
+	}
+}
+
+// packedQ8_0Go is the portable one-input packed Q8_0 kernel (idotQ8_0Go per
+// row).
+func packedQ8_0Go(out []float32, w []byte, groups, nb int, a actView) {
+	out = out[:groups*packRows]
+	w = w[:groups*nb*272]
+	for g := 0; g < groups; g++ {
+		var acc [packRows]float32
+		for b := 0; b < nb; b++ {
+			blk := w[(g*nb+b)*272 : (g*nb+b+1)*272]
+			y := a.qs[32*b : 32*b+32]
+			for r := 0; r < packRows; r++ {
+				var s int32
+				for k := 0; k < 8; k++ {
+					for j, v := range blk[16+32*k+4*r : 16+32*k+4*r+4] {
+						s += int32(int8(v)) * int32(y[4*k+j])
+					}
+				}
+				acc[r] += half(blk[2*r:]) * a.d[b] * float32(s)
+			}
+		}
+		copy(out[g*packRows:], acc[:])
+	}
+}
+
+// packedQ8_0x4Go is the portable four-input packed Q8_0 kernel.
+func packedQ8_0x4Go(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+	for k := 0; k < 4; k++ {
+		packedQ8_0Go(out[k*ostride:k*ostride+groups*packRows], w, groups, nb, a.view(i+k))
 	}
 }
 

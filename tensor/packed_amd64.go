@@ -41,3 +41,38 @@ var avx2Packed = &packedKernels{
 		packedQ4_0x4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride)
 	},
 }
+
+//go:noescape
+func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, out *float32)
+
+//go:noescape
+func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, out *float32, ostride int)
+
+// avx2PackedQ8_0 are the packed Q8_0 kernels of the AVX2 set, with the
+// bounds checks of avx2Packed.
+var avx2PackedQ8_0 = &packedKernels{
+	one: func(out []float32, w []byte, groups, nb int, a actView) {
+		if groups == 0 || nb == 0 {
+			clear(out[:groups*packRows])
+			return
+		}
+		out = out[:groups*packRows]
+		w = w[:groups*nb*272]
+		y, d := a.qs[:32*nb], a.d[:nb]
+		packedQ8_0AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(out))
+	},
+	four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+		if groups == 0 || nb == 0 {
+			for k := 0; k < 4; k++ {
+				clear(out[k*ostride : k*ostride+groups*packRows])
+			}
+			return
+		}
+		cols := a.cols
+		out = out[:3*ostride+groups*packRows]
+		w = w[:groups*nb*272]
+		y := a.qs[i*cols : 3*cols+i*cols+32*nb]
+		d4 := a.d4[i*nb : (i+4)*nb]
+		packedQ8_0x4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(out), 4*ostride)
+	},
+}

@@ -171,3 +171,132 @@ pk4block:
 	JNZ     pk4group
 	VZEROUPPER
 	RET
+
+// PK8DECODE loads the Q8_0 block at SI: the eight rows' scales as float32
+// (Y14) and the absolute values of the eight runs of quants (Y0..Y7; the
+// signed quants stay in memory for vpsignb).
+#define PK8DECODE \
+	VCVTPH2PS (SI), Y14;   \
+	VPABSB    16(SI), Y0;  \
+	VPABSB    48(SI), Y1;  \
+	VPABSB    80(SI), Y2;  \
+	VPABSB    112(SI), Y3; \
+	VPABSB    144(SI), Y4; \
+	VPABSB    176(SI), Y5; \
+	VPABSB    208(SI), Y6; \
+	VPABSB    240(SI), Y7
+
+// PK8RUN adds to Y12 the int32 products of run k (|w| in yw, w at wo(SI))
+// with the four input quants at yo(y), using Y13 and Y15.
+#define PK8RUN(y, yo, wo, yw) \
+	VPBROADCASTD yo(y), Y15;       \
+	VPSIGNB      wo(SI), Y15, Y15; \
+	VPMADDUBSW   Y15, yw, Y13;     \
+	VPMADDWD     pkones<>(SB), Y13, Y13; \
+	VPADDD       Y13, Y12, Y12
+
+// PK8INPUT is PKINPUT for the decoded Q8_0 block: each run's products are
+// widened to int32 at once (|w|*y pairs reach 32512, so two runs' int16
+// sums could overflow).
+#define PK8INPUT(y, d, acc) \
+	VPBROADCASTD 0(y), Y15;        \
+	VPSIGNB      16(SI), Y15, Y15; \
+	VPMADDUBSW   Y15, Y0, Y13;     \
+	VPMADDWD     pkones<>(SB), Y13, Y12; \
+	PK8RUN(y, 4, 48, Y1);          \
+	PK8RUN(y, 8, 80, Y2);          \
+	PK8RUN(y, 12, 112, Y3);        \
+	PK8RUN(y, 16, 144, Y4);        \
+	PK8RUN(y, 20, 176, Y5);        \
+	PK8RUN(y, 24, 208, Y6);        \
+	PK8RUN(y, 28, 240, Y7);        \
+	VCVTDQ2PS    Y12, Y12;         \
+	VBROADCASTSS d, Y15;           \
+	VMULPS       Y14, Y15, Y15;    \
+	VFMADD231PS  Y15, Y12, acc
+
+// func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, out *float32)
+TEXT ·packedQ8_0AVX2(SB), NOSPLIT, $0-48
+	MOVQ w+0(FP), SI
+	MOVQ groups+8(FP), R10
+	MOVQ out+40(FP), R14
+
+pk81group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+
+pk81block:
+	// A block is 4.25 cache lines: five prefetches keep every line of
+	// the stream requested ahead.
+	PREFETCHT0 512(SI)
+	PREFETCHT0 576(SI)
+	PREFETCHT0 640(SI)
+	PREFETCHT0 704(SI)
+	PREFETCHT0 768(SI)
+	PK8DECODE
+	PK8INPUT(DI, (BX), Y8)
+	ADDQ $272, SI
+	ADDQ $32, DI
+	ADDQ $4, BX
+	DECQ CX
+	JNZ  pk81block
+
+	VMOVUPS Y8, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     pk81group
+	VZEROUPPER
+	RET
+
+// func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, out *float32, ostride int)
+TEXT ·packedQ8_0x4AVX2(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), SI
+	MOVQ groups+8(FP), R10
+	MOVQ ystride+32(FP), DX
+	MOVQ out+48(FP), R14
+	MOVQ ostride+56(FP), R15
+	LEAQ (R15)(R15*2), R11
+
+pk84group:
+	MOVQ   y+24(FP), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (DI)(DX*2), R9
+	LEAQ   (R8)(DX*2), AX
+	MOVQ   d4+40(FP), BX
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+pk84block:
+	PREFETCHT0 512(SI)
+	PREFETCHT0 576(SI)
+	PREFETCHT0 640(SI)
+	PREFETCHT0 704(SI)
+	PREFETCHT0 768(SI)
+	PK8DECODE
+	PK8INPUT(DI, (BX), Y8)
+	PK8INPUT(R8, 4(BX), Y9)
+	PK8INPUT(R9, 8(BX), Y10)
+	PK8INPUT(AX, 12(BX), Y11)
+	ADDQ $272, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, AX
+	ADDQ $16, BX
+	DECQ CX
+	JNZ  pk84block
+
+	VMOVUPS Y8, (R14)
+	VMOVUPS Y9, (R14)(R15*1)
+	VMOVUPS Y10, (R14)(R15*2)
+	VMOVUPS Y11, (R14)(R11*1)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     pk84group
+	VZEROUPPER
+	RET

@@ -28,6 +28,10 @@ func TestRepackRoundTrip(t *testing.T) {
 			// Row 3's scale, then its quants 4..7 at the second 32-byte run.
 			return bytes.Equal(p[6:8], row[0:2]) && bytes.Equal(p[16+32+12:16+32+16], row[6:10])
 		}},
+		{Q8_0, []int{32, 96, 320, 2080}, func(p, row []byte) bool {
+			// Row 3's scale, then its quants 20..23 at the sixth run.
+			return bytes.Equal(p[6:8], row[0:2]) && bytes.Equal(p[16+5*32+12:16+5*32+16], row[22:26])
+		}},
 		{Q4_K, []int{256, 768, 1280, 4608}, func(p, row []byte) bool {
 			// Row 3's d and dmin, its quant bytes 44..47 (chunk 1, run 3),
 			// and its scales and minimums as the kernels rebuild them.
@@ -100,7 +104,7 @@ func TestRepackRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		typ  Type
 		rows int
-	}{{Q4_0, 7}, {Q4_K, 7}, {Q8_0, 16}, {Q6_K, 16}, {Q5_K, 16}} {
+	}{{Q4_0, 7}, {Q4_K, 7}, {Q8_0, 7}, {Q6_K, 16}, {Q5_K, 16}} {
 		m, err := NewMatrix(c.typ, c.rows, 256, randomRow(rng, c.typ, c.rows*256))
 		if err != nil {
 			t.Fatal(err)
@@ -123,6 +127,7 @@ func TestPackedMatMul(t *testing.T) {
 		cols []int
 	}{
 		{Q4_0, []int{32, 288, 2048}},
+		{Q8_0, []int{32, 288, 2048}},
 		{Q4_K, []int{256, 768, 2048}},
 	} {
 		kind, _ := actType(c.typ)
