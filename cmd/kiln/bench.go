@@ -368,8 +368,8 @@ type httpLevel struct {
 	// tokens. AggregateTokS also counts the time spent on the prompts,
 	// which with 8 clients arriving at once is a third of the run.
 	DecodeTokS float64 `json:"decode_tok_s"`
-	TTFTp50ms        float64 `json:"ttft_p50_ms"`
-	TTFTp99ms        float64 `json:"ttft_p99_ms"`
+	TTFTp50ms  float64 `json:"ttft_p50_ms"`
+	TTFTp99ms  float64 `json:"ttft_p99_ms"`
 	// TTFT is the time to the first chunk carrying a token; ITL the time
 	// between tokens. A chunk may carry several tokens (or text held back
 	// for partial UTF-8): logprobs name them, and k tokens arriving after a
