@@ -53,11 +53,16 @@ func ExpScores(s []float32, scale float32) float32 {
 	if len(s) == 0 {
 		return 0
 	}
+	return expScores(s, scale, maxScaled(s, scale))
+}
+
+// maxScaledGo is the largest scale*s[j] (-Inf for none; NaN if any is NaN).
+func maxScaledGo(s []float32, scale float32) float32 {
 	m := float32(math.Inf(-1))
 	for _, v := range s {
 		m = max(m, v*scale)
 	}
-	return expScores(s, scale, m)
+	return m
 }
 
 // ExpSum returns the sum of exp(x[j] - m) for m >= every x[j] (the log-sum-

@@ -10,6 +10,9 @@ import "unsafe"
 func expScoresAVX2(s *float32, n int, scale, m float32) float32
 
 //go:noescape
+func maxScaledAVX2(s *float32, n int, scale float32) float32
+
+//go:noescape
 func expSumAVX2(x *float32, n int, m float32) float64
 
 //go:noescape
@@ -28,6 +31,14 @@ func expScores(s []float32, scale, m float32) float32 {
 		sum += expScoresGo(s[n8:], scale, m)
 	}
 	return sum
+}
+
+func maxScaled(s []float32, scale float32) float32 {
+	n8 := len(s) &^ 7
+	if !vecExpAVX2 || n8 == 0 {
+		return maxScaledGo(s, scale)
+	}
+	return max(maxScaledAVX2(unsafe.SliceData(s), n8, scale), maxScaledGo(s[n8:], scale))
 }
 
 func siluMul(g, u []float32) {

@@ -153,3 +153,66 @@ DATA expp3<>+0(SB)/4, $0x3d2aa9c1
 GLOBL expp3<>(SB), RODATA|NOPTR, $4
 DATA expp4<>+0(SB)/4, $0x3e2aaaaa
 GLOBL expp4<>(SB), RODATA|NOPTR, $4
+
+DATA maxninf<>+0(SB)/4, $0xff800000
+GLOBL maxninf<>(SB), RODATA|NOPTR, $4
+
+DATA maxnan<>+0(SB)/4, $0x7fc00000
+GLOBL maxnan<>(SB), RODATA|NOPTR, $4
+
+// func maxScaledAVX2(s *float32, n int, scale float32) float32
+//
+// The largest scale*s[j] over n (a positive multiple of 8) scores, or NaN
+// if any product is NaN, as Go's max gives. vmaxps alone would drop NaNs
+// (it returns its second operand when either is NaN), so they are
+// tracked apart.
+TEXT ·maxScaledAVX2(SB), NOSPLIT, $0-28
+	MOVQ         s+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS scale+16(FP), Y15
+	VBROADCASTSS maxninf<>(SB), Y0
+	VMOVAPS      Y0, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+
+max16:
+	CMPQ     CX, $16
+	JLT      max8
+	VMULPS   (SI), Y15, Y4
+	VMULPS   32(SI), Y15, Y5
+	VCMPPS   $3, Y4, Y4, Y6
+	VCMPPS   $3, Y5, Y5, Y7
+	VORPS    Y6, Y2, Y2
+	VORPS    Y7, Y3, Y3
+	VMAXPS   Y0, Y4, Y0
+	VMAXPS   Y1, Y5, Y1
+	ADDQ     $64, SI
+	SUBQ     $16, CX
+	JMP      max16
+
+max8:
+	TESTQ    CX, CX
+	JZ       maxdone
+	VMULPS   (SI), Y15, Y4
+	VCMPPS   $3, Y4, Y4, Y6
+	VORPS    Y6, Y2, Y2
+	VMAXPS   Y0, Y4, Y0
+
+maxdone:
+	VMAXPS       Y1, Y0, Y0
+	VORPS        Y3, Y2, Y2
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVMSKPS    Y2, AX
+	TESTL        AX, AX
+	JZ           maxret
+	VMOVSS       maxnan<>(SB), X0
+
+maxret:
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET

@@ -7,3 +7,5 @@ func expScores(s []float32, scale, m float32) float32 { return expScoresGo(s, sc
 func siluMul(g, u []float32) { siluMulGo(g, u) }
 
 func expSum(x []float32, m float32) float64 { return expSumGo(x, m) }
+
+func maxScaled(s []float32, scale float32) float32 { return maxScaledGo(s, scale) }

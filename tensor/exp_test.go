@@ -13,9 +13,45 @@ var expImpls = []struct {
 	name   string
 	scores func(s []float32, scale, m float32) float32
 	silu   func(g, u []float32)
+	max    func(s []float32, scale float32) float32
 }{
-	{"host", expScores, siluMul},
-	{"go", expScoresGo, siluMulGo},
+	{"host", expScores, siluMul, maxScaled},
+	{"go", expScoresGo, siluMulGo, maxScaledGo},
+}
+
+// TestMaxScaled holds the largest scaled score to Go's max over lengths
+// with and without a vector tail, with the maximum in every position, and
+// with a NaN (which wins) and infinities.
+func TestMaxScaled(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, k := range expImpls {
+		for _, n := range []int{0, 1, 7, 8, 9, 16, 17, 40} {
+			for at := 0; at < max(n, 1); at++ {
+				for _, special := range []float32{0, float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))} {
+					s := make([]float32, n)
+					for i := range s {
+						s[i] = float32(r.NormFloat64() * 10)
+					}
+					if n > 0 {
+						s[at] = 100
+						if special != 0 {
+							s[at] = special
+						}
+					}
+					for _, scale := range []float32{0.125, -0.5} {
+						want := float32(math.Inf(-1))
+						for _, v := range s {
+							want = max(want, v*scale)
+						}
+						got := k.max(s, scale)
+						if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) && !(got == 0 && want == 0) {
+							t.Fatalf("%s n=%d at %d special %v scale %v: %v, want %v", k.name, n, at, special, scale, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // TestExpf holds the scalar exponential to float64 over the whole float32
@@ -183,6 +219,15 @@ func BenchmarkVectorExp(b *testing.B) {
 					s[i] = float32(-i) * 0.01
 				}
 				k.scores(s, 1, 0)
+			}
+		})
+		b.Run("max/"+k.name, func(b *testing.B) {
+			b.SetBytes(4 * int64(len(s)))
+			for i := range s {
+				s[i] = float32(-i) * 0.01
+			}
+			for b.Loop() {
+				k.max(s, 0.125)
 			}
 		})
 		b.Run("silu/"+k.name, func(b *testing.B) {
