@@ -460,6 +460,16 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 	// the server's count is reported with the results. Every request's
 	// prompt starts with its own number, so that no request reuses another's
 	// cached prefix and the levels measure computing every prompt.
+	// Tokens that render as nothing (control and unknown tokens) ride
+	// with the next token that has text, so a random model that writes a
+	// run of them would stream in bursts; they are banned, since which
+	// tokens are written does not change what a step costs.
+	silent := map[string]float64{}
+	for id := 0; id < m.Tokenizer.Len(); id++ {
+		if m.Tokenizer.Decode([]int{id}, false) == "" {
+			silent[strconv.Itoa(id)] = -100
+		}
+	}
 	body := func(id int, words int, tail string) []byte {
 		text := strings.TrimSpace(strings.Repeat("the quick brown fox jumps over a lazy dog ", words/9+1))
 		text = strings.Join(strings.Fields(text)[:words], " ")
@@ -469,6 +479,7 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 		b, _ := json.Marshal(map[string]any{
 			"model": m.ID, "prompt": text + tail, "max_tokens": gen, "temperature": 0, "stream": true,
 			"ignore_eos": true, "logprobs": 1, "stream_options": map[string]any{"include_usage": true},
+			"logit_bias": silent,
 		})
 		return b
 	}
@@ -662,15 +673,11 @@ func streamOnce(ctx context.Context, url string, body []byte) (streamStats, erro
 		}
 		now := time.Now()
 		if last.IsZero() {
+			// The tokens riding with the first have no gaps to tell.
 			s.ttft = now.Sub(t0)
-			k--
-		}
-		if k > 0 {
+		} else {
 			// A chunk of k tokens after gap g: k tokens each g/k apart.
 			g := now.Sub(last) / time.Duration(k)
-			if last.IsZero() {
-				g = 0
-			}
 			for range k {
 				s.gaps = append(s.gaps, g)
 			}
