@@ -12,12 +12,24 @@ func packedQ4_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, ou
 //go:noescape
 func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride int)
 
+// packedEmpty clears the outputs of a call with no groups or no blocks,
+// which the assembly loops cannot take, and reports whether it did: the
+// inputs' outputs are ostride apart.
+func packedEmpty(out []float32, ostride, inputs, groups, nb int) bool {
+	if groups > 0 && nb > 0 {
+		return false
+	}
+	for k := 0; k < inputs; k++ {
+		clear(out[k*ostride : k*ostride+groups*packRows])
+	}
+	return true
+}
+
 // avx2Packed are the packed kernels of the AVX2 set. The slice expressions
 // check every bound the assembly relies on.
 var avx2Packed = &packedKernels{
 	one: func(out []float32, w []byte, groups, nb int, a actView) {
-		if groups == 0 || nb == 0 {
-			clear(out[:groups*packRows])
+		if packedEmpty(out, 0, 1, groups, nb) {
 			return
 		}
 		out = out[:groups*packRows]
@@ -26,10 +38,7 @@ var avx2Packed = &packedKernels{
 		packedQ4_0AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(is), unsafe.SliceData(out))
 	},
 	four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-		if groups == 0 || nb == 0 {
-			for k := 0; k < 4; k++ {
-				clear(out[k*ostride : k*ostride+groups*packRows])
-			}
+		if packedEmpty(out, ostride, 4, groups, nb) {
 			return
 		}
 		cols := a.cols
@@ -52,8 +61,7 @@ func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32
 // bounds checks of avx2Packed.
 var avx2PackedQ8_0 = &packedKernels{
 	one: func(out []float32, w []byte, groups, nb int, a actView) {
-		if groups == 0 || nb == 0 {
-			clear(out[:groups*packRows])
+		if packedEmpty(out, 0, 1, groups, nb) {
 			return
 		}
 		out = out[:groups*packRows]
@@ -62,10 +70,7 @@ var avx2PackedQ8_0 = &packedKernels{
 		packedQ8_0AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(out))
 	},
 	four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-		if groups == 0 || nb == 0 {
-			for k := 0; k < 4; k++ {
-				clear(out[k*ostride : k*ostride+groups*packRows])
-			}
+		if packedEmpty(out, ostride, 4, groups, nb) {
 			return
 		}
 		cols := a.cols

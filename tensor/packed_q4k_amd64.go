@@ -16,8 +16,7 @@ func packedQ4Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, ou
 // expressions check every bound the assembly relies on.
 var avx2PackedQ4K = &packedKernels{
 	one: func(out []float32, w []byte, groups, nb int, a actView) {
-		if groups == 0 || nb == 0 {
-			clear(out[:groups*packRows])
+		if packedEmpty(out, 0, 1, groups, nb) {
 			return
 		}
 		out = out[:groups*packRows]
@@ -26,10 +25,7 @@ var avx2PackedQ4K = &packedKernels{
 		packedQ4KAVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(bs), unsafe.SliceData(out))
 	},
 	four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-		if groups == 0 || nb == 0 {
-			for k := 0; k < 4; k++ {
-				clear(out[k*ostride : k*ostride+groups*packRows])
-			}
+		if packedEmpty(out, ostride, 4, groups, nb) {
 			return
 		}
 		cols := a.cols

@@ -3,11 +3,8 @@ package tensor
 import (
 	"bytes"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/kiln-llm/kiln/parallel"
 )
 
 // TestPackedQ4KExtremes runs the packed Q4_K kernels where their int16
@@ -44,58 +41,5 @@ func TestPackedQ4KExtremes(t *testing.T) {
 			}
 			checkPacked(t, orig, m, Q8_K, x, c.n)
 		})
-	}
-}
-
-// TestMatMulsPackedQ4K holds MatMuls over packed Q4_K products (with and
-// without a tail of GGUF rows after the last group), a Q4_K matrix too
-// short to pack and a Q6_K one, all sharing one Q8_K input, to separate
-// MatMul calls bit for bit, for every kernel set and worker count.
-func TestMatMulsPackedQ4K(t *testing.T) {
-	const cols = 512
-	rng := rand.New(rand.NewPCG(9, 10))
-	var ms []Matrix
-	for _, c := range []struct {
-		typ  Type
-		rows int
-	}{{Q4_K, 16}, {Q4_K, 5}, {Q4_K, 31}, {Q6_K, 18}} {
-		m, err := NewMatrix(c.typ, c.rows, cols, randomRow(rng, c.typ, c.rows*cols))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p, ok := Repack(m); ok {
-			m = p
-		} else if c.typ == Q4_K && c.rows >= packRows {
-			t.Fatalf("Repack refused Q4_K with %d rows", c.rows)
-		}
-		ms = append(ms, m)
-	}
-	for _, n := range []int{1, 2, 9} {
-		x := make([]float32, n*cols)
-		for i := range x {
-			x[i] = float32(rng.NormFloat64())
-		}
-		for _, ks := range hostKernels() {
-			for _, workers := range []int{1, 2, 3} {
-				t.Run(fmt.Sprintf("n%d/%s/w%d", n, ks.name, workers), func(t *testing.T) {
-					p := parallel.New(workers)
-					defer p.Close()
-					var ps []Product
-					for _, m := range ms {
-						ps = append(ps, Product{Dst: make([]float32, n*m.Rows), W: m})
-					}
-					matMuls(x, n, p, ks, ps)
-					for i, m := range ms {
-						want := make([]float32, n*m.Rows)
-						matMul(want, m, x, n, p, ks, true)
-						for j := range want {
-							if math.Float32bits(ps[i].Dst[j]) != math.Float32bits(want[j]) {
-								t.Fatalf("product %d (%s, packed %v) output %d = %v, MatMul gives %v", i, m.Type, m.Packed(), j, ps[i].Dst[j], want[j])
-							}
-						}
-					}
-				})
-			}
-		}
 	}
 }

@@ -24,10 +24,14 @@ func TestMatMulsMatchesMatMul(t *testing.T) {
 		{Q4_K, Q4_0}, // Q8_K and Q8_0 inputs: no sharing
 		{F16, F16},   // float route
 		{Q4_1, Q5_1},
-		{Q4_0, Q4_0, Q4_0, Q8_0}, // repacked below: 5 rows stay, 18 and 31 pack with tails
+		// The last two are repacked below: 5 rows stay in the GGUF layout,
+		// 18 and 31 pack with tails of GGUF rows, and 44 Q8_0 rows pack
+		// whole while Q6_K has no packed layout.
+		{Q4_0, Q4_0, Q4_0, Q8_0},
+		{Q4_K, Q4_K, Q4_K, Q6_K},
 	}
 	for ci, types := range cases {
-		pack := ci == len(cases)-1
+		pack := ci >= len(cases)-2
 		rng := rand.New(rand.NewPCG(uint64(ci), 3))
 		var ms []Matrix
 		for i, typ := range types {
