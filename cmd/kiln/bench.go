@@ -94,6 +94,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rounds := fs.Int("rounds", 2, "requests per client with --concurrency")
 	kvType := kvTypeFlag(fs)
 	mmap := mmapFlag(fs)
+	batchTokens := batchTokensFlag(fs)
 	prefix := fs.Int("prefix", 0, "with --concurrency: first time two requests that share a prefix of this many words (a system prompt) and differ after it, to show what the prefix cache saves")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
@@ -125,11 +126,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		if *threads < 0 || *prompt < 1 || *gen < 1 || *rounds < 1 || *prefix < 0 {
-			return fmt.Errorf("bench: --threads and --prefix must be >= 0 and -p, -n, --rounds positive")
+		if *threads < 0 || *prompt < 1 || *gen < 1 || *rounds < 1 || *prefix < 0 || *batchTokens < 1 {
+			return fmt.Errorf("bench: --threads and --prefix must be >= 0 and -p, -n, --rounds, --batch-tokens positive")
 		}
 		return benchHTTP(ctx, httpBench{path: *modelPath, threads: *threads, kv: kv, mmap: *mmap, levels: levels, prompt: *prompt,
-			gen: *gen, rounds: *rounds, prefix: *prefix}, *asJSON, stdout, stderr)
+			gen: *gen, rounds: *rounds, prefix: *prefix, batchTokens: *batchTokens}, *asJSON, stdout, stderr)
 	}
 	l, err := load(*modelPath, &model.Options{Workers: *threads, KV: kv}, placement(*mmap), stderr)
 	if err != nil {
@@ -404,6 +405,7 @@ type httpBench struct {
 	mmap                        bool
 	levels                      []int
 	prompt, gen, rounds, prefix int
+	batchTokens                 int
 }
 
 // parseLevels parses "1,4,8" into positive client counts.
@@ -437,7 +439,8 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 	most := slices.Max(levels)
 	m, err := server.Load(server.LoadOptions{
 		Path: path, Workers: threads, Build: buildID(), Mmap: hb.mmap,
-		Engine: engine.Options{KV: model.CacheOptions{Type: hb.kv}, Parallel: most, Ctx: 4*max(prompt, hb.prefix+8) + gen + 64, Queue: most * rounds},
+		Engine: engine.Options{KV: model.CacheOptions{Type: hb.kv}, Parallel: most, Ctx: 4*max(prompt, hb.prefix+8) + gen + 64, Queue: most * rounds,
+			MaxBatchTokens: hb.batchTokens},
 	})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

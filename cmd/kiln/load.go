@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/kiln-llm/kiln/engine"
+
 	"github.com/kiln-llm/kiln/gguf"
 	"github.com/kiln-llm/kiln/model"
 	"github.com/kiln-llm/kiln/server"
@@ -28,6 +30,12 @@ func kvTypeFlag(fs *flag.FlagSet) *string {
 // reading its weights into huge pages.
 func mmapFlag(fs *flag.FlagSet) *bool {
 	return fs.Bool("mmap", false, "map the model file instead of reading it into 2 MiB pages: starts at once and shares the page cache with other processes, but decodes 5-20% slower")
+}
+
+// batchTokensFlag registers --batch-tokens, the engine's per-step token
+// budget (engine.Options.MaxBatchTokens).
+func batchTokensFlag(fs *flag.FlagSet) *int {
+	return fs.Int("batch-tokens", engine.DefaultMaxBatchTokens, "most tokens one model step computes, prompt chunks filling what decoding streams leave: streams wait for each step, so a smaller budget bounds the gaps between their tokens while new prompts arrive, at the cost of prompt speed")
 }
 
 // placement turns --mmap into where the file's bytes go.

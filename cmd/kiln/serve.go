@@ -121,14 +121,15 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxBody := fs.Int64("max-body", server.DefaultMaxBodyBytes, "largest accepted request body in bytes (413 beyond)")
 	kvType := kvTypeFlag(fs)
 	mmap := mmapFlag(fs)
+	batchTokens := batchTokensFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
 	}
-	if *port < 0 || *port > 65535 || *parallel < 1 || *ctxSize < 0 {
-		return errors.New("serve: --port must be 0..65535, --parallel at least 1, --ctx-size not negative")
+	if *port < 0 || *port > 65535 || *parallel < 1 || *ctxSize < 0 || *batchTokens < 1 {
+		return errors.New("serve: --port must be 0..65535, --parallel and --batch-tokens at least 1, --ctx-size not negative")
 	}
 	kv, err := parseKV(*kvType)
 	if err != nil {
@@ -177,7 +178,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		name, path := modelSpec(v)
 		m, err := server.Load(server.LoadOptions{
 			Path: path, ID: name, ChatTemplate: tmpl, Workers: *threads, Build: build, Logger: log, Mmap: *mmap,
-			Engine: engine.Options{Parallel: *parallel, Ctx: *ctxSize, Queue: queueLen, KV: model.CacheOptions{Type: kv}},
+			Engine: engine.Options{Parallel: *parallel, Ctx: *ctxSize, Queue: queueLen, MaxBatchTokens: *batchTokens, KV: model.CacheOptions{Type: kv}},
 		})
 		if err != nil {
 			return err
