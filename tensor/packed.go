@@ -6,10 +6,10 @@ import (
 	"github.com/kiln-llm/kiln/parallel"
 )
 
-// Packed weights: Repack rewrites a Q4_0 or Q4_K matrix, at load time and
-// in place, into groups of eight rows interleaved block by block, the
-// layout the packed kernels read (the idea of llama.cpp's Q4_0 8x8
-// repacking, in a layout of Kiln's own).
+// Packed weights: Repack rewrites a Q4_0, Q8_0, Q4_K or Q6_K matrix, at
+// load time and in place, into groups of eight rows interleaved block by
+// block, the layout the packed kernels read (the idea of llama.cpp's Q4_0
+// 8x8 repacking, in a layout of Kiln's own).
 //
 // Why: a row kernel turns each block's int32 sum into a float and scales it
 // for one row at a time, so on Q4_0 the per-block bookkeeping (the nibble
@@ -22,9 +22,9 @@ import (
 // and one conversion and one multiply-add finish a block for all eight
 // rows. Batches reuse each decoded block for every input.
 //
-// The Q4_0 layout (Q4_K's is in packed_q4k.go), for each group of eight
-// rows (8*rb bytes, where the eight rows were) and each block b of the row
-// length:
+// The Q4_0 layout (Q4_K's is in packed_q4k.go, Q6_K's in packed_q6k.go),
+// for each group of eight rows (8*rb bytes, where the eight rows were)
+// and each block b of the row length:
 //
 //	16 bytes   the eight rows' fp16 scales, row 0 first
 //	128 bytes  for k = 0..3, for row r = 0..7: bytes 4k..4k+3 of row r's
@@ -52,6 +52,7 @@ var goPacked = map[Type]*packedKernels{
 	Q4_0: {one: packedQ4_0Go, four: packedQ4_0x4Go},
 	Q8_0: {one: packedQ8_0Go, four: packedQ8_0x4Go},
 	Q4_K: {one: packedQ4KGo, four: packedQ4Kx4Go},
+	Q6_K: {one: packedQ6KGo, four: packedQ6Kx4Go},
 }
 
 // packedFor returns ks's packed kernels for t, or the portable ones.
@@ -75,6 +76,7 @@ var packedLayouts = map[Type]packedLayout{
 	Q4_0: {put: putQ4_0, get: getQ4_0},
 	Q8_0: {put: putQ8_0, get: getQ8_0},
 	Q4_K: {put: putQ4K, get: getQ4K},
+	Q6_K: {put: putQ6K, get: getQ6K},
 }
 
 // putQ4_0 and getQ4_0 implement the Q4_0 layout above.
@@ -115,8 +117,8 @@ func getQ8_0(blk []byte, r int, dst []byte) {
 
 // Repack rewrites m's bytes in place into the packed layout of its type
 // and returns the matrix that reads them, or returns m and false, changing
-// nothing, where the type has no packed layout (Q4_0, Q8_0 and Q4_K have
-// one) or m has fewer than eight rows. MatMul and MatMuls read the result
+// nothing, where the type has no packed layout (Q4_0, Q8_0, Q4_K and Q6_K
+// have one) or m has fewer than eight rows. MatMul and MatMuls read the result
 // with the packed kernels; MatMulFloat unpacks it first (slowly: a model
 // that takes the float route should not repack). Row panics on it, since
 // the rows are no longer where they were.

@@ -47,6 +47,25 @@ func TestRepackRoundTrip(t *testing.T) {
 			}
 			return true
 		}},
+		{Q6_K, []int{256, 768, 2560, 4608}, func(p, row []byte) bool {
+			// Row 3's d and scales, and its 6-bit quants where the
+			// kernels read them.
+			if !bytes.Equal(p[6:8], row[208:210]) {
+				return false
+			}
+			for s := 0; s < 16; s++ {
+				if p[16+32*(s/4)+q4kScalePos(3, s%4)] != row[192+s] {
+					return false
+				}
+			}
+			for e := 0; e < 256; e++ {
+				if packedQ6KQuant(p, 3, e) != q6kQuant(row, e) {
+					return false
+				}
+			}
+			// Element 64+32+4*5+1 (chunk 1, high nibble of run 5, byte 1).
+			return p[144+384+32*5+12+1]>>4 == q6kQuant(row, 64+32+21)&0xf
+		}},
 	}
 	for _, c := range cases {
 		for _, rows := range []int{8, 13, 40} {
@@ -104,7 +123,7 @@ func TestRepackRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		typ  Type
 		rows int
-	}{{Q4_0, 7}, {Q4_K, 7}, {Q8_0, 7}, {Q6_K, 16}, {Q5_K, 16}} {
+	}{{Q4_0, 7}, {Q4_K, 7}, {Q8_0, 7}, {Q6_K, 7}, {Q5_K, 16}, {Q3_K, 16}} {
 		m, err := NewMatrix(c.typ, c.rows, 256, randomRow(rng, c.typ, c.rows*256))
 		if err != nil {
 			t.Fatal(err)
@@ -115,7 +134,7 @@ func TestRepackRoundTrip(t *testing.T) {
 	}
 }
 
-// TestPackedMatMul holds MatMul on a repacked Q4_0 or Q4_K matrix to the float64
+// TestPackedMatMul holds MatMul on a repacked Q4_0, Q8_0, Q4_K or Q6_K matrix to the float64
 // reference of the integer route (1e-5 of sum|terms|, as
 // TestMatMulIntegerRoute does for the GGUF layout), for whole and partial
 // groups, one input, groups of four with remainders and batches longer
@@ -129,6 +148,7 @@ func TestPackedMatMul(t *testing.T) {
 		{Q4_0, []int{32, 288, 2048}},
 		{Q8_0, []int{32, 288, 2048}},
 		{Q4_K, []int{256, 768, 2048}},
+		{Q6_K, []int{256, 768, 2048}},
 	} {
 		kind, _ := actType(c.typ)
 		for _, rows := range []int{8, 13, 64, 101} {
