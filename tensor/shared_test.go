@@ -77,17 +77,31 @@ func TestMatMulsMatchesMatMul(t *testing.T) {
 }
 
 // TestMatMulsBadLengthsPanic checks that a product whose width differs from
-// the others' panics (a programming error, as in MatMul).
+// the others' panics, and so does a batch of packed products whose output
+// is short (programming errors, as in MatMul).
 func TestMatMulsBadLengthsPanic(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	a, _ := NewMatrix(Q8_0, 4, 64, randomRow(rng, Q8_0, 4*64))
 	b, _ := NewMatrix(Q8_0, 4, 32, randomRow(rng, Q8_0, 4*32))
-	defer func() {
-		if recover() == nil {
-			t.Error("no panic for products of different widths")
-		}
-	}()
-	MatMuls(make([]float32, 64), 1, nil, Product{Dst: make([]float32, 4), W: a}, Product{Dst: make([]float32, 4), W: b})
+	p1, _ := Repack(Matrix{Type: Q4_0, Rows: 8, Cols: 64, Data: randomRow(rng, Q4_0, 8*64)})
+	p2, _ := Repack(Matrix{Type: Q4_0, Rows: 8, Cols: 64, Data: randomRow(rng, Q4_0, 8*64)})
+	for _, c := range []struct {
+		name string
+		n    int
+		ps   []Product
+	}{
+		{"products of different widths", 1, []Product{{Dst: make([]float32, 4), W: a}, {Dst: make([]float32, 4), W: b}}},
+		{"a short output of a packed batch", 2, []Product{{Dst: make([]float32, 16), W: p1}, {Dst: make([]float32, 8), W: p2}}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("no panic for %s", c.name)
+				}
+			}()
+			MatMuls(make([]float32, c.n*64), c.n, nil, c.ps...)
+		}()
+	}
 }
 
 func BenchmarkMatMuls(b *testing.B) {
