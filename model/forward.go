@@ -392,11 +392,7 @@ func (st *step) attention(l int) {
 			// Last tiles first: they see the most positions, and handing
 			// them out early evens out the workers' shares.
 			t, g := st.tiles[nt-1-it/hkv], it%hkv
-			if t.n == 1 {
-				st.attendRow(l, t.row, g, first, buf)
-			} else {
-				st.attendTile(l, t, g, first, buf)
-			}
+			st.attend(l, t, g, first, buf)
 		}
 	})
 }
@@ -418,64 +414,12 @@ func (st *step) makeTiles() {
 	}
 }
 
-// attendRow is attention for batch row i and key/value head g.
-func (st *step) attendRow(l, i, g int, first func(int) int, buf *attnScratch) {
-	cf, c := &st.m.Config, st.c
-	hd, hdv, bs := cf.HeadDim, cf.HeadDimV, c.bs
-	nq := cf.Heads * hd
-	group := cf.Heads / cf.HeadsKV
-	tmp := buf.kv
-	p := st.pos[i]
-	j0 := first(p)
-	n := p - j0 + 1
-	table := c.slots[st.seq[i]].table
-	q := st.q[i*nq+g*group*hd : i*nq+(g+1)*group*hd]
-	out := st.att[(i*cf.Heads+g*group)*hdv : (i*cf.Heads+(g+1)*group)*hdv]
-	sc := buf.sc[:group*n]
-	for b := j0 / bs; b <= p/bs; b++ {
-		// Rows [r0, r1) of block b, landing at column col of the score rows.
-		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
-		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
-		switch c.typ {
-		case KVF32:
-			attention.ScoresF32(sc[col:], n, q, group, blk.k32[row*hd:], rows, hd)
-		case KVF16:
-			attention.ScoresF16(sc[col:], n, q, group, blk.k16[row*hd:], rows, hd, tmp)
-		case KVQ8_0:
-			attention.ScoresQ8(sc[col:], n, q, group, blk.k8[row*hd:], blk.ks[row*hd/c.qbK:], c.qbK, rows, hd, tmp)
-		}
-	}
-	sums := buf.sum[:group]
-	for h := range sums {
-		sums[h] = tensor.ExpScores(sc[h*n:(h+1)*n], cf.AttnScale)
-	}
-	clear(out)
-	for b := j0 / bs; b <= p/bs; b++ {
-		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
-		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
-		switch c.typ {
-		case KVF32:
-			attention.AccumF32(out, sc[col:], n, group, blk.v32[row*hdv:], rows, hdv)
-		case KVF16:
-			attention.AccumF16(out, sc[col:], n, group, blk.v16[row*hdv:], rows, hdv, tmp)
-		case KVQ8_0:
-			attention.AccumQ8(out, sc[col:], n, group, blk.v8[row*hdv:], blk.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, tmp)
-		}
-	}
-	// The weights were left unnormalized: divide once here.
-	for h, s := range sums {
-		inv := 1 / s
-		oh := out[h*hdv : (h+1)*hdv]
-		for t := range oh {
-			oh[t] *= inv
-		}
-	}
-}
-
-// attendTile is attention for the rows of tile t and key/value head g: its
+// attend is attention for the rows of tile t and key/value head g: its
 // t.n*group query heads against positions j0 (the first row's first
-// visible one) to the last row's position.
-func (st *step) attendTile(l int, t attnTile, g int, first func(int) int, buf *attnScratch) {
+// visible one) to the last row's position. A tile of one row (decode)
+// multiplies the F16 rows as they are; a longer one widens each block once
+// for all its heads.
+func (st *step) attend(l int, t attnTile, g int, first func(int) int, buf *attnScratch) {
 	cf, c := &st.m.Config, st.c
 	hd, hdv, bs := cf.HeadDim, cf.HeadDimV, c.bs
 	nq := cf.Heads * hd
@@ -495,12 +439,14 @@ func (st *step) attendTile(l int, t attnTile, g int, first func(int) int, buf *a
 	for b := j0 / bs; b <= p/bs; b++ {
 		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
 		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
-		switch c.typ {
-		case KVF32:
+		switch {
+		case c.typ == KVF32:
 			attention.ScoresF32(sc[col:], n, q, nh, blk.k32[row*hd:], rows, hd)
-		case KVF16:
+		case c.typ == KVF16 && t.n == 1:
+			attention.ScoresF16(sc[col:], n, q, nh, blk.k16[row*hd:], rows, hd, buf.kv)
+		case c.typ == KVF16:
 			attention.ScoresTileF16(sc[col:], n, q, nh, blk.k16[row*hd:], rows, hd, buf.kv)
-		case KVQ8_0:
+		case c.typ == KVQ8_0:
 			attention.ScoresQ8(sc[col:], n, q, nh, blk.k8[row*hd:], blk.ks[row*hd/c.qbK:], c.qbK, rows, hd, buf.kv)
 		}
 	}
@@ -520,17 +466,20 @@ func (st *step) attendTile(l int, t attnTile, g int, first func(int) int, buf *a
 	for b := j0 / bs; b <= p/bs; b++ {
 		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
 		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
-		switch c.typ {
-		case KVF32:
+		switch {
+		case c.typ == KVF32:
 			attention.AccumF32(out, sc[col:], n, nh, blk.v32[row*hdv:], rows, hdv)
-		case KVF16:
+		case c.typ == KVF16 && t.n == 1:
+			attention.AccumF16(out, sc[col:], n, nh, blk.v16[row*hdv:], rows, hdv, buf.kv)
+		case c.typ == KVF16:
 			attention.AccumTileF16(out, sc[col:], n, nh, blk.v16[row*hdv:], rows, hdv, buf.kv)
-		case KVQ8_0:
+		case c.typ == KVQ8_0:
 			attention.AccumQ8(out, sc[col:], n, nh, blk.v8[row*hdv:], blk.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, buf.kv)
 		}
 	}
-	// Normalize into the rows' places in st.att: head h of row r is query
-	// head g*group+h%group of batch row t.row+r.
+	// The weights were left unnormalized: divide once, into the rows'
+	// places in st.att (head h of row r is query head g*group+h%group of
+	// batch row t.row+r).
 	for h, s := range sums {
 		inv := 1 / s
 		i := t.row + h/group

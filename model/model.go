@@ -71,9 +71,6 @@ type Options struct {
 	// route, the default): slower, but it tracks an exact float64
 	// computation on the dequantized weights instead of llama.cpp.
 	FloatMatMul bool
-	// KeepLayout leaves writable weights in their GGUF layout instead of
-	// repacking them, for comparisons of the two.
-	KeepLayout bool
 }
 
 // Model is a loaded model. It holds no per-request state, so Forward may run
@@ -158,7 +155,7 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 		return nil, fmt.Errorf("model: load: %w", err)
 	}
 	if f.Writable() {
-		if !opt.FloatMatMul && !opt.KeepLayout {
+		if !opt.FloatMatMul {
 			m.repack()
 		}
 		if err := f.Seal(); err != nil {

@@ -170,7 +170,7 @@ func (m Matrix) DequantizeRow(i int, dst []float32) error {
 	bs, bb := m.Type.BlockSize(), m.Type.BlockBytes()
 	grp := m.Data[i/packRows*packRows*rb:]
 	r := i % packRows
-	var buf [2304]byte // 16 Q4_K or 128 Q4_0 blocks
+	var buf [2304]byte // a run of whole blocks of any packed type
 	run := len(buf) / bb
 	nb := m.Cols / bs
 	for b0 := 0; b0 < nb; b0 += run {
