@@ -38,6 +38,55 @@ func TestForCoversEveryIndexOnce(t *testing.T) {
 
 // A worker index is never used by two calls at once, so per-worker scratch
 // needs no lock.
+// TestSharesAndStealing checks how work is shared out: each worker walks
+// its own share front to back in adjacent pieces, and a worker that stalls
+// has the rest of its share done by the others.
+func TestSharesAndStealing(t *testing.T) {
+	p := New(2)
+	defer p.Close()
+	const n = 1000
+	var mu sync.Mutex
+	var calls [2][][2]int
+	total := 0
+	release := make(chan struct{})
+	var once sync.Once
+	p.For(n, 1, func(w, lo, hi int) {
+		mu.Lock()
+		calls[w] = append(calls[w], [2]int{lo, hi})
+		if total += hi - lo; total == n {
+			close(release)
+		}
+		mu.Unlock()
+		if w == 1 {
+			// The helper stalls in its first piece until every other
+			// piece has been taken.
+			once.Do(func() { <-release })
+		}
+	})
+	own := calls[0]
+	for i, c := range own {
+		if c[1] > n/2 {
+			own = own[:i]
+			break
+		}
+		if want := 0; i > 0 {
+			want = own[i-1][1]
+			if c[0] != want {
+				t.Fatalf("caller's pieces %v: not adjacent front to back", own[:i+1])
+			}
+		}
+	}
+	if len(own) == 0 || own[len(own)-1][1] != n/2 {
+		t.Fatalf("caller's own pieces %v do not cover its share [0, %d)", own, n/2)
+	}
+	if len(own) < 4 {
+		t.Errorf("caller's share done in %d pieces; want several, shrinking", len(own))
+	}
+	if len(calls[1]) > 1 {
+		t.Errorf("the stalled helper did %v; the caller should have taken over the rest of its share", calls[1])
+	}
+}
+
 func TestWorkerIndexExclusive(t *testing.T) {
 	p := New(4)
 	defer p.Close()
