@@ -133,7 +133,7 @@ type step struct {
 	q, k, v []float32
 	att, o  []float32
 	g, u    []float32
-	cs      []float32     // rope cos/sin scratch
+	cs      []float32     // per worker: rope cos/sin scratch
 	tiles   []attnTile    // attention work items' rows
 	attn    []attnScratch // per worker: attention buffers
 }
@@ -157,7 +157,7 @@ func (m *Model) newStep(c *Cache, b *Batch) *step {
 	st.o = resize(st.o, n*cf.Embd)
 	st.g = resize(st.g, n*cf.FF)
 	st.u = resize(st.u, n*cf.FF)
-	st.cs = resize(st.cs, cf.RopeDims)
+	st.cs = resize(st.cs, m.pool.Workers()*cf.RopeDims)
 	return st
 }
 
@@ -205,26 +205,34 @@ func (st *step) layer(l int, output []bool) {
 		tensor.Product{Dst: st.q[:n*nq], W: ly.wq},
 		tensor.Product{Dst: st.k[:n*nk], W: ly.wk},
 		tensor.Product{Dst: st.v[:n*nv], W: ly.wv})
-	addBias(st.q[:n*nq], ly.bq)
-	addBias(st.k[:n*nk], ly.bk)
-	addBias(st.v[:n*nv], ly.bv)
-	for i := 0; i < n; i++ {
-		q := st.q[i*nq : (i+1)*nq]
-		k := st.k[i*nk : (i+1)*nk]
-		if ly.qNorm != nil {
-			for h := 0; h < cf.Heads; h++ {
-				hq := q[h*cf.HeadDim : (h+1)*cf.HeadDim]
-				rmsNorm(hq, hq, ly.qNorm, cf.NormEps)
+	// Rows are independent here and, over a prompt, this is as much work
+	// as a small matrix product: left to the caller alone, it idled the
+	// other cores for 5-8% of a Qwen3 prefill.
+	w.For(n, max(1, elementGrain/(nq+nk+nv)), func(worker, lo, hi int) {
+		cs := st.cs[worker*cf.RopeDims : worker*cf.RopeDims+2*len(ly.rope)]
+		for i := lo; i < hi; i++ {
+			q := st.q[i*nq : (i+1)*nq]
+			k := st.k[i*nk : (i+1)*nk]
+			v := st.v[i*nv : (i+1)*nv]
+			addBias(q, ly.bq)
+			addBias(k, ly.bk)
+			addBias(v, ly.bv)
+			if ly.qNorm != nil {
+				for h := 0; h < cf.Heads; h++ {
+					hq := q[h*cf.HeadDim : (h+1)*cf.HeadDim]
+					rmsNorm(hq, hq, ly.qNorm, cf.NormEps)
+				}
+				for h := 0; h < cf.HeadsKV; h++ {
+					hk := k[h*cf.HeadDim : (h+1)*cf.HeadDim]
+					rmsNorm(hk, hk, ly.kNorm, cf.NormEps)
+				}
 			}
-			for h := 0; h < cf.HeadsKV; h++ {
-				hk := k[h*cf.HeadDim : (h+1)*cf.HeadDim]
-				rmsNorm(hk, hk, ly.kNorm, cf.NormEps)
-			}
+			ropeAngles(cs, ly.rope, st.pos[i])
+			rope(q, cf.Heads, cf.HeadDim, cf.RopeNeox, cs)
+			rope(k, cf.HeadsKV, cf.HeadDim, cf.RopeNeox, cs)
+			st.c.store(l, st.seq[i], st.pos[i], k, v)
 		}
-		rope(q, cf.Heads, cf.HeadDim, ly.rope, st.pos[i], cf.RopeNeox, st.cs)
-		rope(k, cf.HeadsKV, cf.HeadDim, ly.rope, st.pos[i], cf.RopeNeox, st.cs)
-		st.c.store(l, st.seq[i], st.pos[i], k, st.v[i*nv:(i+1)*nv])
-	}
+	})
 
 	if l == len(m.layers)-1 {
 		// Keys and values of every row are cached; the rest of the last
@@ -281,16 +289,18 @@ func (st *step) norm(weight []float32) {
 // optional post-norm.
 func (st *step) residual(postNorm []float32) {
 	e := st.m.Config.Embd
-	for i := 0; i < st.n; i++ {
-		o := st.o[i*e : (i+1)*e]
-		if postNorm != nil {
-			rmsNorm(o, o, postNorm, st.m.Config.NormEps)
+	st.m.pool.For(st.n, max(1, elementGrain/e), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			o := st.o[i*e : (i+1)*e]
+			if postNorm != nil {
+				rmsNorm(o, o, postNorm, st.m.Config.NormEps)
+			}
+			x := st.x[i*e : (i+1)*e]
+			for j, v := range o {
+				x[j] += v
+			}
 		}
-		x := st.x[i*e : (i+1)*e]
-		for j, v := range o {
-			x[j] += v
-		}
-	}
+	})
 }
 
 // keep compacts the rows (residual, queries, positions, slots) to those with
