@@ -220,11 +220,11 @@ func (st *step) layer(l int, output []bool) {
 			if ly.qNorm != nil {
 				for h := 0; h < cf.Heads; h++ {
 					hq := q[h*cf.HeadDim : (h+1)*cf.HeadDim]
-					rmsNorm(hq, hq, ly.qNorm, cf.NormEps)
+					tensor.RMSNorm(hq, hq, ly.qNorm, cf.NormEps)
 				}
 				for h := 0; h < cf.HeadsKV; h++ {
 					hk := k[h*cf.HeadDim : (h+1)*cf.HeadDim]
-					rmsNorm(hk, hk, ly.kNorm, cf.NormEps)
+					tensor.RMSNorm(hk, hk, ly.kNorm, cf.NormEps)
 				}
 			}
 			ropeAngles(cs, ly.rope, st.pos[i])
@@ -280,7 +280,7 @@ func (st *step) norm(weight []float32) {
 	e, eps := st.m.Config.Embd, st.m.Config.NormEps
 	st.m.pool.For(st.n, max(1, elementGrain/e), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			rmsNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], weight, eps)
+			tensor.RMSNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], weight, eps)
 		}
 	})
 }
@@ -293,7 +293,7 @@ func (st *step) residual(postNorm []float32) {
 		for i := lo; i < hi; i++ {
 			o := st.o[i*e : (i+1)*e]
 			if postNorm != nil {
-				rmsNorm(o, o, postNorm, st.m.Config.NormEps)
+				tensor.RMSNorm(o, o, postNorm, st.m.Config.NormEps)
 			}
 			x := st.x[i*e : (i+1)*e]
 			for j, v := range o {
@@ -508,7 +508,7 @@ func (st *step) logits() [][]float32 {
 		return [][]float32{}
 	}
 	for i := 0; i < n; i++ {
-		rmsNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], m.outputNorm, cf.NormEps)
+		tensor.RMSNorm(st.h[i*e:(i+1)*e], st.x[i*e:(i+1)*e], m.outputNorm, cf.NormEps)
 	}
 	buf := make([]float32, n*cf.Vocab)
 	m.matMul(buf, m.output, st.h[:n*e], n, m.pool)

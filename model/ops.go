@@ -4,19 +4,6 @@ import (
 	"math"
 )
 
-// rmsNorm writes x / rms(x) * w to dst (which may alias x). The sum of
-// squares is accumulated in float64, as ggml does, so long rows lose nothing.
-func rmsNorm(dst, x, w []float32, eps float32) {
-	var ss float64
-	for _, v := range x {
-		ss += float64(v) * float64(v)
-	}
-	scale := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
-	for i, v := range x {
-		dst[i] = v * scale * w[i]
-	}
-}
-
 // ropeFreqs returns, per rotated pair i, the angle advanced per position:
 // scale * base^(-2i/dims) / factors[i]. factors (rope_freqs.weight, Llama 3
 // style scaling) may be nil.

@@ -1,0 +1,52 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func sumSquaresAVX2(x *float32, n int) float64
+//
+// Eight floats per step widen to two vectors of four doubles, squared and
+// summed into two float64 accumulators.
+TEXT ·sumSquaresAVX2(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+
+ssloop:
+	VCVTPS2PD   (SI), Y2
+	VCVTPS2PD   16(SI), Y3
+	VFMADD231PD Y2, Y2, Y0
+	VFMADD231PD Y3, Y3, Y1
+	ADDQ        $32, SI
+	SUBQ        $8, CX
+	JNZ         ssloop
+
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VHADDPD      X0, X0, X0
+	VZEROUPPER
+	MOVSD        X0, ret+16(FP)
+	RET
+
+// func scaleMulAVX2(dst, x, w *float32, n int, scale float32)
+//
+// dst[i] = (x[i] * scale) * w[i], eight at a time, in the scalar order.
+TEXT ·scaleMulAVX2(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS scale+32(FP), Y0
+
+smloop:
+	VMULPS  (SI), Y0, Y1
+	VMULPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DX
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     smloop
+	VZEROUPPER
+	RET

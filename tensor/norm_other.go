@@ -1,0 +1,7 @@
+//go:build !amd64 || purego
+
+package tensor
+
+func sumSquares(x []float32) float64 { return sumSquaresGo(x) }
+
+func scaleMul(dst, x, w []float32, scale float32) { scaleMulGo(dst, x, w, scale) }
