@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/kiln-llm/kiln/model"
 	"github.com/kiln-llm/kiln/tokenizer"
@@ -27,6 +28,16 @@ type Options struct {
 	// tokens go first; prompt chunks fill the rest. It is raised to Parallel
 	// so every decoding sequence advances in every step.
 	MaxBatchTokens int
+	// StepTarget is how long a step that carries decoding sequences should
+	// take (default 100ms; negative: no target). Their streams wait for
+	// every step, so a step that also runs 512 prompt tokens stalls them
+	// for a whole prefill (half a second on a 110M model, five on a 1B).
+	// While sequences decode, prompt chunks are cut to what fits the
+	// target at the step times measured so far, but never below
+	// MinPromptChunk tokens, so that prompts still advance. Without
+	// decoding sequences a step takes MaxBatchTokens, for the fastest
+	// first token.
+	StepTarget time.Duration
 	// KV is the KV cache layout: element type (default: the model's,
 	// see model.Options), block size
 	// and pool bound (default Parallel x Ctx positions). Blocks of
@@ -42,6 +53,11 @@ const (
 	DefaultCtx            = 4096
 	DefaultQueue          = 64
 	DefaultMaxBatchTokens = 512
+	DefaultStepTarget     = 100 * time.Millisecond
+	// MinPromptChunk is the fewest prompt tokens a step carries when a
+	// prompt is waiting, whatever StepTarget says: below it a step reads
+	// all weights for too little prompt work.
+	MinPromptChunk = 32
 )
 
 func (o Options) withDefaults(ctxTrain int) Options {
@@ -64,6 +80,9 @@ func (o Options) withDefaults(ctxTrain int) Options {
 		o.MaxBatchTokens = DefaultMaxBatchTokens
 	}
 	o.MaxBatchTokens = max(o.MaxBatchTokens, o.Parallel)
+	if o.StepTarget == 0 {
+		o.StepTarget = DefaultStepTarget
+	}
 	// Out-of-range cache options take the defaults rather than failing
 	// New (the command line validates what users type).
 	o.KV.BlockSize, o.KV.Blocks = max(o.KV.BlockSize, 0), max(o.KV.Blocks, 0)
@@ -109,7 +128,8 @@ type Engine struct {
 
 	// Owned by the scheduler goroutine.
 	slots  []slotState
-	active []*seq // admission order, which is also prefill priority
+	active []*seq     // admission order, which is also prefill priority
+	timing stepTiming // what steps have cost, for StepTarget
 }
 
 // slotState is what the scheduler knows about one KV cache slot.
@@ -512,6 +532,10 @@ func (e *Engine) step() {
 		add(s.next, len(s.fed), s.slot, true)
 		budget--
 	}
+	decoding := len(b.Tokens)
+	if decoding > 0 && e.opt.StepTarget > 0 {
+		budget = min(budget, e.timing.promptBudget(e.opt.StepTarget))
+	}
 	for _, s := range e.active {
 		if budget <= 0 {
 			break
@@ -533,7 +557,9 @@ func (e *Engine) step() {
 	if len(b.Tokens) == 0 {
 		return
 	}
+	start := time.Now()
 	logits, err := e.forward(b, works)
+	e.timing.observe(len(b.Tokens)-decoding, time.Since(start))
 	if err != nil {
 		if e.ctx.Err() != nil {
 			return // Close: the loop fails everyone with ErrClosed
@@ -556,11 +582,14 @@ type stepStats struct {
 	steps     int
 	mixed     int // steps with decode tokens and a prompt chunk together
 	maxTokens int // largest batch
-	maxSeqs   int // most sequences in one batch
-	reused    int // prompt positions taken from the prefix cache
-	shared    int // prompt positions copied from a running sequence's slot
-	prompt    int // prompt positions run through the model
-	lastLen   int // positions the slot of the last released sequence held
+	// maxMixedPrompt is the most prompt tokens a step with decoding
+	// sequences carried.
+	maxMixedPrompt int
+	maxSeqs        int // most sequences in one batch
+	reused         int // prompt positions taken from the prefix cache
+	shared         int // prompt positions copied from a running sequence's slot
+	prompt         int // prompt positions run through the model
+	lastLen        int // positions the slot of the last released sequence held
 }
 
 // forward runs the model step, turning a panic into an error so one bad
@@ -575,8 +604,13 @@ func (e *Engine) forward(b *model.Batch, works []work) (out [][]float32, err err
 	}
 	st.maxTokens = max(st.maxTokens, len(b.Tokens))
 	st.maxSeqs = max(st.maxSeqs, len(works))
+	prompt := 0
 	for _, w := range works {
-		st.prompt += w.n
+		prompt += w.n
+	}
+	st.prompt += prompt
+	if works[0].decode {
+		st.maxMixedPrompt = max(st.maxMixedPrompt, prompt)
 	}
 	defer func() {
 		if r := recover(); r != nil {

@@ -95,6 +95,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	kvType := kvTypeFlag(fs)
 	mmap := mmapFlag(fs)
 	batchTokens := batchTokensFlag(fs)
+	stepTgt := stepTargetFlag(fs)
 	prefix := fs.Int("prefix", 0, "with --concurrency: first time two requests that share a prefix of this many words (a system prompt) and differ after it, to show what the prefix cache saves")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
@@ -130,7 +131,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("bench: --threads and --prefix must be >= 0 and -p, -n, --rounds, --batch-tokens positive")
 		}
 		return benchHTTP(ctx, httpBench{path: *modelPath, threads: *threads, kv: kv, mmap: *mmap, levels: levels, prompt: *prompt,
-			gen: *gen, rounds: *rounds, prefix: *prefix, batchTokens: *batchTokens}, *asJSON, stdout, stderr)
+			gen: *gen, rounds: *rounds, prefix: *prefix, batchTokens: *batchTokens, stepTarget: stepTarget(*stepTgt)}, *asJSON, stdout, stderr)
 	}
 	l, err := load(*modelPath, &model.Options{Workers: *threads, KV: kv}, placement(*mmap), stderr)
 	if err != nil {
@@ -406,6 +407,7 @@ type httpBench struct {
 	levels                      []int
 	prompt, gen, rounds, prefix int
 	batchTokens                 int
+	stepTarget                  time.Duration
 }
 
 // parseLevels parses "1,4,8" into positive client counts.
@@ -440,7 +442,7 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 	m, err := server.Load(server.LoadOptions{
 		Path: path, Workers: threads, Build: buildID(), Mmap: hb.mmap,
 		Engine: engine.Options{KV: model.CacheOptions{Type: hb.kv}, Parallel: most, Ctx: 4*max(prompt, hb.prefix+8) + gen + 64, Queue: most * rounds,
-			MaxBatchTokens: hb.batchTokens},
+			MaxBatchTokens: hb.batchTokens, StepTarget: hb.stepTarget},
 	})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/kiln-llm/kiln/engine"
 
@@ -36,6 +37,19 @@ func mmapFlag(fs *flag.FlagSet) *bool {
 // budget (engine.Options.MaxBatchTokens).
 func batchTokensFlag(fs *flag.FlagSet) *int {
 	return fs.Int("batch-tokens", engine.DefaultMaxBatchTokens, "most tokens one model step computes, prompt chunks filling what decoding streams leave: streams wait for each step, so a smaller budget bounds the gaps between their tokens while new prompts arrive, at the cost of prompt speed")
+}
+
+// stepTargetFlag registers --step-target (engine.Options.StepTarget);
+// stepTarget turns its value into the option.
+func stepTargetFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("step-target", engine.DefaultStepTarget, "how long a model step that carries decoding streams should take: prompt chunks beside them are cut to fit (never below 32 tokens), bounding the gaps between the streams' tokens while new prompts arrive; 0 turns it off, leaving only --batch-tokens")
+}
+
+func stepTarget(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 // placement turns --mmap into where the file's bytes go.

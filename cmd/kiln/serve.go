@@ -122,6 +122,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	kvType := kvTypeFlag(fs)
 	mmap := mmapFlag(fs)
 	batchTokens := batchTokensFlag(fs)
+	stepTgt := stepTargetFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -178,7 +179,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		name, path := modelSpec(v)
 		m, err := server.Load(server.LoadOptions{
 			Path: path, ID: name, ChatTemplate: tmpl, Workers: *threads, Build: build, Logger: log, Mmap: *mmap,
-			Engine: engine.Options{Parallel: *parallel, Ctx: *ctxSize, Queue: queueLen, MaxBatchTokens: *batchTokens, KV: model.CacheOptions{Type: kv}},
+			Engine: engine.Options{Parallel: *parallel, Ctx: *ctxSize, Queue: queueLen, MaxBatchTokens: *batchTokens, StepTarget: stepTarget(*stepTgt), KV: model.CacheOptions{Type: kv}},
 		})
 		if err != nil {
 			return err
