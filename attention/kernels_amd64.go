@@ -131,3 +131,8 @@ func hostKernels() []*kernels {
 	}
 	return []*kernels{portable}
 }
+
+//go:noescape
+func prefetchAMD64(p unsafe.Pointer, n int)
+
+func prefetch(p unsafe.Pointer, n int) { prefetchAMD64(p, n) }

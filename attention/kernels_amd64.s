@@ -808,3 +808,21 @@ w16by8:
 w16done:
 	VZEROUPPER
 	RET
+
+// func prefetchAMD64(p unsafe.Pointer, n int)
+//
+// One PREFETCHT0 per 64 bytes of [p, p+n).
+TEXT ·prefetchAMD64(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	ADDQ SI, CX
+
+pfloop:
+	CMPQ       SI, CX
+	JAE        pfdone
+	PREFETCHT0 (SI)
+	ADDQ       $64, SI
+	JMP        pfloop
+
+pfdone:
+	RET

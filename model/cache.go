@@ -533,6 +533,38 @@ func (c *Cache) store(l, slot, pos int, k, v []float32) {
 	}
 }
 
+// prefetch asks the CPU for the keys (or, with values, the values) of
+// layer l's KV head g in block id, so that attention finds them in the
+// cache when its walk over a sequence's blocks reaches that one.
+func (c *Cache) prefetch(id, l, g int, values bool) {
+	blk := &c.blocks[id]
+	d := c.hd
+	if values {
+		d = c.hdv
+	}
+	lo, hi := (l*c.heads+g)*c.bs*d, (l*c.heads+g+1)*c.bs*d
+	switch c.typ {
+	case KVF32:
+		x := blk.k32
+		if values {
+			x = blk.v32
+		}
+		attention.Prefetch(x[lo:hi])
+	case KVF16:
+		x := blk.k16
+		if values {
+			x = blk.v16
+		}
+		attention.Prefetch(x[lo:hi])
+	case KVQ8_0:
+		x := blk.k8
+		if values {
+			x = blk.v8
+		}
+		attention.Prefetch(x[lo:hi])
+	}
+}
+
 // check verifies the pool's bookkeeping: reference counts equal the uses in
 // block tables, unreferenced blocks are free or cached exactly once. Tests
 // call it after every operation.

@@ -446,7 +446,14 @@ func (st *step) attend(l int, t attnTile, g int, first func(int) int, buf *attnS
 		copy(q[r*group*hd:(r+1)*group*hd], st.q[i*nq+g*group*hd:i*nq+(g+1)*group*hd])
 	}
 	sc := buf.sc[:nh*n]
-	for b := j0 / bs; b <= p/bs; b++ {
+	b0, b1 := j0/bs, p/bs
+	for b := b0; b <= b1; b++ {
+		// One block ahead: the keys of the next, then the first values.
+		if b < b1 {
+			c.prefetch(int(table[b+1]), l, g, false)
+		} else {
+			c.prefetch(int(table[b0]), l, g, true)
+		}
 		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
 		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
 		switch {
@@ -473,7 +480,10 @@ func (st *step) attend(l int, t attnTile, g int, first func(int) int, buf *attnS
 	}
 	out := buf.out[:nh*hdv]
 	clear(out)
-	for b := j0 / bs; b <= p/bs; b++ {
+	for b := b0; b <= b1; b++ {
+		if b < b1 {
+			c.prefetch(int(table[b+1]), l, g, true)
+		}
 		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
 		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
 		switch {
