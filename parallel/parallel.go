@@ -64,7 +64,7 @@ type loop struct {
 	fn       func(worker, lo, hi int)
 	n, grain int
 	shares   []share      // one per worker, in units of grain
-	left     atomic.Int64 // units not yet finished
+	left     atomic.Int64 // units not yet finished, or finished by a worker still running
 	waiting  atomic.Bool  // the caller parked on done
 	done     chan struct{}
 	mu       sync.Mutex
@@ -200,8 +200,10 @@ func (p *Pool) For(n, grain int, fn func(worker, lo, hi int)) {
 }
 
 // run works through worker's own share of l, then through what is left of
-// the others'.
+// the others'. What it did is counted off l.left once, at the end: a count
+// per piece had both workers writing one cache line tens of times a loop.
 func (l *loop) run(worker int) {
+	done := 0
 	for v := range l.shares {
 		s := &l.shares[(worker+v)%len(l.shares)]
 		for {
@@ -210,10 +212,11 @@ func (l *loop) run(worker int) {
 				break
 			}
 			l.call(worker, lo*l.grain, min(hi*l.grain, l.n))
-			if l.left.Add(int64(lo-hi)) == 0 && l.waiting.Load() {
-				close(l.done)
-			}
+			done += hi - lo
 		}
+	}
+	if done > 0 && l.left.Add(int64(-done)) == 0 && l.waiting.Load() {
+		close(l.done)
 	}
 }
 
