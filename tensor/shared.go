@@ -51,8 +51,9 @@ func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) 
 	v := a.view(0)
 	// The rows of all products end to end; a worker's range may cross from
 	// one matrix into the next. Each matrix starts at a multiple of
-	// packRows, so that a range starts on a packed matrix's group boundary.
-	p.For(total, packRows, func(_, lo, hi int) {
+	// packRows, and ranges at multiples of decodeGrain, so that a range
+	// starts on a packed matrix's group boundary.
+	p.For(total, decodeGrain, func(_, lo, hi int) {
 		base := 0
 		for _, pr := range ps {
 			m := pr.W
