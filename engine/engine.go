@@ -559,7 +559,6 @@ func (e *Engine) step() {
 	}
 	start := time.Now()
 	logits, err := e.forward(b, works)
-	e.timing.observe(len(b.Tokens)-decoding, time.Since(start))
 	if err != nil {
 		if e.ctx.Err() != nil {
 			return // Close: the loop fails everyone with ErrClosed
@@ -570,6 +569,7 @@ func (e *Engine) step() {
 		}
 		return
 	}
+	e.timing.observe(len(b.Tokens)-decoding, time.Since(start))
 	for _, w := range works {
 		e.process(w, logits[w.row:w.row+w.rows])
 	}
