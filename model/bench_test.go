@@ -55,19 +55,7 @@ func BenchmarkForward(b *testing.B) {
 // path; default the small synth-llama-gqa-q8_0 test model). The figure to
 // watch is how tok/s falls from 100 to 1000 positions: that is attention.
 func BenchmarkDecodeKV(b *testing.B) {
-	var m *Model
-	if p := os.Getenv("KILN_BENCH_MODEL"); p != "" {
-		f, err := gguf.Open(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { f.Close() })
-		if m, err = Load(f, Options{Workers: testWorkers}); err != nil {
-			b.Fatal(err)
-		}
-	} else {
-		m = openModel(b, "synth-llama-gqa-q8_0.gguf")
-	}
+	m := benchModel(b)
 	ctx := context.Background()
 	for _, pos := range []int{100, 1000} {
 		prompt := make([]int, pos)
@@ -95,4 +83,63 @@ func BenchmarkDecodeKV(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkBatchDecode measures one decode step of 1, 4 and 8 sequences at
+// 256 cached positions each, on the model named by KILN_BENCH_MODEL (default
+// the small synth-llama-gqa-q8_0 test model). tok/s of 8 over tok/s of 1 is
+// what continuous batching can give at most: the HTTP server adds sampling
+// and streaming on top.
+func BenchmarkBatchDecode(b *testing.B) {
+	m := benchModel(b)
+	const depth = 256
+	ctx := context.Background()
+	for _, n := range []int{1, 4, 8} {
+		b.Run(fmt.Sprintf("seqs%d", n), func(b *testing.B) {
+			c := m.NewCache(n, depth+1)
+			prompt := make([]int, depth)
+			step := &Batch{}
+			for s := range n {
+				for i := range prompt {
+					prompt[i] = (i*7919 + 13*s + 1) % m.Config.Vocab
+				}
+				if _, err := m.Forward(ctx, c, seqBatch(prompt, s, 0, func(int) bool { return false })); err != nil {
+					b.Fatal(err)
+				}
+				step.Tokens = append(step.Tokens, 42+s)
+				step.Pos = append(step.Pos, depth)
+				step.Seq = append(step.Seq, s)
+				step.Output = append(step.Output, true)
+			}
+			for b.Loop() {
+				for s := range n {
+					c.Truncate(s, depth)
+				}
+				if _, err := m.Forward(ctx, c, step); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}
+
+// benchModel loads the model at KILN_BENCH_MODEL as kiln serve does (read
+// into huge pages and repacked), or the small Q8_0 test model when it is
+// unset.
+func benchModel(b *testing.B) *Model {
+	p := os.Getenv("KILN_BENCH_MODEL")
+	if p == "" {
+		return openModel(b, "synth-llama-gqa-q8_0.gguf")
+	}
+	f, err := gguf.OpenIn(p, gguf.HugePages)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	m, err := Load(f, Options{Workers: testWorkers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
 }
