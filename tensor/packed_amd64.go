@@ -10,7 +10,7 @@ import "unsafe"
 func packedQ4_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
 
 //go:noescape
-func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride int)
+func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
 
 // packedEmpty clears the outputs of a call with no groups or no blocks,
 // which the assembly loops cannot take, and reports whether it did: the
@@ -47,7 +47,7 @@ var avx2Packed = &packedKernels{
 		y := a.qs[i*cols : 3*cols+i*cols+32*nb]
 		d4 := a.d4[i*nb : (i+4)*nb]
 		is4 := a.is4[i*nb : (i+4)*nb]
-		packedQ4_0x4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride)
+		packedQ4_0x4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 	},
 }
 
@@ -55,7 +55,7 @@ var avx2Packed = &packedKernels{
 func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, out *float32)
 
 //go:noescape
-func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, out *float32, ostride int)
+func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, out *float32, ostride, pf int)
 
 // avx2PackedQ8_0 are the packed Q8_0 kernels of the AVX2 set, with the
 // bounds checks of avx2Packed.
@@ -78,6 +78,14 @@ var avx2PackedQ8_0 = &packedKernels{
 		w = w[:groups*nb*272]
 		y := a.qs[i*cols : 3*cols+i*cols+32*nb]
 		d4 := a.d4[i*nb : (i+4)*nb]
-		packedQ8_0x4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(out), 4*ostride)
+		packedQ8_0x4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 	},
 }
+
+// prefetchDistance is how far ahead of its reads a four-input kernel
+// prefetches weights: one tile, so that while a batch makes its passes over
+// a tile in L1 the next tile comes in from memory (with a prefetch a few
+// lines ahead, the first pass over every tile waited for memory and the
+// other passes left it idle: 8-sequence decode steps of a Q8_0 model +12%
+// in the median of 8 alternating runs).
+func prefetchDistance(tile int) int { return max(512, tile) }

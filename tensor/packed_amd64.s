@@ -118,12 +118,13 @@ pk1block:
 	VZEROUPPER
 	RET
 
-// func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride int)
+// func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
 //
 // The four inputs' quants are ystride bytes apart, their scales and sums
 // interleaved (d4, is4: four per block); outputs are ostride bytes apart.
-TEXT ·packedQ4_0x4AVX2(SB), NOSPLIT, $0-72
+TEXT ·packedQ4_0x4AVX2(SB), NOSPLIT, $0-80
 	MOVQ w+0(FP), SI
+	MOVQ pf+72(FP), R13
 	MOVQ groups+8(FP), R10
 	MOVQ ystride+32(FP), DX
 	MOVQ out+56(FP), R14
@@ -144,9 +145,9 @@ pk4group:
 	VXORPS Y11, Y11, Y11
 
 pk4block:
-	PREFETCHT0 512(SI)
-	PREFETCHT0 576(SI)
-	PREFETCHT0 640(SI)
+	PREFETCHT0 0(SI)(R13*1)
+	PREFETCHT0 64(SI)(R13*1)
+	PREFETCHT0 128(SI)(R13*1)
 	PKDECODE
 	PKINPUT(DI, (BX), (R12), Y8)
 	PKINPUT(R8, 4(BX), 4(R12), Y9)
@@ -290,9 +291,10 @@ pk81block:
 	VMULPS       Y12, Y13, Y13;    \
 	VFMADD231PS  Y13, acc, facc
 
-// func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, out *float32, ostride int)
-TEXT ·packedQ8_0x4AVX2(SB), NOSPLIT, $0-64
+// func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, out *float32, ostride, pf int)
+TEXT ·packedQ8_0x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ    w+0(FP), SI
+	MOVQ    pf+64(FP), R13
 	MOVQ    groups+8(FP), R10
 	MOVQ    ystride+32(FP), DX
 	MOVQ    out+48(FP), R14
@@ -313,11 +315,11 @@ pk84group:
 	VXORPS Y11, Y11, Y11
 
 pk84block:
-	PREFETCHT0 512(SI)
-	PREFETCHT0 576(SI)
-	PREFETCHT0 640(SI)
-	PREFETCHT0 704(SI)
-	PREFETCHT0 768(SI)
+	PREFETCHT0 0(SI)(R13*1)
+	PREFETCHT0 64(SI)(R13*1)
+	PREFETCHT0 128(SI)(R13*1)
+	PREFETCHT0 192(SI)(R13*1)
+	PREFETCHT0 256(SI)(R13*1)
 	VPXOR     Y4, Y4, Y4
 	VPXOR     Y5, Y5, Y5
 	VPXOR     Y6, Y6, Y6
