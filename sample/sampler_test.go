@@ -462,3 +462,38 @@ func TestNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestArgmax holds the vector argmax to the scalar rule it replaces: the
+// first index of the largest value, NaNs skipped, -1 when nothing beats
+// -Inf, on rows longer and shorter than a vector.
+func TestArgmax(t *testing.T) {
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	long := make([]float32, 1000)
+	for i := range long {
+		long[i] = float32(i % 37)
+	}
+	for _, c := range []struct {
+		name string
+		row  []float32
+		want int
+	}{
+		{"ties take the lowest id", long, 36},
+		{"short", []float32{1, 3, 2, 3}, 1},
+		{"NaN skipped", append(append([]float32{}, long...), nan), 36},
+		{"NaN first", []float32{nan, 1, 2, 2, 0, 0, 0, 0, 0, 0}, 2},
+		{"+Inf", []float32{0, 1, inf, 0, 0, 0, 0, 0, inf}, 2},
+		{"all -Inf", []float32{-inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf}, -1},
+		{"all NaN", []float32{nan, nan, nan, nan, nan, nan, nan, nan, nan}, -1},
+		{"empty", nil, -1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, v := argmax(c.row)
+			if got != c.want {
+				t.Fatalf("argmax = %d, want %d", got, c.want)
+			}
+			if got >= 0 && v != c.row[got] {
+				t.Errorf("value %v, want %v", v, c.row[got])
+			}
+		})
+	}
+}

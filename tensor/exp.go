@@ -56,6 +56,13 @@ func ExpScores(s []float32, scale float32) float32 {
 	return expScores(s, scale, maxScaled(s, scale))
 }
 
+// Max returns the largest element of s (-Inf when s is empty). When s holds
+// NaNs the result is NaN or the largest of the other elements, depending on
+// the kernel; callers that care check for NaN and look again. Samplers take
+// the largest logit of a 150k vocabulary on every token, which a compare
+// per element in Go made as costly as the model's smallest matrix product.
+func Max(s []float32) float32 { return maxScaled(s, 1) }
+
 // maxScaledGo is the largest scale*s[j] (-Inf for none; NaN if any is NaN).
 func maxScaledGo(s []float32, scale float32) float32 {
 	m := float32(math.Inf(-1))
@@ -91,6 +98,33 @@ func expScoresGo(s []float32, scale, m float32) float32 {
 		sum[j&7] += e
 	}
 	return ((sum[0] + sum[4]) + (sum[1] + sum[5])) + ((sum[2] + sum[6]) + (sum[3] + sum[7]))
+}
+
+// ExpWeights turns a row of logits into unnormalized sampling weights in
+// place, x[j] = exp((x[j]-m)*scale) with m >= every x[j] and scale = 1/T,
+// and returns their sum. Arguments below -cutoff, NaN and -Inf logits weigh
+// exactly 0, so a masked token can never be drawn. The terms are float32
+// (relative error about 1e-7, far below anything a draw can tell apart) and
+// their sum float64, as in ExpSum. The difference is taken before the
+// scaling: at a temperature of 1e-5 the scaled logits themselves would be
+// too large for float32 to tell neighbours apart.
+func ExpWeights(x []float32, m, scale, cutoff float32) float64 {
+	return expWeights(x, m, scale, cutoff)
+}
+
+func expWeightsGo(x []float32, m, scale, cutoff float32) float64 {
+	var z float64
+	for j, v := range x {
+		d := (v - m) * scale
+		if !(d >= -cutoff) {
+			x[j] = 0
+			continue
+		}
+		e := Expf(max(d, expLo))
+		x[j] = e
+		z += float64(e)
+	}
+	return z
 }
 
 func expSumGo(x []float32, m float32) float64 {

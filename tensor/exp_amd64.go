@@ -16,6 +16,9 @@ func maxScaledAVX2(s *float32, n int, scale float32) float32
 func expSumAVX2(x *float32, n int, m float32) float64
 
 //go:noescape
+func expWeightsAVX2(x *float32, n int, m, scale, cutoff float32) float64
+
+//go:noescape
 func siluMulAVX2(gate, up *float32, n int)
 
 // vecExpAVX2 is fixed at start-up: the CPU does not change under us.
@@ -57,4 +60,12 @@ func expSum(x []float32, m float32) float64 {
 		return expSumGo(x, m)
 	}
 	return expSumAVX2(unsafe.SliceData(x), n8, m) + expSumGo(x[n8:], m)
+}
+
+func expWeights(x []float32, m, scale, cutoff float32) float64 {
+	n8 := len(x) &^ 7
+	if !vecExpAVX2 || n8 == 0 {
+		return expWeightsGo(x, m, scale, cutoff)
+	}
+	return expWeightsAVX2(unsafe.SliceData(x), n8, m, scale, cutoff) + expWeightsGo(x[n8:], m, scale, cutoff)
 }

@@ -111,6 +111,49 @@ expsumloop:
 	MOVSD        X13, ret+24(FP)
 	RET
 
+// func expWeightsAVX2(x *float32, n int, m, scale, cutoff float32) float64
+//
+// x[j] = exp((x[j]-m)*scale), or 0 where that argument is below -cutoff or
+// NaN (an ordered compare masks the lane); returns the sum in float64 as
+// expSumAVX2 does.
+TEXT ·expWeightsAVX2(SB), NOSPLIT, $0-40
+	MOVQ         x+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y15
+	VBROADCASTSS scale+20(FP), Y14
+	VBROADCASTSS cutoff+24(FP), Y11
+	VXORPS       Y10, Y10, Y10
+	VSUBPS       Y11, Y10, Y11 // -cutoff
+	VXORPD       Y13, Y13, Y13
+	VXORPD       Y12, Y12, Y12
+	EXPCONST
+
+expwloop:
+	VMOVUPS    (DI), Y0
+	VSUBPS     Y15, Y0, Y0
+	VMULPS     Y14, Y0, Y0
+	VCMPPS     $0x1d, Y11, Y0, Y9 // x >= -cutoff, false for NaN
+	VMAXPS     Y4, Y0, Y0
+	EXPPS
+	VANDPS     Y9, Y0, Y0
+	VMOVUPS    Y0, (DI)
+	VCVTPS2PD  X0, Y1
+	VADDPD     Y1, Y13, Y13
+	VEXTRACTF128 $1, Y0, X0
+	VCVTPS2PD  X0, Y1
+	VADDPD     Y1, Y12, Y12
+	ADDQ       $32, DI
+	SUBQ       $8, CX
+	JNZ        expwloop
+
+	VADDPD       Y12, Y13, Y13
+	VEXTRACTF128 $1, Y13, X0
+	VADDPD       X0, X13, X13
+	VHADDPD      X13, X13, X13
+	VZEROUPPER
+	MOVSD        X13, ret+32(FP)
+	RET
+
 // func siluMulAVX2(gate, up *float32, n int)
 //
 // g[j] = g[j] / (1 + exp(-g[j])) * u[j], eight at a time. -g is clamped to

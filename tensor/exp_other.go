@@ -9,3 +9,7 @@ func siluMul(g, u []float32) { siluMulGo(g, u) }
 func expSum(x []float32, m float32) float64 { return expSumGo(x, m) }
 
 func maxScaled(s []float32, scale float32) float32 { return maxScaledGo(s, scale) }
+
+func expWeights(x []float32, m, scale, cutoff float32) float64 {
+	return expWeightsGo(x, m, scale, cutoff)
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -205,6 +206,55 @@ func TestExpSum(t *testing.T) {
 	}
 	if got := ExpSum([]float32{0, float32(math.NaN()), float32(math.Inf(-1)), 0, 0, 0, 0, 0, float32(math.NaN())}, 0); math.Abs(got-6) > 1e-6 {
 		t.Errorf("NaN and -Inf terms: ExpSum = %v, want 6", got)
+	}
+}
+
+// TestExpWeights holds both kernels to a float64 reference term by term:
+// 3e-7 relative for the exponential, plus 1.2e-7 times the argument d for
+// the two float32 roundings of d = (x-m)*scale (each 6e-8 of d, which e^d
+// turns into a relative error),
+// and checks that masked (-Inf), NaN and far-below-cutoff logits weigh
+// exactly 0 at every temperature.
+func TestExpWeights(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := make([]float32, 1003)
+	m := float32(math.Inf(-1))
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 3)
+		m = max(m, x[i])
+	}
+	x[3], x[500], x[1001] = float32(math.Inf(-1)), float32(math.NaN()), float32(math.Inf(-1))
+	for _, k := range []struct {
+		name string
+		f    func(x []float32, m, scale, cutoff float32) float64
+	}{{"host", expWeights}, {"go", expWeightsGo}} {
+		for _, c := range []struct{ scale, cutoff float32 }{{1, 50}, {1 / 0.7, 50}, {1e5, 50}, {0.1, 1}} {
+			w := slices.Clone(x)
+			got := k.f(w, m, c.scale, c.cutoff)
+			var want, tol float64
+			for i, v := range x {
+				d := float64(v-m) * float64(c.scale)
+				var e float64
+				if d >= -float64(c.cutoff) {
+					e = math.Exp(d)
+				}
+				want += e
+				termTol := (3e-7 + 1.2e-7*math.Abs(d)) * e
+				tol += termTol
+				if e == 0 {
+					if w[i] != 0 {
+						t.Fatalf("%s scale %v: w[%d] = %v for logit %v, want 0", k.name, c.scale, i, w[i], v)
+					}
+					continue
+				}
+				if math.Abs(float64(w[i])-e) > termTol {
+					t.Fatalf("%s scale %v: w[%d] = %v, want %v", k.name, c.scale, i, w[i], e)
+				}
+			}
+			if math.Abs(got-want) > tol {
+				t.Errorf("%s scale %v: sum %v, want %v", k.name, c.scale, got, want)
+			}
+		}
 	}
 }
 
