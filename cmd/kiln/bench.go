@@ -92,6 +92,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	concurrency := fs.String("concurrency", "", "comma-separated client counts (e.g. 1,4,8): stream -n tokens per request through the HTTP server, run in-process on 127.0.0.1")
 	rounds := fs.Int("rounds", 2, "requests per client with --concurrency")
+	temperature := fs.Float64("temperature", 0, "with --concurrency: the requests' sampling temperature (0 greedy; OpenAI's default is 1, which draws from the whole vocabulary every token)")
 	kvType := kvTypeFlag(fs)
 	mmap := mmapFlag(fs)
 	batchTokens := batchTokensFlag(fs)
@@ -127,11 +128,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		if *threads < 0 || *prompt < 1 || *gen < 1 || *rounds < 1 || *prefix < 0 || *batchTokens < 1 {
-			return fmt.Errorf("bench: --threads and --prefix must be >= 0 and -p, -n, --rounds, --batch-tokens positive")
+		if *threads < 0 || *prompt < 1 || *gen < 1 || *rounds < 1 || *prefix < 0 || *batchTokens < 1 || !(*temperature >= 0 && *temperature <= 2) {
+			return fmt.Errorf("bench: --threads and --prefix must be >= 0 and -p, -n, --rounds, --batch-tokens positive, --temperature in [0, 2]")
 		}
 		return benchHTTP(ctx, httpBench{path: *modelPath, threads: *threads, kv: kv, mmap: *mmap, levels: levels, prompt: *prompt,
-			gen: *gen, rounds: *rounds, prefix: *prefix, batchTokens: *batchTokens, stepTarget: stepTarget(*stepTgt)}, *asJSON, stdout, stderr)
+			gen: *gen, rounds: *rounds, prefix: *prefix, batchTokens: *batchTokens, stepTarget: stepTarget(*stepTgt), temperature: *temperature}, *asJSON, stdout, stderr)
 	}
 	l, err := load(*modelPath, &model.Options{Workers: *threads, KV: kv}, placement(*mmap), stderr)
 	if err != nil {
@@ -408,6 +409,7 @@ type httpBench struct {
 	prompt, gen, rounds, prefix int
 	batchTokens                 int
 	stepTarget                  time.Duration
+	temperature                 float64
 }
 
 // parseLevels parses "1,4,8" into positive client counts.
@@ -482,7 +484,7 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 			text = fmt.Sprintf("%d %s", id, text)
 		}
 		b, _ := json.Marshal(map[string]any{
-			"model": m.ID, "prompt": text + tail, "max_tokens": gen, "temperature": 0, "stream": true,
+			"model": m.ID, "prompt": text + tail, "max_tokens": gen, "temperature": hb.temperature, "stream": true,
 			"ignore_eos": true, "logprobs": 1, "stream_options": map[string]any{"include_usage": true},
 			"logit_bias": silent,
 		})
@@ -519,8 +521,8 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 	if asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "model %s over HTTP, %d threads, per request a %d-word prompt (%d tokens) and %d generated tokens\n\n",
-		path, threads, prompt, res.Levels[0].PromptTokens, gen)
+	fmt.Fprintf(stdout, "model %s over HTTP, %d threads, per request a %d-word prompt (%d tokens) and %d generated tokens at temperature %g\n\n",
+		path, threads, prompt, res.Levels[0].PromptTokens, gen, hb.temperature)
 	if res.LoadAvg > float64(threads) {
 		fmt.Fprintf(stdout, "warning: load average %.1f exceeds %d threads: other processes shared the cores\n\n", res.LoadAvg, threads)
 	}

@@ -102,7 +102,7 @@ func TestBenchTable(t *testing.T) {
 func TestBenchConcurrency(t *testing.T) {
 	path := tinyModel(t, tensor.F32, false)
 	out, errOut, err := kiln(t, "bench", "--model", path, "--threads", "2", "-p", "8", "-n", "6",
-		"--concurrency", "1,3", "--rounds", "2", "--prefix", "30", "--batch-tokens", "4", "--json")
+		"--concurrency", "1,3", "--rounds", "2", "--prefix", "30", "--batch-tokens", "4", "--temperature", "1", "--json")
 	if err != nil {
 		t.Fatalf("kiln bench --concurrency: %v\n%s", err, errOut)
 	}
@@ -144,6 +144,11 @@ func TestBenchConcurrency(t *testing.T) {
 	}
 	if _, _, err := kiln(t, "bench", "--model", path, "--concurrency", "1", "--batch-tokens", "0"); err == nil {
 		t.Error("--batch-tokens 0: no error")
+	}
+	for _, bad := range []string{"-1", "2.5", "NaN"} {
+		if _, _, err := kiln(t, "bench", "--model", path, "--concurrency", "1", "--temperature", bad); err == nil {
+			t.Errorf("--temperature %s: no error", bad)
+		}
 	}
 }
 
