@@ -260,28 +260,24 @@ pk81block:
 // an input costs one load per run instead of three: the kernel was bound by
 // loads (+20% on one core, bit for bit the same sums).
 #define PK8RUN4(yo, wo) \
-	VMOVDQU      wo(SI), Y0;       \
-	VPABSB       Y0, Y1;           \
-	VPBROADCASTD yo(DI), Y2;       \
-	VPBROADCASTD yo(R8), Y3;       \
+	VMOVDQU wo(SI), Y0;             \
+	VPABSB  Y0, Y1;                 \
+	PK8PAIR(yo, DI, R8, Y4, Y5);    \
+	PK8PAIR(yo, R9, AX, Y6, Y7)
+
+// PK8PAIR is PK8RUN4's work for two inputs (quants at yo(ya), yo(yb);
+// accumulators acca, accb), interleaved so their chains overlap.
+#define PK8PAIR(yo, ya, yb, acca, accb) \
+	VPBROADCASTD yo(ya), Y2;       \
+	VPBROADCASTD yo(yb), Y3;       \
 	VPSIGNB      Y0, Y2, Y2;       \
 	VPSIGNB      Y0, Y3, Y3;       \
 	VPMADDUBSW   Y2, Y1, Y2;       \
 	VPMADDUBSW   Y3, Y1, Y3;       \
 	VPMADDWD     Y15, Y2, Y2;      \
 	VPMADDWD     Y15, Y3, Y3;      \
-	VPADDD       Y2, Y4, Y4;       \
-	VPADDD       Y3, Y5, Y5;       \
-	VPBROADCASTD yo(R9), Y2;       \
-	VPBROADCASTD yo(AX), Y3;       \
-	VPSIGNB      Y0, Y2, Y2;       \
-	VPSIGNB      Y0, Y3, Y3;       \
-	VPMADDUBSW   Y2, Y1, Y2;       \
-	VPMADDUBSW   Y3, Y1, Y3;       \
-	VPMADDWD     Y15, Y2, Y2;      \
-	VPMADDWD     Y15, Y3, Y3;      \
-	VPADDD       Y2, Y6, Y6;       \
-	VPADDD       Y3, Y7, Y7
+	VPADDD       Y2, acca, acca;   \
+	VPADDD       Y3, accb, accb
 
 // PK8SCALE adds input j's block (int32 sums in acc) times its scale at d
 // and the rows' scales (Y12) to facc.
