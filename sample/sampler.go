@@ -204,7 +204,12 @@ func (s *Sampler) markSeen(id int) {
 // when every allowed token has logit -Inf or NaN, it returns the lowest
 // allowed id.
 func (s *Sampler) Sample(logits []float32, allowed []bool) int {
-	buf := s.adjust(logits, allowed)
+	buf := logits
+	// Only greedy decoding with nothing to adjust reads the logits as they
+	// are; everything else works on a copy it may overwrite.
+	if s.temp != 0 || allowed != nil || len(s.bias) > 0 || s.repPen != 0 || s.outCount != nil {
+		buf = s.adjust(logits, allowed)
+	}
 	best, bestV := argmax(buf)
 	first := -1
 	if best < 0 {
