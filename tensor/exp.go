@@ -56,11 +56,10 @@ func ExpScores(s []float32, scale float32) float32 {
 	return expScores(s, scale, maxScaled(s, scale))
 }
 
-// Max returns the largest element of s (-Inf when s is empty). When s holds
-// NaNs the result is NaN or the largest of the other elements, depending on
-// the kernel; callers that care check for NaN and look again. Samplers take
-// the largest logit of a 150k vocabulary on every token, which a compare
-// per element in Go made as costly as the model's smallest matrix product.
+// Max returns the largest element of s: -Inf when s is empty and NaN when
+// any element is NaN, as Go's max. Samplers take the largest logit of a
+// 150k vocabulary on every token, which a compare per element in Go made as
+// costly as the model's smallest matrix product.
 func Max(s []float32) float32 { return maxScaled(s, 1) }
 
 // maxScaledGo is the largest scale*s[j] (-Inf for none; NaN if any is NaN).
