@@ -27,7 +27,9 @@ GLOBL pkones<>(SB), RODATA|NOPTR, $32
 // PKDECODE splits the block at SI into the eight rows' fp16 scales as
 // float32 (Y14) and the nibble vectors Y0..Y7: Yk the low and Y(4+k) the
 // high nibbles of the k-th run, elements 4k..4k+3 and 16+4k..16+4k+3.
-#define PKDECODE \
+//
+// mask is the 0x0f byte mask, a register where the kernel has one free.
+#define PKDECODE(mask) \
 	VCVTPH2PS (SI), Y14;       \
 	VMOVDQU   16(SI), Y0;      \
 	VMOVDQU   48(SI), Y1;      \
@@ -37,19 +39,20 @@ GLOBL pkones<>(SB), RODATA|NOPTR, $32
 	VPSRLW    $4, Y1, Y5;      \
 	VPSRLW    $4, Y2, Y6;      \
 	VPSRLW    $4, Y3, Y7;      \
-	VPAND     pk0f<>(SB), Y0, Y0; \
-	VPAND     pk0f<>(SB), Y1, Y1; \
-	VPAND     pk0f<>(SB), Y2, Y2; \
-	VPAND     pk0f<>(SB), Y3, Y3; \
-	VPAND     pk0f<>(SB), Y4, Y4; \
-	VPAND     pk0f<>(SB), Y5, Y5; \
-	VPAND     pk0f<>(SB), Y6, Y6; \
-	VPAND     pk0f<>(SB), Y7, Y7
+	VPAND     mask, Y0, Y0; \
+	VPAND     mask, Y1, Y1; \
+	VPAND     mask, Y2, Y2; \
+	VPAND     mask, Y3, Y3; \
+	VPAND     mask, Y4, Y4; \
+	VPAND     mask, Y5, Y5; \
+	VPAND     mask, Y6, Y6; \
+	VPAND     mask, Y7, Y7
 
 // PKINPUT multiplies the decoded block with the input block whose 32 quants
 // start at register y, whose scale is at d and whose quant sum is at s, and adds the
-// eight rows' products to acc, using Y12, Y13 and Y15.
-#define PKINPUT(y, d, s, acc) \
+// eight rows' products to acc, using Y12, Y13 and Y15; ones holds the int16
+// ones (a register where the kernel has one free, else memory).
+#define PKINPUT(y, d, s, acc, ones) \
 	VPBROADCASTD 0(y), Y15;        \
 	VPMADDUBSW   Y15, Y0, Y12;    \
 	VPBROADCASTD 4(y), Y15;        \
@@ -73,7 +76,7 @@ GLOBL pkones<>(SB), RODATA|NOPTR, $32
 	VPBROADCASTD 28(y), Y15;       \
 	VPMADDUBSW   Y15, Y7, Y13;    \
 	VPADDW       Y13, Y12, Y12;   \
-	VPMADDWD     pkones<>(SB), Y12, Y12; \
+	VPMADDWD     ones, Y12, Y12;  \
 	VPBROADCASTD s, Y15;          \
 	VPSLLD       $3, Y15, Y15;    \
 	VPSUBD       Y15, Y12, Y12;   \
@@ -87,6 +90,8 @@ TEXT ·packedQ4_0AVX2(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ groups+8(FP), R10
 	MOVQ out+48(FP), R14
+	VMOVDQU pk0f<>(SB), Y9
+	VMOVDQU pkones<>(SB), Y10
 
 pk1group:
 	MOVQ   y+24(FP), DI
@@ -102,8 +107,8 @@ pk1block:
 	PREFETCHT0 512(SI)
 	PREFETCHT0 576(SI)
 	PREFETCHT0 640(SI)
-	PKDECODE
-	PKINPUT(DI, (BX), (R12), Y8)
+	PKDECODE(Y9)
+	PKINPUT(DI, (BX), (R12), Y8, Y10)
 	ADDQ $144, SI
 	ADDQ $32, DI
 	ADDQ $4, BX
@@ -148,11 +153,11 @@ pk4block:
 	PREFETCHT0 0(SI)(R13*1)
 	PREFETCHT0 64(SI)(R13*1)
 	PREFETCHT0 128(SI)(R13*1)
-	PKDECODE
-	PKINPUT(DI, (BX), (R12), Y8)
-	PKINPUT(R8, 4(BX), 4(R12), Y9)
-	PKINPUT(R9, 8(BX), 8(R12), Y10)
-	PKINPUT(AX, 12(BX), 12(R12), Y11)
+	PKDECODE(pk0f<>(SB))
+	PKINPUT(DI, (BX), (R12), Y8, pkones<>(SB))
+	PKINPUT(R8, 4(BX), 4(R12), Y9, pkones<>(SB))
+	PKINPUT(R9, 8(BX), 8(R12), Y10, pkones<>(SB))
+	PKINPUT(AX, 12(BX), 12(R12), Y11, pkones<>(SB))
 	ADDQ $144, SI
 	ADDQ $32, DI
 	ADDQ $32, R8
