@@ -204,10 +204,10 @@ func (s *Sampler) markSeen(id int) {
 // when every allowed token has logit -Inf or NaN, it returns the lowest
 // allowed id.
 func (s *Sampler) Sample(logits []float32, allowed []bool) int {
-	buf := logits
 	// Only greedy decoding with nothing to adjust reads the logits as they
 	// are; everything else works on a copy it may overwrite.
-	if s.temp != 0 || allowed != nil || len(s.bias) > 0 || s.repPen != 0 || s.outCount != nil {
+	buf := logits
+	if s.temp != 0 || !s.unadjusted(allowed) {
 		buf = s.adjust(logits, allowed)
 	}
 	best, bestV := argmax(buf)
@@ -276,6 +276,12 @@ func argmax(buf []float32) (int, float32) {
 		}
 	}
 	return best, bestV
+}
+
+// unadjusted reports that adjust would return an exact copy of the logits:
+// no bias, no penalties, no mask.
+func (s *Sampler) unadjusted(allowed []bool) bool {
+	return allowed == nil && len(s.bias) == 0 && s.repPen == 0 && s.outCount == nil
 }
 
 // adjust writes the logits after bias, penalties and mask into the sampler's

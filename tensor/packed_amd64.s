@@ -24,6 +24,15 @@ DATA pkones<>+16(SB)/8, $0x0001000100010001
 DATA pkones<>+24(SB)/8, $0x0001000100010001
 GLOBL pkones<>(SB), RODATA|NOPTR, $32
 
+// PKSCALE converts the int32 block sums in isum to float32 and adds them,
+// times the input block's scale at d and the eight rows' scales in scales,
+// to facc (tmp is clobbered). Every packed kernel ends a block with it.
+#define PKSCALE(isum, d, scales, tmp, facc) \
+	VCVTDQ2PS    isum, isum;      \
+	VBROADCASTSS d, tmp;          \
+	VMULPS       scales, tmp, tmp; \
+	VFMADD231PS  tmp, isum, facc
+
 // PKDECODE splits the block at SI into the eight rows' fp16 scales as
 // float32 (Y14) and the nibble vectors Y0..Y7: Yk the low and Y(4+k) the
 // high nibbles of the k-th run, elements 4k..4k+3 and 16+4k..16+4k+3.
@@ -80,10 +89,7 @@ GLOBL pkones<>(SB), RODATA|NOPTR, $32
 	VPBROADCASTD s, Y15;          \
 	VPSLLD       $3, Y15, Y15;    \
 	VPSUBD       Y15, Y12, Y12;   \
-	VCVTDQ2PS    Y12, Y12;        \
-	VBROADCASTSS d, Y15;          \
-	VMULPS       Y14, Y15, Y15;   \
-	VFMADD231PS  Y15, Y12, acc
+	PKSCALE(Y12, d, Y14, Y15, acc)
 
 // func packedQ4_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
 TEXT ·packedQ4_0AVX2(SB), NOSPLIT, $0-56
@@ -217,10 +223,7 @@ pk4block:
 	PK8RUN(y, 20, 176, Y5);        \
 	PK8RUN(y, 24, 208, Y6);        \
 	PK8RUN(y, 28, 240, Y7);        \
-	VCVTDQ2PS    Y12, Y12;         \
-	VBROADCASTSS d, Y15;           \
-	VMULPS       Y14, Y15, Y15;    \
-	VFMADD231PS  Y15, Y12, acc
+	PKSCALE(Y12, d, Y14, Y15, acc)
 
 // func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, out *float32)
 TEXT ·packedQ8_0AVX2(SB), NOSPLIT, $0-48
@@ -284,14 +287,6 @@ pk81block:
 	VPADDD       Y2, acca, acca;   \
 	VPADDD       Y3, accb, accb
 
-// PK8SCALE adds input j's block (int32 sums in acc) times its scale at d
-// and the rows' scales (Y12) to facc.
-#define PK8SCALE(acc, d, facc) \
-	VCVTDQ2PS    acc, acc;         \
-	VBROADCASTSS d, Y13;           \
-	VMULPS       Y12, Y13, Y13;    \
-	VFMADD231PS  Y13, acc, facc
-
 // func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, out *float32, ostride, pf int)
 TEXT ·packedQ8_0x4AVX2(SB), NOSPLIT, $0-72
 	MOVQ    w+0(FP), SI
@@ -334,10 +329,10 @@ pk84block:
 	PK8RUN4(24, 208)
 	PK8RUN4(28, 240)
 	VCVTPH2PS (SI), Y12
-	PK8SCALE(Y4, (BX), Y8)
-	PK8SCALE(Y5, 4(BX), Y9)
-	PK8SCALE(Y6, 8(BX), Y10)
-	PK8SCALE(Y7, 12(BX), Y11)
+	PKSCALE(Y4, (BX), Y12, Y13, Y8)
+	PKSCALE(Y5, 4(BX), Y12, Y13, Y9)
+	PKSCALE(Y6, 8(BX), Y12, Y13, Y10)
+	PKSCALE(Y7, 12(BX), Y12, Y13, Y11)
 	ADDQ $272, SI
 	ADDQ $32, DI
 	ADDQ $32, R8
