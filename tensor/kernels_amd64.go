@@ -3,6 +3,7 @@
 package tensor
 
 import (
+	"maps"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -160,19 +161,35 @@ func blocks4AVX2(bb, be int, asm func(*byte, *float32, int, int, *[4]float32)) r
 	}
 }
 
-// activeKernels is the kernel set MatMul uses, chosen once for this CPU.
-var activeKernels = func() *kernelSet {
-	if avx2OK() {
-		return avx2Kernels
-	}
-	return portableKernels
+// vnniKernels are avx2Kernels with the packed Q4_0 and Q8_0 kernels of
+// CPUs with AVX512-VNNI (on 256-bit registers): one vpdpbusd does the work
+// of AVX2's vpmaddubsw, vpmaddwd and vpaddd, which bounded batches and
+// prefill of those types by arithmetic. Their outputs are bit for bit the
+// AVX2 set's.
+var vnniKernels = func() *kernelSet {
+	ks := *avx2Kernels
+	ks.name = "avx512vnni"
+	ks.packed = maps.Clone(avx2Kernels.packed)
+	ks.packed[Q4_0] = vnniPackedQ4_0
+	ks.packed[Q8_0] = vnniPackedQ8_0
+	return &ks
 }()
+
+// activeKernels is the kernel set MatMul uses, chosen once for this CPU.
+var activeKernels = hostKernels()[0]
 
 func avx2OK() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && hasF16C() }
 
-// hostKernels lists the kernel sets this host can run, for tests.
+func vnniOK() bool {
+	return avx2OK() && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+}
+
+// hostKernels lists the kernel sets this host can run, fastest first.
 func hostKernels() []*kernelSet {
-	if avx2OK() {
+	switch {
+	case vnniOK():
+		return []*kernelSet{vnniKernels, avx2Kernels, portableKernels}
+	case avx2OK():
 		return []*kernelSet{avx2Kernels, portableKernels}
 	}
 	return []*kernelSet{portableKernels}

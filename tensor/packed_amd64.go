@@ -82,6 +82,52 @@ var avx2PackedQ8_0 = &packedKernels{
 	},
 }
 
+//go:noescape
+func packedQ4_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ8_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+
+// vnniPacked returns the packed kernels of the VNNI set for a type of
+// bb bytes per group and block, with the bounds checks of avx2Packed.
+func vnniPacked(bb int, one func(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32),
+	four func(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)) *packedKernels {
+	return &packedKernels{
+		one: func(out []float32, w []byte, groups, nb int, a actView) {
+			if packedEmpty(out, 0, 1, groups, nb) {
+				return
+			}
+			out = out[:groups*packRows]
+			w = w[:groups*nb*bb]
+			y, d, is := a.qs[:32*nb], a.d[:nb], a.is[:nb]
+			one(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(is), unsafe.SliceData(out))
+		},
+		four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+			if packedEmpty(out, ostride, 4, groups, nb) {
+				return
+			}
+			cols := a.cols
+			out = out[:3*ostride+groups*packRows]
+			w = w[:groups*nb*bb]
+			y := a.qs[i*cols : 3*cols+i*cols+32*nb]
+			d4 := a.d4[i*nb : (i+4)*nb]
+			is4 := a.is4[i*nb : (i+4)*nb]
+			four(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
+		},
+	}
+}
+
+var (
+	vnniPackedQ4_0 = vnniPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI)
+	vnniPackedQ8_0 = vnniPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI)
+)
+
 // prefetchDistance is how far ahead of its reads a four-input kernel
 // prefetches weights: one tile, so that while a batch makes its passes over
 // a tile in L1 the next tile comes in from memory (with a prefetch a few

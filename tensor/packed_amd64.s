@@ -351,3 +351,277 @@ pk84block:
 	JNZ     pk84group
 	VZEROUPPER
 	RET
+
+// Packed Q4_0 and Q8_0 kernels for CPUs with AVX512-VNNI, used on 256-bit
+// registers (AVX512VL), so no 512-bit frequency license is taken. Layouts
+// and lanes are those of packed_amd64.s; what changes is the multiply.
+// vpdpbusd multiplies unsigned bytes by signed bytes and adds each group of
+// four products to an int32 lane in one instruction, where AVX2 needs
+// vpmaddubsw, vpmaddwd and vpaddd, and its EVEX form broadcasts the four
+// input quants from memory itself. The int32 sums, and so every output,
+// are bit for bit those of the AVX2 kernels.
+//
+// Q8_0 weights are signed: each run is made unsigned by flipping its sign
+// bits (w XOR 0x80 = w + 128), one instruction shared by all inputs, and
+// 128 times the input block's quant sum comes off at the end of the block,
+// as Q4_0's offset 8 does.
+//
+// Each input has two int32 accumulators (even and odd runs) so that the
+// chains of dependent vpdpbusd are short enough for two to issue a cycle.
+
+DATA pk80<>+0(SB)/8, $0x8080808080808080
+DATA pk80<>+8(SB)/8, $0x8080808080808080
+DATA pk80<>+16(SB)/8, $0x8080808080808080
+DATA pk80<>+24(SB)/8, $0x8080808080808080
+GLOBL pk80<>(SB), RODATA|NOPTR, $32
+
+// VNSCALE ends a block for one input: it adds the odd-run sums odd to even,
+// takes shift-scaled input sum at s off (the weights' offset, 8 = 1<<3 for
+// Q4_0, 128 = 1<<7 for Q8_0), and scales the result into facc as PKSCALE
+// does (tmp is clobbered).
+#define VNSCALE(even, odd, s, shift, d, scales, tmp, facc) \
+	VPADDD       odd, even, even;  \
+	VPBROADCASTD s, tmp;           \
+	VPSLLD       shift, tmp, tmp;  \
+	VPSUBD       tmp, even, even;  \
+	VCVTDQ2PS    even, even;       \
+	VBROADCASTSS d, tmp;           \
+	VMULPS       scales, tmp, tmp; \
+	VFMADD231PS  tmp, even, facc
+
+// VNQ4INPUT multiplies the decoded Q4_0 block (PKDECODE: nibbles in
+// Y0..Y7, scales in Y14) by the input block whose quants start at y and
+// adds the eight rows' products to facc; even and odd are its int32
+// accumulators.
+#define VNQ4INPUT(y, s, d, even, odd, facc) \
+	VPXORD        even, even, even; \
+	VPXORD        odd, odd, odd;    \
+	VPDPBUSD.BCST 0(y), Y0, even;   \
+	VPDPBUSD.BCST 4(y), Y1, odd;    \
+	VPDPBUSD.BCST 8(y), Y2, even;   \
+	VPDPBUSD.BCST 12(y), Y3, odd;   \
+	VPDPBUSD.BCST 16(y), Y4, even;  \
+	VPDPBUSD.BCST 20(y), Y5, odd;   \
+	VPDPBUSD.BCST 24(y), Y6, even;  \
+	VPDPBUSD.BCST 28(y), Y7, odd;   \
+	VNSCALE(even, odd, s, $3, d, Y14, Y13, facc)
+
+// func packedQ4_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+TEXT ·packedQ4_0VNNI(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+8(FP), R10
+	MOVQ    out+48(FP), R14
+	VMOVDQU pk0f<>(SB), Y9
+
+vq1group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   is+40(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+
+vq1block:
+	PREFETCHT0 512(SI)
+	PREFETCHT0 576(SI)
+	PREFETCHT0 640(SI)
+	PKDECODE(Y9)
+	VNQ4INPUT(DI, (R12), (BX), Y10, Y11, Y8)
+	ADDQ $144, SI
+	ADDQ $32, DI
+	ADDQ $4, BX
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  vq1block
+
+	VMOVUPS Y8, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     vq1group
+	VZEROUPPER
+	RET
+
+// func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+TEXT ·packedQ4_0x4VNNI(SB), NOSPLIT, $0-80
+	MOVQ    w+0(FP), SI
+	MOVQ    pf+72(FP), R13
+	MOVQ    groups+8(FP), R10
+	MOVQ    ystride+32(FP), DX
+	MOVQ    out+56(FP), R14
+	MOVQ    ostride+64(FP), R15
+	LEAQ    (R15)(R15*2), R11
+	VMOVDQU pk0f<>(SB), Y15
+
+vq4group:
+	MOVQ   y+24(FP), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (DI)(DX*2), R9
+	LEAQ   (R8)(DX*2), AX
+	MOVQ   d4+40(FP), BX
+	MOVQ   is4+48(FP), R12
+	MOVQ   nb+16(FP), CX
+	VPXORD Y24, Y24, Y24
+	VPXORD Y25, Y25, Y25
+	VPXORD Y26, Y26, Y26
+	VPXORD Y27, Y27, Y27
+
+vq4block:
+	PREFETCHT0 0(SI)(R13*1)
+	PREFETCHT0 64(SI)(R13*1)
+	PREFETCHT0 128(SI)(R13*1)
+	PKDECODE(Y15)
+	VNQ4INPUT(DI, (R12), (BX), Y16, Y17, Y24)
+	VNQ4INPUT(R8, 4(R12), 4(BX), Y18, Y19, Y25)
+	VNQ4INPUT(R9, 8(R12), 8(BX), Y20, Y21, Y26)
+	VNQ4INPUT(AX, 12(R12), 12(BX), Y22, Y23, Y27)
+	ADDQ $144, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, AX
+	ADDQ $16, BX
+	ADDQ $16, R12
+	DECQ CX
+	JNZ  vq4block
+
+	VMOVUPS Y24, (R14)
+	VMOVUPS Y25, (R14)(R15*1)
+	VMOVUPS Y26, (R14)(R15*2)
+	VMOVUPS Y27, (R14)(R11*1)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     vq4group
+	VZEROUPPER
+	RET
+
+// VN8RUN adds to acc the products of the Q8_0 run at wo(SI), made
+// unsigned in wreg, with the input quants at yo(y).
+#define VN8RUN(y, yo, wo, wreg, acc) \
+	VPXOR         wo(SI), Y15, wreg; \
+	VPDPBUSD.BCST yo(y), wreg, acc
+
+// func packedQ8_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+TEXT ·packedQ8_0VNNI(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+8(FP), R10
+	MOVQ    out+48(FP), R14
+	VMOVDQU pk80<>(SB), Y15
+
+vn81group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   is+40(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+
+vn81block:
+	PREFETCHT0 512(SI)
+	PREFETCHT0 576(SI)
+	PREFETCHT0 640(SI)
+	PREFETCHT0 704(SI)
+	PREFETCHT0 768(SI)
+	VPXOR     Y4, Y4, Y4
+	VPXOR     Y5, Y5, Y5
+	VN8RUN(DI, 0, 16, Y0, Y4)
+	VN8RUN(DI, 4, 48, Y1, Y5)
+	VN8RUN(DI, 8, 80, Y2, Y4)
+	VN8RUN(DI, 12, 112, Y3, Y5)
+	VN8RUN(DI, 16, 144, Y0, Y4)
+	VN8RUN(DI, 20, 176, Y1, Y5)
+	VN8RUN(DI, 24, 208, Y2, Y4)
+	VN8RUN(DI, 28, 240, Y3, Y5)
+	VCVTPH2PS (SI), Y12
+	VNSCALE(Y4, Y5, (R12), $7, (BX), Y12, Y13, Y8)
+	ADDQ $272, SI
+	ADDQ $32, DI
+	ADDQ $4, BX
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  vn81block
+
+	VMOVUPS Y8, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     vn81group
+	VZEROUPPER
+	RET
+
+// VN8RUN4 adds run k's products with the four inputs to their
+// accumulators a0..a3 (even or odd runs), the weights made unsigned once in
+// wreg.
+#define VN8RUN4(yo, wo, wreg, a0, a1, a2, a3) \
+	VPXOR         wo(SI), Y15, wreg; \
+	VPDPBUSD.BCST yo(DI), wreg, a0;  \
+	VPDPBUSD.BCST yo(R8), wreg, a1;  \
+	VPDPBUSD.BCST yo(R9), wreg, a2;  \
+	VPDPBUSD.BCST yo(AX), wreg, a3
+
+// func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+TEXT ·packedQ8_0x4VNNI(SB), NOSPLIT, $0-80
+	MOVQ    w+0(FP), SI
+	MOVQ    pf+72(FP), R13
+	MOVQ    groups+8(FP), R10
+	MOVQ    ystride+32(FP), DX
+	MOVQ    out+56(FP), R14
+	MOVQ    ostride+64(FP), R15
+	LEAQ    (R15)(R15*2), R11
+	VMOVDQU pk80<>(SB), Y15
+
+vn84group:
+	MOVQ   y+24(FP), DI
+	LEAQ   (DI)(DX*1), R8
+	LEAQ   (DI)(DX*2), R9
+	LEAQ   (R8)(DX*2), AX
+	MOVQ   d4+40(FP), BX
+	MOVQ   is4+48(FP), R12
+	MOVQ   nb+16(FP), CX
+	VPXORD Y16, Y16, Y16
+	VPXORD Y17, Y17, Y17
+	VPXORD Y18, Y18, Y18
+	VPXORD Y19, Y19, Y19
+
+vn84block:
+	PREFETCHT0 0(SI)(R13*1)
+	PREFETCHT0 64(SI)(R13*1)
+	PREFETCHT0 128(SI)(R13*1)
+	PREFETCHT0 192(SI)(R13*1)
+	PREFETCHT0 256(SI)(R13*1)
+	VPXOR     Y4, Y4, Y4
+	VPXOR     Y5, Y5, Y5
+	VPXOR     Y6, Y6, Y6
+	VPXOR     Y7, Y7, Y7
+	VPXOR     Y8, Y8, Y8
+	VPXOR     Y9, Y9, Y9
+	VPXOR     Y10, Y10, Y10
+	VPXOR     Y11, Y11, Y11
+	VN8RUN4(0, 16, Y0, Y4, Y5, Y6, Y7)
+	VN8RUN4(4, 48, Y1, Y8, Y9, Y10, Y11)
+	VN8RUN4(8, 80, Y0, Y4, Y5, Y6, Y7)
+	VN8RUN4(12, 112, Y1, Y8, Y9, Y10, Y11)
+	VN8RUN4(16, 144, Y0, Y4, Y5, Y6, Y7)
+	VN8RUN4(20, 176, Y1, Y8, Y9, Y10, Y11)
+	VN8RUN4(24, 208, Y0, Y4, Y5, Y6, Y7)
+	VN8RUN4(28, 240, Y1, Y8, Y9, Y10, Y11)
+	VCVTPH2PS (SI), Y12
+	VNSCALE(Y4, Y8, (R12), $7, (BX), Y12, Y13, Y16)
+	VNSCALE(Y5, Y9, 4(R12), $7, 4(BX), Y12, Y13, Y17)
+	VNSCALE(Y6, Y10, 8(R12), $7, 8(BX), Y12, Y13, Y18)
+	VNSCALE(Y7, Y11, 12(R12), $7, 12(BX), Y12, Y13, Y19)
+	ADDQ $272, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, AX
+	ADDQ $16, BX
+	ADDQ $16, R12
+	DECQ CX
+	JNZ  vn84block
+
+	VMOVUPS Y16, (R14)
+	VMOVUPS Y17, (R14)(R15*1)
+	VMOVUPS Y18, (R14)(R15*2)
+	VMOVUPS Y19, (R14)(R11*1)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     vn84group
+	VZEROUPPER
+	RET

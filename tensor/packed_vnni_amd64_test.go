@@ -1,0 +1,68 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0 and Q8_0 kernels to
+// the AVX2 ones bit for bit, for one and four inputs: their int32 block
+// sums are exact in both, and the scaling is the same instructions, so a
+// model's outputs do not depend on which of the two sets a CPU picks.
+// Weights are random bytes (Q8_0 quants of -128 included, which the VNNI
+// kernels' offset of 128 maps to 0) and inputs reach the quant extremes.
+func TestPackedVNNIMatchesAVX2(t *testing.T) {
+	if !vnniOK() {
+		t.Skip("no AVX512-VNNI on this CPU")
+	}
+	for _, typ := range []Type{Q4_0, Q8_0} {
+		for _, c := range []struct{ groups, nb int }{{1, 1}, {3, 2}, {2, 9}, {5, 64}} {
+			t.Run(fmt.Sprintf("%s/g%d/nb%d", typ, c.groups, c.nb), func(t *testing.T) {
+				const n = 8
+				rows, cols := c.groups*packRows, c.nb*32
+				rng := rand.New(rand.NewPCG(uint64(c.groups), uint64(c.nb)))
+				m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, _ = Repack(m)
+				x := make([]float32, n*cols)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+					if i%97 == 0 {
+						x[i] = float32(math.Copysign(50, float64(x[i])))
+					}
+				}
+				var a qacts
+				a.alloc(Q8_0, n, cols)
+				a.quantize(x, 0, n, portableKernels)
+				a.interleave(n, false)
+				run := func(pk *packedKernels) (one, four []float32) {
+					// Outputs rows+3 apart, to catch a kernel that ignores ostride.
+					stride := rows + 3
+					one, four = make([]float32, n*stride), make([]float32, n*stride)
+					for i := 0; i < n; i++ {
+						pk.one(one[i*stride:i*stride+rows], m.Data, c.groups, c.nb, a.view(i))
+					}
+					pk.four(four, stride, m.Data, c.groups, c.nb, &a, 0)
+					pk.four(four[4*stride:], stride, m.Data, c.groups, c.nb, &a, 4)
+					return one, four
+				}
+				wantOne, wantFour := run(avx2Kernels.packed[typ])
+				gotOne, gotFour := run(vnniKernels.packed[typ])
+				for j := range wantOne {
+					if math.Float32bits(gotOne[j]) != math.Float32bits(wantOne[j]) {
+						t.Fatalf("one input, output %d: VNNI %v, AVX2 %v", j, gotOne[j], wantOne[j])
+					}
+					if math.Float32bits(gotFour[j]) != math.Float32bits(wantFour[j]) {
+						t.Fatalf("four inputs, output %d: VNNI %v, AVX2 %v", j, gotFour[j], wantFour[j])
+					}
+				}
+			})
+		}
+	}
+}
