@@ -2,8 +2,8 @@
 // inference: memory read bandwidth, which bounds decoding (every weight is
 // read once per token), and arithmetic throughput, which bounds prefill
 // (every weight is multiplied with every prompt token): float32 FMA for
-// float weights, 8-bit integer multiply-adds (PeakInt8) for quantized
-// weights on the integer route. Kiln's own speed is reported as a share of
+// float weights, 8-bit integer multiply-adds (PeakInt8, or PeakVNNI where
+// the kernels use AVX512-VNNI) for quantized weights on the integer route. Kiln's own speed is reported as a share of
 // these limits measured on the same machine at the same thread count,
 // because absolute tokens/s mean little across machines.
 package bench
@@ -78,6 +78,17 @@ func Peak(ctx context.Context, threads int, d time.Duration) (float64, error) {
 // against it.
 func PeakInt8(ctx context.Context, threads int, d time.Duration) (float64, error) {
 	return peak(ctx, "int8 peak", threads, d, int8Chunk)
+}
+
+// PeakVNNI is PeakInt8 for CPUs with AVX512-VNNI, whose vpdpbusd does an
+// 8-bit dot product of four pairs into an int32 lane in one instruction
+// (on 256-bit registers, as Kiln's VNNI kernels use it): the peak of the
+// route quantized types with VNNI kernels take. It fails on other CPUs.
+func PeakVNNI(ctx context.Context, threads int, d time.Duration) (float64, error) {
+	if !hasVNNI {
+		return 0, fmt.Errorf("bench: vnni peak: this CPU has no AVX512-VNNI")
+	}
+	return peak(ctx, "vnni peak", threads, d, vnniChunk)
 }
 
 // peak runs chunk on threads goroutines for about d and returns the total

@@ -62,6 +62,28 @@ func TestInt8Chunk(t *testing.T) {
 	}
 }
 
+// TestVNNIChunk checks the VNNI loop's exact result where the CPU has
+// the instructions (each of 10 chains gains 4 per lane per iteration; two
+// are summed), and that PeakVNNI refuses to measure elsewhere.
+func TestVNNIChunk(t *testing.T) {
+	if !hasVNNI {
+		if _, err := PeakVNNI(context.Background(), 1, time.Millisecond); err == nil {
+			t.Error("PeakVNNI without AVX512-VNNI: no error")
+		}
+		t.Skip("no AVX512-VNNI on this CPU")
+	}
+	for _, n := range []int{1, 100, 1000} {
+		ops, r := vnniChunk(n)
+		if ops != float64(n)*10*64 || r != float32(8*n) {
+			t.Errorf("vnniChunk(%d) = %v ops, lane sum %v; want %d, %d", n, ops, r, n*640, 8*n)
+		}
+	}
+	pv, err := PeakVNNI(context.Background(), 2, 5*time.Millisecond)
+	if err != nil || pv < 1e7 || pv > 1e14 {
+		t.Errorf("PeakVNNI(2) = %g op/s, %v; want within [1e7, 1e14]", pv, err)
+	}
+}
+
 func TestBandwidthAndPeak(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {

@@ -17,6 +17,9 @@ func fmaAVX2(x *[8]float32, n int)
 //go:noescape
 func int8AVX2(n int) int32
 
+//go:noescape
+func int8VNNI(n int) int32
+
 // int8Accumulators is the number of independent chains in int8AVX2, each
 // step 32 byte products.
 const int8Accumulators = 6
@@ -25,7 +28,14 @@ const int8Accumulators = 6
 // enough to hide a 4-cycle FMA latency on two FMA ports.
 const fmaAccumulators = 10
 
-var hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// vnniAccumulators is the number of independent chains in int8VNNI, each
+// step 32 byte products.
+const vnniAccumulators = 10
+
+var (
+	hasAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasVNNI = hasAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+)
 
 // scan sums b (len a multiple of scanAlign) as uint64 words with the vector
 // kernel when the CPU has one: a scalar loop cannot saturate DRAM from one core.
@@ -58,6 +68,12 @@ func int8Chunk(n int) (float64, float32) {
 		return int8Generic(n)
 	}
 	return float64(n) * int8Accumulators * 32 * 2, float32(int8AVX2(n))
+}
+
+// vnniChunk is int8Chunk for AVX512-VNNI's dot products; only called
+// where the CPU has them.
+func vnniChunk(n int) (float64, float32) {
+	return float64(n) * vnniAccumulators * 32 * 2, float32(int8VNNI(n))
 }
 
 func hasWideFMA() bool { return hasAVX2 }

@@ -108,6 +108,22 @@ func IntegerRoute(t Type) bool {
 	return ok
 }
 
+// Route names the arithmetic that bounds MatMul on weights of type t, as
+// the model loader leaves them (packed where the type has a packed layout),
+// with this CPU's kernels, so that callers can hold prefill speed against
+// the matching peak: "fma" (float32 fused multiply-adds), "int8" (8-bit
+// multiply-adds widened through int16: AVX2's vpmaddubsw) or "vnni" (8-bit
+// dot products into int32: AVX512-VNNI's vpdpbusd).
+func Route(t Type) string {
+	if !IntegerRoute(t) {
+		return "fma"
+	}
+	if pk := activeKernels.packed[t]; pk != nil && pk.route != "" {
+		return pk.route
+	}
+	return "int8"
+}
+
 // matMul is MatMul with an explicit kernel set and route, so that tests can
 // run every set the host supports.
 func matMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *kernelSet, integer bool) {

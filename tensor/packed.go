@@ -44,6 +44,8 @@ const packRows = 8
 type packedKernels struct {
 	one  func(out []float32, w []byte, groups, nb int, a actView)
 	four func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
+	// route is what Route reports for the kernels, if not "int8".
+	route string
 }
 
 // goPacked are the portable packed kernels, one set per type with a packed

@@ -120,6 +120,7 @@ func vnniPacked(bb int, one func(w *byte, groups, nb int, y *int8, yd *float32, 
 			is4 := a.is4[i*nb : (i+4)*nb]
 			four(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 		},
+		route: "vnni",
 	}
 }
 

@@ -52,7 +52,7 @@ type benchResult struct {
 	BandwidthGBs float64 `json:"bandwidth_gb_s"`
 	// PeakGFLOPs is the arithmetic peak of the route the model's main type
 	// takes in MatMul: float32 FMA, or 8-bit multiply-adds for types on the
-	// integer route (PeakRoute says which).
+	// integer route, AVX2's or AVX512-VNNI's (PeakRoute: tensor.Route).
 	PeakGFLOPs float64 `json:"peak_gflop_s"`
 	PeakRoute  string  `json:"peak_route"`
 
@@ -159,8 +159,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// is busy understates them and makes every share look too good.
 	peakFn := bench.Peak
 	r.PeakRoute = "fma"
-	if t, err := tensor.ParseType(r.Type); err == nil && tensor.IntegerRoute(t) {
-		peakFn, r.PeakRoute = bench.PeakInt8, "int8"
+	if t, err := tensor.ParseType(r.Type); err == nil {
+		r.PeakRoute = tensor.Route(t)
+		switch r.PeakRoute {
+		case "int8":
+			peakFn = bench.PeakInt8
+		case "vnni":
+			peakFn = bench.PeakVNNI
+		}
 	}
 	var bw, peak float64
 	var prefill, decode time.Duration

@@ -51,8 +51,9 @@ func TestBenchJSON(t *testing.T) {
 			if r.Type != tc.typ.String() {
 				t.Errorf("type %q, want %q", r.Type, tc.typ)
 			}
-			// Quantized prefill is held against the 8-bit peak, float against FMA.
-			if want := map[bool]string{true: "int8", false: "fma"}[tensor.IntegerRoute(tc.typ)]; r.PeakRoute != want {
+			// Quantized prefill is held against the 8-bit peak of its
+			// kernels' instructions, float against FMA.
+			if want := tensor.Route(tc.typ); r.PeakRoute != want || (want == "fma") == tensor.IntegerRoute(tc.typ) {
 				t.Errorf("peak route %q, want %q", r.PeakRoute, want)
 			}
 			// tiny: 2 layers of wq, wo (64x64), wk, wv (64x32) and three 64x160
