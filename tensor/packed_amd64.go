@@ -6,11 +6,47 @@ import "unsafe"
 
 // The packed kernels of packed_amd64.s (see packed.go).
 
+// Every packed Q4_0 and Q8_0 kernel has one of two signatures: one input,
+// whose quants, block scales and quant sums are y, yd and is; or four
+// inputs ystride bytes apart, their scales and sums interleaved (d4, is4:
+// four per block), outputs ostride bytes apart, weights prefetched pf
+// bytes ahead. Kernels of weights without an offset (Q8_0 on AVX2) ignore
+// the sums.
+type (
+	packedOneAsm  func(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+	packedFourAsm func(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+)
+
 //go:noescape
 func packedQ4_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
 
 //go:noescape
 func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ4_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ8_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+
+var (
+	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2, "")
+	avx2PackedQ8_0 = asmPacked(272, packedQ8_0AVX2, packedQ8_0x4AVX2, "")
+	vnniPackedQ4_0 = asmPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI, "vnni")
+	vnniPackedQ8_0 = asmPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI, "vnni")
+)
 
 // packedEmpty clears the outputs of a call with no groups or no blocks,
 // which the assembly loops cannot take, and reports whether it did: the
@@ -25,79 +61,10 @@ func packedEmpty(out []float32, ostride, inputs, groups, nb int) bool {
 	return true
 }
 
-// avx2Packed are the packed kernels of the AVX2 set. The slice expressions
-// check every bound the assembly relies on.
-var avx2Packed = &packedKernels{
-	one: func(out []float32, w []byte, groups, nb int, a actView) {
-		if packedEmpty(out, 0, 1, groups, nb) {
-			return
-		}
-		out = out[:groups*packRows]
-		w = w[:groups*nb*144]
-		y, d, is := a.qs[:32*nb], a.d[:nb], a.is[:nb]
-		packedQ4_0AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(is), unsafe.SliceData(out))
-	},
-	four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-		if packedEmpty(out, ostride, 4, groups, nb) {
-			return
-		}
-		cols := a.cols
-		out = out[:3*ostride+groups*packRows]
-		w = w[:groups*nb*144]
-		y := a.qs[i*cols : 3*cols+i*cols+32*nb]
-		d4 := a.d4[i*nb : (i+4)*nb]
-		is4 := a.is4[i*nb : (i+4)*nb]
-		packedQ4_0x4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
-	},
-}
-
-//go:noescape
-func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, out *float32)
-
-//go:noescape
-func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, out *float32, ostride, pf int)
-
-// avx2PackedQ8_0 are the packed Q8_0 kernels of the AVX2 set, with the
-// bounds checks of avx2Packed.
-var avx2PackedQ8_0 = &packedKernels{
-	one: func(out []float32, w []byte, groups, nb int, a actView) {
-		if packedEmpty(out, 0, 1, groups, nb) {
-			return
-		}
-		out = out[:groups*packRows]
-		w = w[:groups*nb*272]
-		y, d := a.qs[:32*nb], a.d[:nb]
-		packedQ8_0AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(out))
-	},
-	four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-		if packedEmpty(out, ostride, 4, groups, nb) {
-			return
-		}
-		cols := a.cols
-		out = out[:3*ostride+groups*packRows]
-		w = w[:groups*nb*272]
-		y := a.qs[i*cols : 3*cols+i*cols+32*nb]
-		d4 := a.d4[i*nb : (i+4)*nb]
-		packedQ8_0x4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
-	},
-}
-
-//go:noescape
-func packedQ4_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
-
-//go:noescape
-func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-
-//go:noescape
-func packedQ8_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
-
-//go:noescape
-func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-
-// vnniPacked returns the packed kernels of the VNNI set for a type of
-// bb bytes per group and block, with the bounds checks of avx2Packed.
-func vnniPacked(bb int, one func(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32),
-	four func(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)) *packedKernels {
+// asmPacked wraps the assembly kernels of a type of bb bytes per group and
+// block; route is what Route reports for them. The slice expressions check
+// every bound the assembly relies on.
+func asmPacked(bb int, one packedOneAsm, four packedFourAsm, route string) *packedKernels {
 	return &packedKernels{
 		one: func(out []float32, w []byte, groups, nb int, a actView) {
 			if packedEmpty(out, 0, 1, groups, nb) {
@@ -120,14 +87,9 @@ func vnniPacked(bb int, one func(w *byte, groups, nb int, y *int8, yd *float32, 
 			is4 := a.is4[i*nb : (i+4)*nb]
 			four(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 		},
-		route: "vnni",
+		route: route,
 	}
 }
-
-var (
-	vnniPackedQ4_0 = vnniPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI)
-	vnniPackedQ8_0 = vnniPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI)
-)
 
 // prefetchDistance is how far ahead of its reads a four-input kernel
 // prefetches weights: one tile, so that while a batch makes its passes over

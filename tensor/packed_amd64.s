@@ -33,6 +33,21 @@ GLOBL pkones<>(SB), RODATA|NOPTR, $32
 	VMULPS       scales, tmp, tmp; \
 	VFMADD231PS  tmp, isum, facc
 
+// PK4INPUTS points R8, R9 and AX at the second to fourth inputs of a
+// four-input kernel, DX bytes apart from the first at DI.
+#define PK4INPUTS \
+	LEAQ (DI)(DX*1), R8; \
+	LEAQ (DI)(DX*2), R9; \
+	LEAQ (R8)(DX*2), AX
+
+// PK4STORE stores a four-input kernel's accumulators for one group at R14,
+// the inputs' outputs R15 bytes apart (R11 = 3*R15).
+#define PK4STORE(a0, a1, a2, a3) \
+	VMOVUPS a0, (R14);        \
+	VMOVUPS a1, (R14)(R15*1); \
+	VMOVUPS a2, (R14)(R15*2); \
+	VMOVUPS a3, (R14)(R11*1)
+
 // PKDECODE splits the block at SI into the eight rows' fp16 scales as
 // float32 (Y14) and the nibble vectors Y0..Y7: Yk the low and Y(4+k) the
 // high nibbles of the k-th run, elements 4k..4k+3 and 16+4k..16+4k+3.
@@ -144,9 +159,7 @@ TEXT ·packedQ4_0x4AVX2(SB), NOSPLIT, $0-80
 
 pk4group:
 	MOVQ   y+24(FP), DI
-	LEAQ   (DI)(DX*1), R8
-	LEAQ   (DI)(DX*2), R9
-	LEAQ   (R8)(DX*2), AX
+	PK4INPUTS
 	MOVQ   d4+40(FP), BX
 	MOVQ   is4+48(FP), R12
 	MOVQ   nb+16(FP), CX
@@ -174,10 +187,7 @@ pk4block:
 	DECQ CX
 	JNZ  pk4block
 
-	VMOVUPS Y8, (R14)
-	VMOVUPS Y9, (R14)(R15*1)
-	VMOVUPS Y10, (R14)(R15*2)
-	VMOVUPS Y11, (R14)(R11*1)
+	PK4STORE(Y8, Y9, Y10, Y11)
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     pk4group
@@ -225,11 +235,14 @@ pk4block:
 	PK8RUN(y, 28, 240, Y7);        \
 	PKSCALE(Y12, d, Y14, Y15, acc)
 
-// func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, out *float32)
-TEXT ·packedQ8_0AVX2(SB), NOSPLIT, $0-48
+// func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+//
+// is is not read (Q8_0 quants have no offset): the signature is the one
+// every packed one-input kernel shares.
+TEXT ·packedQ8_0AVX2(SB), NOSPLIT, $0-56
 	MOVQ w+0(FP), SI
 	MOVQ groups+8(FP), R10
-	MOVQ out+40(FP), R14
+	MOVQ out+48(FP), R14
 	VMOVDQU pkones<>(SB), Y9
 
 pk81group:
@@ -287,22 +300,22 @@ pk81block:
 	VPADDD       Y2, acca, acca;   \
 	VPADDD       Y3, accb, accb
 
-// func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, out *float32, ostride, pf int)
-TEXT ·packedQ8_0x4AVX2(SB), NOSPLIT, $0-72
+// func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+//
+// is4 is not read, as is in packedQ8_0AVX2.
+TEXT ·packedQ8_0x4AVX2(SB), NOSPLIT, $0-80
 	MOVQ    w+0(FP), SI
-	MOVQ    pf+64(FP), R13
+	MOVQ    pf+72(FP), R13
 	MOVQ    groups+8(FP), R10
 	MOVQ    ystride+32(FP), DX
-	MOVQ    out+48(FP), R14
-	MOVQ    ostride+56(FP), R15
+	MOVQ    out+56(FP), R14
+	MOVQ    ostride+64(FP), R15
 	LEAQ    (R15)(R15*2), R11
 	VMOVDQU pkones<>(SB), Y15
 
 pk84group:
 	MOVQ   y+24(FP), DI
-	LEAQ   (DI)(DX*1), R8
-	LEAQ   (DI)(DX*2), R9
-	LEAQ   (R8)(DX*2), AX
+	PK4INPUTS
 	MOVQ   d4+40(FP), BX
 	MOVQ   nb+16(FP), CX
 	VXORPS Y8, Y8, Y8
@@ -342,10 +355,7 @@ pk84block:
 	DECQ CX
 	JNZ  pk84block
 
-	VMOVUPS Y8, (R14)
-	VMOVUPS Y9, (R14)(R15*1)
-	VMOVUPS Y10, (R14)(R15*2)
-	VMOVUPS Y11, (R14)(R11*1)
+	PK4STORE(Y8, Y9, Y10, Y11)
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     pk84group
@@ -453,9 +463,7 @@ TEXT ·packedQ4_0x4VNNI(SB), NOSPLIT, $0-80
 
 vq4group:
 	MOVQ   y+24(FP), DI
-	LEAQ   (DI)(DX*1), R8
-	LEAQ   (DI)(DX*2), R9
-	LEAQ   (R8)(DX*2), AX
+	PK4INPUTS
 	MOVQ   d4+40(FP), BX
 	MOVQ   is4+48(FP), R12
 	MOVQ   nb+16(FP), CX
@@ -483,10 +491,7 @@ vq4block:
 	DECQ CX
 	JNZ  vq4block
 
-	VMOVUPS Y24, (R14)
-	VMOVUPS Y25, (R14)(R15*1)
-	VMOVUPS Y26, (R14)(R15*2)
-	VMOVUPS Y27, (R14)(R11*1)
+	PK4STORE(Y24, Y25, Y26, Y27)
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     vq4group
@@ -568,9 +573,7 @@ TEXT ·packedQ8_0x4VNNI(SB), NOSPLIT, $0-80
 
 vn84group:
 	MOVQ   y+24(FP), DI
-	LEAQ   (DI)(DX*1), R8
-	LEAQ   (DI)(DX*2), R9
-	LEAQ   (R8)(DX*2), AX
+	PK4INPUTS
 	MOVQ   d4+40(FP), BX
 	MOVQ   is4+48(FP), R12
 	MOVQ   nb+16(FP), CX
@@ -616,10 +619,7 @@ vn84block:
 	DECQ CX
 	JNZ  vn84block
 
-	VMOVUPS Y16, (R14)
-	VMOVUPS Y17, (R14)(R15*1)
-	VMOVUPS Y18, (R14)(R15*2)
-	VMOVUPS Y19, (R14)(R11*1)
+	PK4STORE(Y16, Y17, Y18, Y19)
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     vn84group
