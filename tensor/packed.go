@@ -39,11 +39,18 @@ const packRows = 8
 
 // packedKernels multiply whole groups of a packed matrix: one does one
 // input, out[8*g + r] for row r of group g; four does the inputs i..i+3 of
-// a (i a multiple of 4, interleave done) into out[k*ostride + 8*g + r].
-// Both read groups groups of nb blocks from the start of w.
+// a (i a multiple of 4, interleave done) into out[k*ostride + 8*g + r];
+// eight, where a set has it, the inputs i..i+7 (i a multiple of 8,
+// interleave8 done with offset). All read groups groups of nb blocks from
+// the start of w.
 type packedKernels struct {
-	one  func(out []float32, w []byte, groups, nb int, a actView)
-	four func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
+	one   func(out []float32, w []byte, groups, nb int, a actView)
+	four  func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
+	eight func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
+	// offset is the offset of the weights' quants that eight takes off
+	// through the input sums (8 for Q4_0's nibbles, 128 for Q8_0 made
+	// unsigned).
+	offset int32
 	// route is what Route reports for the kernels, if not "int8".
 	route string
 }
@@ -225,11 +232,18 @@ func matMulPacked(dst []float32, m Matrix, n int, p *parallel.Pool, ks *kernelSe
 	if n >= 4 {
 		a.interleave(n, false)
 	}
+	if n >= 8 && pk.eight != nil {
+		a.interleave8(n, pk.offset)
+	}
 	rb := m.rowBytes()
 	gb := packRows * rb
 	// A batch walks its groups in tiles that stay in the L1 cache while
 	// every input of a tile of inputs (in L2) passes over them.
 	gtile := max(1, packedTileBytes/gb)
+	if pk.eight != nil {
+		// The eight-input kernels take groups in pairs.
+		gtile = max(2, gtile&^1)
+	}
 	grain := decodeGrain
 	if n > 1 {
 		grain = packRows * gtile
@@ -275,6 +289,9 @@ func packedRange(dst []float32, m Matrix, n int, a *qacts, ks *kernelSet, pk *pa
 				ge := min(g1, g+gtile)
 				w := m.Data[g*gb : ge*gb]
 				i := i0
+				for ; pk.eight != nil && i+8 <= i1; i += 8 {
+					pk.eight(dst[i*m.Rows+g*packRows:], m.Rows, w, ge-g, nb, a, i)
+				}
 				for ; i+4 <= i1; i += 4 {
 					pk.four(dst[i*m.Rows+g*packRows:], m.Rows, w, ge-g, nb, a, i)
 				}

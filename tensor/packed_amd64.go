@@ -11,10 +11,12 @@ import "unsafe"
 // inputs ystride bytes apart, their scales and sums interleaved (d4, is4:
 // four per block), outputs ostride bytes apart, weights prefetched pf
 // bytes ahead. Kernels of weights without an offset (Q8_0 on AVX2) ignore
-// the sums.
+// the sums. The eight-input kernels read their inputs' scales and offset
+// terms from records (e8: see qacts).
 type (
-	packedOneAsm  func(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
-	packedFourAsm func(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+	packedOneAsm   func(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+	packedFourAsm  func(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+	packedEightAsm func(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 )
 
 //go:noescape
@@ -41,11 +43,17 @@ func packedQ8_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, ou
 //go:noescape
 func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
 
+//go:noescape
+func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
 var (
-	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2, "")
-	avx2PackedQ8_0 = asmPacked(272, packedQ8_0AVX2, packedQ8_0x4AVX2, "")
-	vnniPackedQ4_0 = asmPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI, "vnni")
-	vnniPackedQ8_0 = asmPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI, "vnni")
+	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2, nil, 0, "")
+	avx2PackedQ8_0 = asmPacked(272, packedQ8_0AVX2, packedQ8_0x4AVX2, nil, 0, "")
+	vnniPackedQ4_0 = asmPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI, packedQ4_0x8VNNI, 8, "vnni")
+	vnniPackedQ8_0 = asmPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI, packedQ8_0x8VNNI, 128, "vnni")
 )
 
 // packedEmpty clears the outputs of a call with no groups or no blocks,
@@ -62,10 +70,11 @@ func packedEmpty(out []float32, ostride, inputs, groups, nb int) bool {
 }
 
 // asmPacked wraps the assembly kernels of a type of bb bytes per group and
-// block; route is what Route reports for them. The slice expressions check
-// every bound the assembly relies on.
-func asmPacked(bb int, one packedOneAsm, four packedFourAsm, route string) *packedKernels {
-	return &packedKernels{
+// block, eight (if not nil) for weights whose quants carry offset off; route
+// is what Route reports for them. The slice expressions check every bound
+// the assembly relies on.
+func asmPacked(bb int, one packedOneAsm, four packedFourAsm, eight packedEightAsm, off int32, route string) *packedKernels {
+	pk := &packedKernels{
 		one: func(out []float32, w []byte, groups, nb int, a actView) {
 			if packedEmpty(out, 0, 1, groups, nb) {
 				return
@@ -89,6 +98,21 @@ func asmPacked(bb int, one packedOneAsm, four packedFourAsm, route string) *pack
 		},
 		route: route,
 	}
+	if eight != nil {
+		pk.offset = off
+		pk.eight = func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+			if packedEmpty(out, ostride, 8, groups, nb) {
+				return
+			}
+			cols := a.cols
+			out = out[:7*ostride+groups*packRows]
+			w = w[:groups*nb*bb]
+			y := a.qs[i*cols : 7*cols+i*cols+32*nb]
+			e8 := a.e8[2*i*nb : 2*(i+8)*nb]
+			eight(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
+		}
+	}
+	return pk
 }
 
 // prefetchDistance is how far ahead of its reads a four-input kernel

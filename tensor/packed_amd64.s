@@ -625,3 +625,256 @@ vn84block:
 	JNZ     vn84group
 	VZEROUPPER
 	RET
+
+// The eight-input VNNI kernels work on 512-bit registers and two groups of
+// rows at once: the low half of each vector holds a run of the group at SI,
+// the high half the same run of the next group, AX bytes further (a pass
+// over an odd last group sets AX to 0, computes it twice and stores only
+// the low half, through the mask K1). So each broadcast input quad feeds 16
+// rows, half the broadcast loads and instructions of 256-bit registers,
+// and each input has one chain of vpdpbusd per block, eight chains in all.
+// A chain starts at the input's offset term (minus 8 or 128 times its block
+// sum, precomputed) instead of zero, so a block's bookkeeping per input is
+// one broadcast load, a conversion, a multiply by the broadcast input scale
+// and a multiply-add; the Q8_0 sign flips and the Q4_0 nibble split are
+// shared by eight inputs. The int32 sums are Z16..Z23 and the float sums
+// Z24..Z31 in both kernels. The input records at BX (see qacts.e8) hold,
+// per block, the eight inputs' scales and then their offset terms.
+
+// PK8INPUTS points R8 and R9 at the fourth and seventh inputs of an
+// eight-input kernel, DX bytes apart from the first at DI (see VZ8MUL8).
+#define PK8INPUTS \
+	LEAQ (DX)(DX*2), R8; \
+	LEAQ (DI)(R8*2), R9; \
+	ADDQ DI, R8
+
+// VZ8INIT starts the eight inputs' int32 sums of a block at their offset
+// terms.
+#define VZ8INIT \
+	VPBROADCASTD 32(BX), Z16; \
+	VPBROADCASTD 36(BX), Z17; \
+	VPBROADCASTD 40(BX), Z18; \
+	VPBROADCASTD 44(BX), Z19; \
+	VPBROADCASTD 48(BX), Z20; \
+	VPBROADCASTD 52(BX), Z21; \
+	VPBROADCASTD 56(BX), Z22; \
+	VPBROADCASTD 60(BX), Z23
+
+// VZ8MUL8 adds the products of the unsigned weight runs in wreg with the
+// eight inputs' quants at offset yo of their blocks to Z16..Z23.
+#define VZ8MUL8(yo, wreg) \
+	VPDPBUSD.BCST yo(DI), wreg, Z16;       \
+	VPDPBUSD.BCST yo(DI)(DX*1), wreg, Z17; \
+	VPDPBUSD.BCST yo(DI)(DX*2), wreg, Z18; \
+	VPDPBUSD.BCST yo(R8), wreg, Z19;       \
+	VPDPBUSD.BCST yo(DI)(DX*4), wreg, Z20; \
+	VPDPBUSD.BCST yo(R8)(DX*2), wreg, Z21; \
+	VPDPBUSD.BCST yo(R9), wreg, Z22;       \
+	VPDPBUSD.BCST yo(R9)(DX*1), wreg, Z23
+
+// VZ8LOAD loads the run at wo(SI) of both groups into zreg (yreg is its
+// low half).
+#define VZ8LOAD(wo, yreg, zreg) \
+	VMOVDQU      wo(SI), yreg; \
+	VINSERTI64X4 $1, wo(SI)(AX*1), zreg, zreg
+
+// VZ8SCALES widens the two groups' 16 fp16 row scales into Z12.
+#define VZ8SCALES \
+	VMOVDQU     (SI), X12;              \
+	VINSERTI128 $1, (SI)(AX*1), Y12, Y12; \
+	VCVTPH2PS   Y12, Z12
+
+// VZ8TAIL scales one input's block sum acc into facc: the rows' scales
+// times the input's scale at d (the product PKSCALE forms, in one
+// instruction), times the converted sum.
+#define VZ8TAIL(acc, d, facc) \
+	VCVTDQ2PS   acc, acc;       \
+	VMULPS.BCST d, Z12, Z13;    \
+	VFMADD231PS Z13, acc, facc
+
+// VZ8TAILS ends a block for the eight inputs.
+#define VZ8TAILS \
+	VZ8TAIL(Z16, 0(BX), Z24);  \
+	VZ8TAIL(Z17, 4(BX), Z25);  \
+	VZ8TAIL(Z18, 8(BX), Z26);  \
+	VZ8TAIL(Z19, 12(BX), Z27); \
+	VZ8TAIL(Z20, 16(BX), Z28); \
+	VZ8TAIL(Z21, 20(BX), Z29); \
+	VZ8TAIL(Z22, 24(BX), Z30); \
+	VZ8TAIL(Z23, 28(BX), Z31)
+
+// VZ8ODD prepares a pass at the last group of an odd count: AX = 0 and the
+// mask K1 keeps the stores to one group.
+#define VZ8ODD(label) \
+	CMPQ  R10, $1;    \
+	JNE   label;      \
+	XORL  AX, AX;     \
+	MOVL  $0xff, R12; \
+	KMOVW R12, K1
+
+// VZ8PASS starts a pass over a pair of groups, the first input at DI: R12
+// is the prefetch distance of the second group.
+#define VZ8PASS \
+	PK8INPUTS;               \
+	LEAQ   (R13)(AX*1), R12; \
+	VPXORD Z24, Z24, Z24;    \
+	VPXORD Z25, Z25, Z25;    \
+	VPXORD Z26, Z26, Z26;    \
+	VPXORD Z27, Z27, Z27;    \
+	VPXORD Z28, Z28, Z28;    \
+	VPXORD Z29, Z29, Z29;    \
+	VPXORD Z30, Z30, Z30;    \
+	VPXORD Z31, Z31, Z31
+
+// VZ8NEXT moves the input pointers to the next block.
+#define VZ8NEXT \
+	ADDQ $32, DI; \
+	ADDQ $32, R8; \
+	ADDQ $32, R9; \
+	ADDQ $64, BX
+
+// VZ8END stores a pass's float sums at R14, the inputs' outputs R15 bytes
+// apart (R11 = 3*R15), under K1, moves SI past the second group and loops
+// to label while groups remain.
+#define VZ8END(label) \
+	VMOVUPS Z24, K1, (R14);        \
+	VMOVUPS Z25, K1, (R14)(R15*1); \
+	VMOVUPS Z26, K1, (R14)(R15*2); \
+	VMOVUPS Z27, K1, (R14)(R11*1); \
+	LEAQ    (R14)(R15*4), R12;     \
+	VMOVUPS Z28, K1, (R12);        \
+	VMOVUPS Z29, K1, (R12)(R15*1); \
+	VMOVUPS Z30, K1, (R12)(R15*2); \
+	VMOVUPS Z31, K1, (R12)(R11*1); \
+	ADDQ    AX, SI;                \
+	ADDQ    $64, R14;              \
+	SUBQ    $2, R10;               \
+	JG      label;                 \
+	VZEROUPPER;                    \
+	RET
+
+
+// func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ4_0x8VNNI(SB), NOSPLIT, $0-72
+	MOVQ         w+0(FP), SI
+	MOVQ         groups+8(FP), R10
+	MOVQ         ystride+32(FP), DX
+	MOVQ         out+48(FP), R14
+	MOVQ         ostride+56(FP), R15
+	MOVQ         pf+64(FP), R13
+	LEAQ         (R15)(R15*2), R11
+	MOVQ         nb+16(FP), AX
+	IMUL3Q       $144, AX, AX
+	MOVL         $0xffff, R12
+	KMOVW        R12, K1
+	VPBROADCASTD pk0f<>(SB), Z15
+
+vz4group:
+	VZ8ODD(vz4pair)
+
+vz4pair:
+	MOVQ y+24(FP), DI
+	MOVQ e8+40(FP), BX
+	MOVQ nb+16(FP), CX
+	VZ8PASS
+
+vz4block:
+	PREFETCHT0 0(SI)(R13*1)
+	PREFETCHT0 64(SI)(R13*1)
+	PREFETCHT0 128(SI)(R13*1)
+	PREFETCHT0 0(SI)(R12*1)
+	PREFETCHT0 64(SI)(R12*1)
+	PREFETCHT0 128(SI)(R12*1)
+	VZ8LOAD(16, Y0, Z0)
+	VZ8LOAD(48, Y1, Z1)
+	VZ8LOAD(80, Y2, Z2)
+	VZ8LOAD(112, Y3, Z3)
+	VPSRLW $4, Z0, Z4
+	VPSRLW $4, Z1, Z5
+	VPSRLW $4, Z2, Z6
+	VPSRLW $4, Z3, Z7
+	VPANDD Z15, Z0, Z0
+	VPANDD Z15, Z1, Z1
+	VPANDD Z15, Z2, Z2
+	VPANDD Z15, Z3, Z3
+	VPANDD Z15, Z4, Z4
+	VPANDD Z15, Z5, Z5
+	VPANDD Z15, Z6, Z6
+	VPANDD Z15, Z7, Z7
+	VZ8SCALES
+	VZ8INIT
+	VZ8MUL8(0, Z0)
+	VZ8MUL8(4, Z1)
+	VZ8MUL8(8, Z2)
+	VZ8MUL8(12, Z3)
+	VZ8MUL8(16, Z4)
+	VZ8MUL8(20, Z5)
+	VZ8MUL8(24, Z6)
+	VZ8MUL8(28, Z7)
+	VZ8TAILS
+	ADDQ $144, SI
+	VZ8NEXT
+	DECQ CX
+	JNZ  vz4block
+
+	VZ8END(vz4group)
+
+// VZ8RUN8 makes the Q8_0 runs at wo(SI) unsigned in zreg and multiplies
+// them with the eight inputs' quants at offset yo.
+#define VZ8RUN8(yo, wo, yreg, zreg) \
+	VZ8LOAD(wo, yreg, zreg);    \
+	VPXORD Z15, zreg, zreg;     \
+	VZ8MUL8(yo, zreg)
+
+// func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ8_0x8VNNI(SB), NOSPLIT, $0-72
+	MOVQ         w+0(FP), SI
+	MOVQ         groups+8(FP), R10
+	MOVQ         ystride+32(FP), DX
+	MOVQ         out+48(FP), R14
+	MOVQ         ostride+56(FP), R15
+	MOVQ         pf+64(FP), R13
+	LEAQ         (R15)(R15*2), R11
+	MOVQ         nb+16(FP), AX
+	IMUL3Q       $272, AX, AX
+	MOVL         $0xffff, R12
+	KMOVW        R12, K1
+	VPBROADCASTD pk80<>(SB), Z15
+
+vz8group:
+	VZ8ODD(vz8pair)
+
+vz8pair:
+	MOVQ y+24(FP), DI
+	MOVQ e8+40(FP), BX
+	MOVQ nb+16(FP), CX
+	VZ8PASS
+
+vz8block:
+	PREFETCHT0 0(SI)(R13*1)
+	PREFETCHT0 64(SI)(R13*1)
+	PREFETCHT0 128(SI)(R13*1)
+	PREFETCHT0 192(SI)(R13*1)
+	PREFETCHT0 256(SI)(R13*1)
+	PREFETCHT0 0(SI)(R12*1)
+	PREFETCHT0 64(SI)(R12*1)
+	PREFETCHT0 128(SI)(R12*1)
+	PREFETCHT0 192(SI)(R12*1)
+	PREFETCHT0 256(SI)(R12*1)
+	VZ8INIT
+	VZ8RUN8(0, 16, Y0, Z0)
+	VZ8RUN8(4, 48, Y1, Z1)
+	VZ8RUN8(8, 80, Y2, Z2)
+	VZ8RUN8(12, 112, Y3, Z3)
+	VZ8RUN8(16, 144, Y0, Z0)
+	VZ8RUN8(20, 176, Y1, Z1)
+	VZ8RUN8(24, 208, Y2, Z2)
+	VZ8RUN8(28, 240, Y3, Z3)
+	VZ8SCALES
+	VZ8TAILS
+	ADDQ $272, SI
+	VZ8NEXT
+	DECQ CX
+	JNZ  vz8block
+
+	VZ8END(vz8group)

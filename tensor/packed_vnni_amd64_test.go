@@ -10,7 +10,7 @@ import (
 )
 
 // TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0 and Q8_0 kernels to
-// the AVX2 ones bit for bit, for one and four inputs: their int32 block
+// the AVX2 ones bit for bit, for one, four and eight inputs: their int32 block
 // sums are exact in both, and the scaling is the same instructions, so a
 // model's outputs do not depend on which of the two sets a CPU picks.
 // Weights are random bytes (Q8_0 quants of -128 included, which the VNNI
@@ -41,20 +41,32 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 				a.alloc(Q8_0, n, cols)
 				a.quantize(x, 0, n, portableKernels)
 				a.interleave(n, false)
-				run := func(pk *packedKernels) (one, four []float32) {
+				a.interleave8(n, vnniKernels.packed[typ].offset)
+				run := func(pk *packedKernels) (one, four, eight []float32) {
 					// Outputs rows+3 apart, to catch a kernel that ignores ostride.
 					stride := rows + 3
-					one, four = make([]float32, n*stride), make([]float32, n*stride)
+					one, four, eight = make([]float32, n*stride), make([]float32, n*stride), make([]float32, n*stride)
 					for i := 0; i < n; i++ {
 						pk.one(one[i*stride:i*stride+rows], m.Data, c.groups, c.nb, a.view(i))
 					}
 					pk.four(four, stride, m.Data, c.groups, c.nb, &a, 0)
 					pk.four(four[4*stride:], stride, m.Data, c.groups, c.nb, &a, 4)
-					return one, four
+					if pk.eight != nil {
+						pk.eight(eight, stride, m.Data, c.groups, c.nb, &a, 0)
+					} else {
+						copy(eight, four)
+					}
+					return one, four, eight
 				}
-				wantOne, wantFour := run(avx2Kernels.packed[typ])
-				gotOne, gotFour := run(vnniKernels.packed[typ])
+				wantOne, wantFour, wantEight := run(avx2Kernels.packed[typ])
+				gotOne, gotFour, gotEight := run(vnniKernels.packed[typ])
+				if vnniKernels.packed[typ].eight == nil {
+					t.Fatalf("no eight-input VNNI kernel for %s", typ)
+				}
 				for j := range wantOne {
+					if math.Float32bits(gotEight[j]) != math.Float32bits(wantEight[j]) {
+						t.Fatalf("eight inputs, output %d: VNNI %v, AVX2 %v", j, gotEight[j], wantEight[j])
+					}
 					if math.Float32bits(gotOne[j]) != math.Float32bits(wantOne[j]) {
 						t.Fatalf("one input, output %d: VNNI %v, AVX2 %v", j, gotOne[j], wantOne[j])
 					}

@@ -40,6 +40,10 @@ import (
 // group: per group and block eight float32 scales and eight int32 terms
 // 4*is (the Q4_0 offset 8 times the block sum, spread over an input's two
 // lanes).
+// The eight-input packed kernels get e8: per group of eight inputs and
+// block a record of 16 words, the eight inputs' float32 scales (as bits)
+// and then their offset terms, minus the weights' quant offset times the
+// block sum.
 // Q8_K inputs get k4 instead, one 144-byte record per group and block: the
 // four float32 scales, then the four inputs' 16 int16 sums (little-endian,
 // for the assembly kernels).
@@ -56,6 +60,7 @@ type qacts struct {
 	s4   []float32
 	d8   []float32
 	o8   []int32
+	e8   []uint32
 	k4   []byte
 	// scratch are the tiled kernels' per-worker buffers.
 	scratch []tiledScratch
@@ -151,6 +156,23 @@ func (a *qacts) interleave(n int, wide bool) {
 						a.o8[(g*nb+b)*8+l] = 4 * a.is[src+b]
 					}
 				}
+			}
+		}
+	}
+}
+
+// interleave8 fills e8 (see qacts) for the first n/8*8 inputs of a Q8_0 a,
+// for weights whose quants carry offset off.
+func (a *qacts) interleave8(n int, off int32) {
+	nb := a.cols / 32
+	a.e8 = grow(a.e8, n/8*nb*16)
+	for g := 0; g < n/8; g++ {
+		for k := 0; k < 8; k++ {
+			src := (8*g + k) * nb
+			for b := 0; b < nb; b++ {
+				rec := a.e8[(g*nb+b)*16 : (g*nb+b+1)*16]
+				rec[k] = math.Float32bits(a.d[src+b])
+				rec[8+k] = uint32(-off * a.is[src+b])
 			}
 		}
 	}

@@ -30,7 +30,7 @@ func BenchmarkPrefillTiled(b *testing.B) {
 						name = "off"
 					}
 					b.Run(fmt.Sprintf("%s/n=%d/w=%d/tiled=%s", typ, n, workers, name), func(b *testing.B) {
-						benchPrefill(b, typ, rows, cols, n, workers, ks)
+						benchPrefill(b, typ, rows, cols, n, workers, ks, false)
 					})
 				}
 			}
@@ -38,11 +38,30 @@ func BenchmarkPrefillTiled(b *testing.B) {
 	}
 }
 
-func benchPrefill(b *testing.B, typ Type, rows, cols, n, workers int, ks *kernelSet) {
+// BenchmarkPacked measures the packed kernels of every host kernel set on
+// one worker, on batches of 8 and 64 inputs (the eight- and four-input
+// kernels: a decode step of many streams, a prompt chunk) and one input.
+func BenchmarkPacked(b *testing.B) {
+	const rows, cols = 2048, 768
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+		for _, n := range []int{1, 8, 64} {
+			for _, ks := range hostKernels() {
+				b.Run(fmt.Sprintf("%s/n=%d/%s", typ, n, ks.name), func(b *testing.B) {
+					benchPrefill(b, typ, rows, cols, n, 1, ks, true)
+				})
+			}
+		}
+	}
+}
+
+func benchPrefill(b *testing.B, typ Type, rows, cols, n, workers int, ks *kernelSet, repack bool) {
 	rng := rand.New(rand.NewPCG(5, uint64(typ)))
 	m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if repack {
+		m, _ = Repack(m)
 	}
 	x := make([]float32, n*cols)
 	for i := range x {
