@@ -41,13 +41,14 @@ const packRows = 8
 // input, out[8*g + r] for row r of group g; four does the inputs i..i+3 of
 // a (i a multiple of 4, interleave done) into out[k*ostride + 8*g + r];
 // eight, where a set has it, the inputs i..i+7 (i a multiple of 8,
-// interleave8 done with offset). All read groups groups of nb blocks from
-// the start of w.
+// interleave8 done with offset), and half the inputs i..i+3 from the same
+// records. All read groups groups of nb blocks from the start of w.
 type packedKernels struct {
 	one   func(out []float32, w []byte, groups, nb int, a actView)
 	four  func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
 	eight func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
-	// offset is the offset of the weights' quants that eight takes off
+	half  func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
+	// offset is the offset of the weights' quants that eight and half take off
 	// through the input sums (8 for Q4_0's nibbles, 128 for Q8_0 made
 	// unsigned).
 	offset int32
@@ -232,7 +233,7 @@ func matMulPacked(dst []float32, m Matrix, n int, p *parallel.Pool, ks *kernelSe
 	if n >= 4 {
 		a.interleave(n, false)
 	}
-	if n >= 8 && pk.eight != nil {
+	if n >= 4 && pk.eight != nil {
 		a.interleave8(n, pk.offset)
 	}
 	rb := m.rowBytes()
@@ -291,6 +292,10 @@ func packedRange(dst []float32, m Matrix, n int, a *qacts, ks *kernelSet, pk *pa
 				i := i0
 				for ; pk.eight != nil && i+8 <= i1; i += 8 {
 					pk.eight(dst[i*m.Rows+g*packRows:], m.Rows, w, ge-g, nb, a, i)
+				}
+				if pk.half != nil && i+4 <= i1 {
+					pk.half(dst[i*m.Rows+g*packRows:], m.Rows, w, ge-g, nb, a, i)
+					i += 4
 				}
 				for ; i+4 <= i1; i += 4 {
 					pk.four(dst[i*m.Rows+g*packRows:], m.Rows, w, ge-g, nb, a, i)

@@ -47,13 +47,19 @@ func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32
 func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 //go:noescape
+func packedQ4_0x4HalfVNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ8_0x4HalfVNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
 func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 var (
-	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2, nil, 0, "")
-	avx2PackedQ8_0 = asmPacked(272, packedQ8_0AVX2, packedQ8_0x4AVX2, nil, 0, "")
-	vnniPackedQ4_0 = asmPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI, packedQ4_0x8VNNI, 8, "vnni")
-	vnniPackedQ8_0 = asmPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI, packedQ8_0x8VNNI, 128, "vnni")
+	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2, nil, "")
+	avx2PackedQ8_0 = asmPacked(272, packedQ8_0AVX2, packedQ8_0x4AVX2, nil, "")
+	vnniPackedQ4_0 = asmPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI, &packedWide{packedQ4_0x8VNNI, packedQ4_0x4HalfVNNI, 8}, "vnni")
+	vnniPackedQ8_0 = asmPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI, &packedWide{packedQ8_0x8VNNI, packedQ8_0x4HalfVNNI, 128}, "vnni")
 )
 
 // packedEmpty clears the outputs of a call with no groups or no blocks,
@@ -69,11 +75,17 @@ func packedEmpty(out []float32, ostride, inputs, groups, nb int) bool {
 	return true
 }
 
+// packedWide are the eight-input kernels of a type and their four-input
+// form (half), for weights whose quants carry offset off.
+type packedWide struct {
+	eight, half packedEightAsm
+	off         int32
+}
+
 // asmPacked wraps the assembly kernels of a type of bb bytes per group and
-// block, eight (if not nil) for weights whose quants carry offset off; route
-// is what Route reports for them. The slice expressions check every bound
-// the assembly relies on.
-func asmPacked(bb int, one packedOneAsm, four packedFourAsm, eight packedEightAsm, off int32, route string) *packedKernels {
+// block (wide may be nil); route is what Route reports for them. The slice
+// expressions check every bound the assembly relies on.
+func asmPacked(bb int, one packedOneAsm, four packedFourAsm, wide *packedWide, route string) *packedKernels {
 	pk := &packedKernels{
 		one: func(out []float32, w []byte, groups, nb int, a actView) {
 			if packedEmpty(out, 0, 1, groups, nb) {
@@ -98,20 +110,25 @@ func asmPacked(bb int, one packedOneAsm, four packedFourAsm, eight packedEightAs
 		},
 		route: route,
 	}
-	if eight != nil {
-		pk.offset = off
-		pk.eight = func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-			if packedEmpty(out, ostride, 8, groups, nb) {
+	if wide == nil {
+		return pk
+	}
+	// wrap calls k on inputs i..i+inputs-1 (i a multiple of 8), reading
+	// the records of the group of eight i starts.
+	wrap := func(k packedEightAsm, inputs int) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+		return func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+			if packedEmpty(out, ostride, inputs, groups, nb) {
 				return
 			}
 			cols := a.cols
-			out = out[:7*ostride+groups*packRows]
+			out = out[:(inputs-1)*ostride+groups*packRows]
 			w = w[:groups*nb*bb]
-			y := a.qs[i*cols : 7*cols+i*cols+32*nb]
+			y := a.qs[i*cols : (inputs-1)*cols+i*cols+32*nb]
 			e8 := a.e8[2*i*nb : 2*(i+8)*nb]
-			eight(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
+			k(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 		}
 	}
+	pk.eight, pk.half, pk.offset = wrap(wide.eight, 8), wrap(wide.half, 4), wide.off
 	return pk
 }
 

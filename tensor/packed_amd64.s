@@ -878,3 +878,204 @@ vz8block:
 	JNZ  vz8block
 
 	VZ8END(vz8group)
+
+// The half kernels are the eight-input kernels for four inputs (the last
+// four of a batch, i a multiple of 8, reading the first half of the eight
+// records): with four inputs, each has two chains of vpdpbusd per block
+// (even runs in Z16..Z19 from the offset term, odd runs in Z20..Z23 from
+// zero) so that eight are in flight.
+
+// VZ4PASS starts a pass over a pair of groups for four inputs, the first
+// at DI (R8 = the fourth).
+#define VZ4PASS \
+	LEAQ   (DX)(DX*2), R8;   \
+	ADDQ   DI, R8;           \
+	LEAQ   (R13)(AX*1), R12; \
+	VPXORD Z24, Z24, Z24;    \
+	VPXORD Z25, Z25, Z25;    \
+	VPXORD Z26, Z26, Z26;    \
+	VPXORD Z27, Z27, Z27
+
+// VZ4INIT starts the even-run sums at the offset terms, the odd-run sums
+// at zero.
+#define VZ4INIT \
+	VPBROADCASTD 32(BX), Z16; \
+	VPBROADCASTD 36(BX), Z17; \
+	VPBROADCASTD 40(BX), Z18; \
+	VPBROADCASTD 44(BX), Z19; \
+	VPXORD       Z20, Z20, Z20; \
+	VPXORD       Z21, Z21, Z21; \
+	VPXORD       Z22, Z22, Z22; \
+	VPXORD       Z23, Z23, Z23
+
+// VZ4MUL4 adds the products of the weight runs in wreg with the four
+// inputs' quants at offset yo to a0..a3.
+#define VZ4MUL4(yo, wreg, a0, a1, a2, a3) \
+	VPDPBUSD.BCST yo(DI), wreg, a0;       \
+	VPDPBUSD.BCST yo(DI)(DX*1), wreg, a1; \
+	VPDPBUSD.BCST yo(DI)(DX*2), wreg, a2; \
+	VPDPBUSD.BCST yo(R8), wreg, a3
+
+#define VZ4EVEN(yo, wreg) VZ4MUL4(yo, wreg, Z16, Z17, Z18, Z19)
+#define VZ4ODD(yo, wreg) VZ4MUL4(yo, wreg, Z20, Z21, Z22, Z23)
+
+// VZ4TAILS ends a block for the four inputs.
+#define VZ4TAILS \
+	VPADDD Z20, Z16, Z16;     \
+	VPADDD Z21, Z17, Z17;     \
+	VPADDD Z22, Z18, Z18;     \
+	VPADDD Z23, Z19, Z19;     \
+	VZ8TAIL(Z16, 0(BX), Z24); \
+	VZ8TAIL(Z17, 4(BX), Z25); \
+	VZ8TAIL(Z18, 8(BX), Z26); \
+	VZ8TAIL(Z19, 12(BX), Z27)
+
+// VZ4NEXT moves the input pointers to the next block.
+#define VZ4NEXT \
+	ADDQ $32, DI; \
+	ADDQ $32, R8; \
+	ADDQ $64, BX
+
+// VZ4END is VZ8END for four inputs.
+#define VZ4END(label) \
+	VMOVUPS Z24, K1, (R14);        \
+	VMOVUPS Z25, K1, (R14)(R15*1); \
+	VMOVUPS Z26, K1, (R14)(R15*2); \
+	VMOVUPS Z27, K1, (R14)(R11*1); \
+	ADDQ    AX, SI;                \
+	ADDQ    $64, R14;              \
+	SUBQ    $2, R10;               \
+	JG      label;                 \
+	VZEROUPPER;                    \
+	RET
+
+// func packedQ4_0x4HalfVNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ4_0x4HalfVNNI(SB), NOSPLIT, $0-72
+	MOVQ         w+0(FP), SI
+	MOVQ         groups+8(FP), R10
+	MOVQ         ystride+32(FP), DX
+	MOVQ         out+48(FP), R14
+	MOVQ         ostride+56(FP), R15
+	MOVQ         pf+64(FP), R13
+	LEAQ         (R15)(R15*2), R11
+	MOVQ         nb+16(FP), AX
+	IMUL3Q       $144, AX, AX
+	MOVL         $0xffff, R12
+	KMOVW        R12, K1
+	VPBROADCASTD pk0f<>(SB), Z15
+
+vh4group:
+	VZ8ODD(vh4pair)
+
+vh4pair:
+	MOVQ y+24(FP), DI
+	MOVQ e8+40(FP), BX
+	MOVQ nb+16(FP), CX
+	VZ4PASS
+
+vh4block:
+	PREFETCHT0 0(SI)(R13*1)
+	PREFETCHT0 64(SI)(R13*1)
+	PREFETCHT0 128(SI)(R13*1)
+	PREFETCHT0 0(SI)(R12*1)
+	PREFETCHT0 64(SI)(R12*1)
+	PREFETCHT0 128(SI)(R12*1)
+	VZ8LOAD(16, Y0, Z0)
+	VZ8LOAD(48, Y1, Z1)
+	VZ8LOAD(80, Y2, Z2)
+	VZ8LOAD(112, Y3, Z3)
+	VPSRLW $4, Z0, Z4
+	VPSRLW $4, Z1, Z5
+	VPSRLW $4, Z2, Z6
+	VPSRLW $4, Z3, Z7
+	VPANDD Z15, Z0, Z0
+	VPANDD Z15, Z1, Z1
+	VPANDD Z15, Z2, Z2
+	VPANDD Z15, Z3, Z3
+	VPANDD Z15, Z4, Z4
+	VPANDD Z15, Z5, Z5
+	VPANDD Z15, Z6, Z6
+	VPANDD Z15, Z7, Z7
+	VZ8SCALES
+	VZ4INIT
+	VZ4EVEN(0, Z0)
+	VZ4ODD(4, Z1)
+	VZ4EVEN(8, Z2)
+	VZ4ODD(12, Z3)
+	VZ4EVEN(16, Z4)
+	VZ4ODD(20, Z5)
+	VZ4EVEN(24, Z6)
+	VZ4ODD(28, Z7)
+	VZ4TAILS
+	ADDQ $144, SI
+	VZ4NEXT
+	DECQ CX
+	JNZ  vh4block
+
+	VZ4END(vh4group)
+
+// VZ4RUNEVEN and VZ4RUNODD make the Q8_0 runs at wo(SI) unsigned in zreg
+// and multiply them with the four inputs' quants at offset yo into the even
+// or odd sums.
+#define VZ4RUNEVEN(yo, wo, yreg, zreg) \
+	VZ8LOAD(wo, yreg, zreg); \
+	VPXORD Z15, zreg, zreg;  \
+	VZ4EVEN(yo, zreg)
+
+#define VZ4RUNODD(yo, wo, yreg, zreg) \
+	VZ8LOAD(wo, yreg, zreg); \
+	VPXORD Z15, zreg, zreg;  \
+	VZ4ODD(yo, zreg)
+
+// func packedQ8_0x4HalfVNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ8_0x4HalfVNNI(SB), NOSPLIT, $0-72
+	MOVQ         w+0(FP), SI
+	MOVQ         groups+8(FP), R10
+	MOVQ         ystride+32(FP), DX
+	MOVQ         out+48(FP), R14
+	MOVQ         ostride+56(FP), R15
+	MOVQ         pf+64(FP), R13
+	LEAQ         (R15)(R15*2), R11
+	MOVQ         nb+16(FP), AX
+	IMUL3Q       $272, AX, AX
+	MOVL         $0xffff, R12
+	KMOVW        R12, K1
+	VPBROADCASTD pk80<>(SB), Z15
+
+vh8group:
+	VZ8ODD(vh8pair)
+
+vh8pair:
+	MOVQ y+24(FP), DI
+	MOVQ e8+40(FP), BX
+	MOVQ nb+16(FP), CX
+	VZ4PASS
+
+vh8block:
+	PREFETCHT0 0(SI)(R13*1)
+	PREFETCHT0 64(SI)(R13*1)
+	PREFETCHT0 128(SI)(R13*1)
+	PREFETCHT0 192(SI)(R13*1)
+	PREFETCHT0 256(SI)(R13*1)
+	PREFETCHT0 0(SI)(R12*1)
+	PREFETCHT0 64(SI)(R12*1)
+	PREFETCHT0 128(SI)(R12*1)
+	PREFETCHT0 192(SI)(R12*1)
+	PREFETCHT0 256(SI)(R12*1)
+	VZ4INIT
+	VZ4RUNEVEN(0, 16, Y0, Z0)
+	VZ4RUNODD(4, 48, Y1, Z1)
+	VZ4RUNEVEN(8, 80, Y2, Z2)
+	VZ4RUNODD(12, 112, Y3, Z3)
+	VZ4RUNEVEN(16, 144, Y0, Z0)
+	VZ4RUNODD(20, 176, Y1, Z1)
+	VZ4RUNEVEN(24, 208, Y2, Z2)
+	VZ4RUNODD(28, 240, Y3, Z3)
+	VZ8SCALES
+	VZ4TAILS
+	ADDQ $272, SI
+	VZ4NEXT
+	DECQ CX
+	JNZ  vh8block
+
+	VZ4END(vh8group)

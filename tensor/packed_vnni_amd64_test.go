@@ -10,7 +10,8 @@ import (
 )
 
 // TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0 and Q8_0 kernels to
-// the AVX2 ones bit for bit, for one, four and eight inputs: their int32 block
+// the AVX2 ones bit for bit, for one, four and eight inputs (and the
+// eight-input kernels' four-input form): their int32 block
 // sums are exact in both, and the scaling is the same instructions, so a
 // model's outputs do not depend on which of the two sets a CPU picks.
 // Weights are random bytes (Q8_0 quants of -128 included, which the VNNI
@@ -53,6 +54,11 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 					pk.four(four[4*stride:], stride, m.Data, c.groups, c.nb, &a, 4)
 					if pk.eight != nil {
 						pk.eight(eight, stride, m.Data, c.groups, c.nb, &a, 0)
+						// The eight-input kernels' four-input form, on
+						// the first four: the other four must agree with
+						// four's outputs already.
+						clear(eight[:4*stride])
+						pk.half(eight, stride, m.Data, c.groups, c.nb, &a, 0)
 					} else {
 						copy(eight, four)
 					}

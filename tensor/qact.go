@@ -161,13 +161,15 @@ func (a *qacts) interleave(n int, wide bool) {
 	}
 }
 
-// interleave8 fills e8 (see qacts) for the first n/8*8 inputs of a Q8_0 a,
-// for weights whose quants carry offset off.
+// interleave8 fills e8 (see qacts) for the groups of eight of a Q8_0 a's
+// n inputs (the last one partial), for weights whose quants carry offset
+// off.
 func (a *qacts) interleave8(n int, off int32) {
 	nb := a.cols / 32
-	a.e8 = grow(a.e8, n/8*nb*16)
-	for g := 0; g < n/8; g++ {
-		for k := 0; k < 8; k++ {
+	groups := (n + 7) / 8
+	a.e8 = grow(a.e8, groups*nb*16)
+	for g := 0; g < groups; g++ {
+		for k := 0; k < min(8, n-8*g); k++ {
 			src := (8*g + k) * nb
 			for b := 0; b < nb; b++ {
 				rec := a.e8[(g*nb+b)*16 : (g*nb+b+1)*16]
