@@ -39,16 +39,16 @@ const packRows = 8
 
 // packedKernels multiply whole groups of a packed matrix: one does one
 // input, out[8*g + r] for row r of group g; four does the inputs i..i+3 of
-// a (i a multiple of 4, interleave done) into out[k*ostride + 8*g + r];
-// eight, where a set has it, the inputs i..i+7 (i a multiple of 8,
-// interleave8 done with offset), and half the inputs i..i+3 from the same
-// records. All read groups groups of nb blocks from the start of w.
+// a (i a multiple of 4, interleave done) into out[k*ostride + 8*g + r].
+// Sets with eight, which does the inputs i..i+7, read records of groups of
+// eight inputs in both (i a multiple of 8, interleave8 done with offset),
+// so a batch takes them eight inputs at a time and four only for its last
+// four. All read groups groups of nb blocks from the start of w.
 type packedKernels struct {
 	one   func(out []float32, w []byte, groups, nb int, a actView)
 	four  func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
 	eight func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
-	half  func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
-	// offset is the offset of the weights' quants that eight and half take off
+	// offset is the offset of the weights' quants that eight and four take off
 	// through the input sums (8 for Q4_0's nibbles, 128 for Q8_0 made
 	// unsigned).
 	offset int32
@@ -230,11 +230,11 @@ func (m Matrix) unpack() Matrix {
 // last group, in GGUF layout, go to the set's row kernel.
 func matMulPacked(dst []float32, m Matrix, n int, p *parallel.Pool, ks *kernelSet, a *qacts) {
 	pk := ks.packedFor(m.Type)
-	if n >= 4 {
-		a.interleave(n, false)
-	}
-	if n >= 4 && pk.eight != nil {
+	switch {
+	case n >= 4 && pk.eight != nil:
 		a.interleave8(n, pk.offset)
+	case n >= 4:
+		a.interleave(n, false)
 	}
 	rb := m.rowBytes()
 	gb := packRows * rb
@@ -292,10 +292,6 @@ func packedRange(dst []float32, m Matrix, n int, a *qacts, ks *kernelSet, pk *pa
 				i := i0
 				for ; pk.eight != nil && i+8 <= i1; i += 8 {
 					pk.eight(dst[i*m.Rows+g*packRows:], m.Rows, w, ge-g, nb, a, i)
-				}
-				if pk.half != nil && i+4 <= i1 {
-					pk.half(dst[i*m.Rows+g*packRows:], m.Rows, w, ge-g, nb, a, i)
-					i += 4
 				}
 				for ; i+4 <= i1; i += 4 {
 					pk.four(dst[i*m.Rows+g*packRows:], m.Rows, w, ge-g, nb, a, i)

@@ -11,8 +11,8 @@ import "unsafe"
 // inputs ystride bytes apart, their scales and sums interleaved (d4, is4:
 // four per block), outputs ostride bytes apart, weights prefetched pf
 // bytes ahead. Kernels of weights without an offset (Q8_0 on AVX2) ignore
-// the sums. The eight-input kernels read their inputs' scales and offset
-// terms from records (e8: see qacts).
+// the sums. The VNNI four- and eight-input kernels read their inputs'
+// scales and offset terms from records instead (e8: see qacts).
 type (
 	packedOneAsm   func(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
 	packedFourAsm  func(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
@@ -35,31 +35,25 @@ func packedQ8_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32
 func packedQ4_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
 
 //go:noescape
-func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-
-//go:noescape
 func packedQ8_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
 
 //go:noescape
-func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 //go:noescape
 func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 //go:noescape
-func packedQ4_0x4HalfVNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-
-//go:noescape
-func packedQ8_0x4HalfVNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-
-//go:noescape
 func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 var (
-	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2, nil, "")
-	avx2PackedQ8_0 = asmPacked(272, packedQ8_0AVX2, packedQ8_0x4AVX2, nil, "")
-	vnniPackedQ4_0 = asmPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI, &packedWide{packedQ4_0x8VNNI, packedQ4_0x4HalfVNNI, 8}, "vnni")
-	vnniPackedQ8_0 = asmPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI, &packedWide{packedQ8_0x8VNNI, packedQ8_0x4HalfVNNI, 128}, "vnni")
+	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2)
+	avx2PackedQ8_0 = asmPacked(272, packedQ8_0AVX2, packedQ8_0x4AVX2)
+	vnniPackedQ4_0 = vnniPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI, packedQ4_0x8VNNI, 8)
+	vnniPackedQ8_0 = vnniPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI, packedQ8_0x8VNNI, 128)
 )
 
 // packedEmpty clears the outputs of a call with no groups or no blocks,
@@ -75,27 +69,12 @@ func packedEmpty(out []float32, ostride, inputs, groups, nb int) bool {
 	return true
 }
 
-// packedWide are the eight-input kernels of a type and their four-input
-// form (half), for weights whose quants carry offset off.
-type packedWide struct {
-	eight, half packedEightAsm
-	off         int32
-}
-
-// asmPacked wraps the assembly kernels of a type of bb bytes per group and
-// block (wide may be nil); route is what Route reports for them. The slice
-// expressions check every bound the assembly relies on.
-func asmPacked(bb int, one packedOneAsm, four packedFourAsm, wide *packedWide, route string) *packedKernels {
-	pk := &packedKernels{
-		one: func(out []float32, w []byte, groups, nb int, a actView) {
-			if packedEmpty(out, 0, 1, groups, nb) {
-				return
-			}
-			out = out[:groups*packRows]
-			w = w[:groups*nb*bb]
-			y, d, is := a.qs[:32*nb], a.d[:nb], a.is[:nb]
-			one(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(is), unsafe.SliceData(out))
-		},
+// asmPacked wraps the AVX2 assembly kernels of a type of bb bytes per
+// group and block. The slice expressions here and in asmOne check every
+// bound the assembly relies on.
+func asmPacked(bb int, one packedOneAsm, four packedFourAsm) *packedKernels {
+	return &packedKernels{
+		one: asmOne(bb, one),
 		four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
 			if packedEmpty(out, ostride, 4, groups, nb) {
 				return
@@ -108,11 +87,13 @@ func asmPacked(bb int, one packedOneAsm, four packedFourAsm, wide *packedWide, r
 			is4 := a.is4[i*nb : (i+4)*nb]
 			four(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 		},
-		route: route,
 	}
-	if wide == nil {
-		return pk
-	}
+}
+
+// vnniPacked wraps the VNNI assembly kernels of a type of bb bytes per
+// group and block, whose quants carry offset off: four and eight read the
+// eight-input records (see packedKernels).
+func vnniPacked(bb int, one packedOneAsm, four, eight packedEightAsm, off int32) *packedKernels {
 	// wrap calls k on inputs i..i+inputs-1 (i a multiple of 8), reading
 	// the records of the group of eight i starts.
 	wrap := func(k packedEightAsm, inputs int) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
@@ -128,8 +109,21 @@ func asmPacked(bb int, one packedOneAsm, four packedFourAsm, wide *packedWide, r
 			k(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 		}
 	}
-	pk.eight, pk.half, pk.offset = wrap(wide.eight, 8), wrap(wide.half, 4), wide.off
-	return pk
+	return &packedKernels{one: asmOne(bb, one), four: wrap(four, 4), eight: wrap(eight, 8), offset: off, route: "vnni"}
+}
+
+// asmOne wraps a one-input assembly kernel of a type of bb bytes per group
+// and block.
+func asmOne(bb int, one packedOneAsm) func(out []float32, w []byte, groups, nb int, a actView) {
+	return func(out []float32, w []byte, groups, nb int, a actView) {
+		if packedEmpty(out, 0, 1, groups, nb) {
+			return
+		}
+		out = out[:groups*packRows]
+		w = w[:groups*nb*bb]
+		y, d, is := a.qs[:32*nb], a.d[:nb], a.is[:nb]
+		one(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(is), unsafe.SliceData(out))
+	}
 }
 
 // prefetchDistance is how far ahead of its reads a four-input kernel

@@ -362,9 +362,10 @@ pk84block:
 	VZEROUPPER
 	RET
 
-// Packed Q4_0 and Q8_0 kernels for CPUs with AVX512-VNNI, used on 256-bit
-// registers (AVX512VL), so no 512-bit frequency license is taken. Layouts
-// and lanes are those of packed_amd64.s; what changes is the multiply.
+// Packed Q4_0 and Q8_0 kernels for CPUs with AVX512-VNNI: one input on
+// 256-bit registers (AVX512VL), four and eight on 512-bit ones (below).
+// Layouts and lanes are those of packed_amd64.s; what changes is the
+// multiply.
 // vpdpbusd multiplies unsigned bytes by signed bytes and adds each group of
 // four products to an int32 lane in one instruction, where AVX2 needs
 // vpmaddubsw, vpmaddwd and vpaddd, and its EVEX form broadcasts the four
@@ -376,8 +377,9 @@ pk84block:
 // 128 times the input block's quant sum comes off at the end of the block,
 // as Q4_0's offset 8 does.
 //
-// Each input has two int32 accumulators (even and odd runs) so that the
-// chains of dependent vpdpbusd are short enough for two to issue a cycle.
+// The one-input kernels give the input two int32 accumulators (even and
+// odd runs) so that the chains of dependent vpdpbusd are short enough for
+// two to issue a cycle.
 
 DATA pk80<>+0(SB)/8, $0x8080808080808080
 DATA pk80<>+8(SB)/8, $0x8080808080808080
@@ -450,54 +452,6 @@ vq1block:
 	VZEROUPPER
 	RET
 
-// func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-TEXT ·packedQ4_0x4VNNI(SB), NOSPLIT, $0-80
-	MOVQ    w+0(FP), SI
-	MOVQ    pf+72(FP), R13
-	MOVQ    groups+8(FP), R10
-	MOVQ    ystride+32(FP), DX
-	MOVQ    out+56(FP), R14
-	MOVQ    ostride+64(FP), R15
-	LEAQ    (R15)(R15*2), R11
-	VMOVDQU pk0f<>(SB), Y15
-
-vq4group:
-	MOVQ   y+24(FP), DI
-	PK4INPUTS
-	MOVQ   d4+40(FP), BX
-	MOVQ   is4+48(FP), R12
-	MOVQ   nb+16(FP), CX
-	VPXORD Y24, Y24, Y24
-	VPXORD Y25, Y25, Y25
-	VPXORD Y26, Y26, Y26
-	VPXORD Y27, Y27, Y27
-
-vq4block:
-	PREFETCHT0 0(SI)(R13*1)
-	PREFETCHT0 64(SI)(R13*1)
-	PREFETCHT0 128(SI)(R13*1)
-	PKDECODE(Y15)
-	VNQ4INPUT(DI, (R12), (BX), Y16, Y17, Y24)
-	VNQ4INPUT(R8, 4(R12), 4(BX), Y18, Y19, Y25)
-	VNQ4INPUT(R9, 8(R12), 8(BX), Y20, Y21, Y26)
-	VNQ4INPUT(AX, 12(R12), 12(BX), Y22, Y23, Y27)
-	ADDQ $144, SI
-	ADDQ $32, DI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $32, AX
-	ADDQ $16, BX
-	ADDQ $16, R12
-	DECQ CX
-	JNZ  vq4block
-
-	PK4STORE(Y24, Y25, Y26, Y27)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     vq4group
-	VZEROUPPER
-	RET
-
 // VN8RUN adds to acc the products of the Q8_0 run at wo(SI), made
 // unsigned in wreg, with the input quants at yo(y).
 #define VN8RUN(y, yo, wo, wreg, acc) \
@@ -547,82 +501,6 @@ vn81block:
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     vn81group
-	VZEROUPPER
-	RET
-
-// VN8RUN4 adds run k's products with the four inputs to their
-// accumulators a0..a3 (even or odd runs), the weights made unsigned once in
-// wreg.
-#define VN8RUN4(yo, wo, wreg, a0, a1, a2, a3) \
-	VPXOR         wo(SI), Y15, wreg; \
-	VPDPBUSD.BCST yo(DI), wreg, a0;  \
-	VPDPBUSD.BCST yo(R8), wreg, a1;  \
-	VPDPBUSD.BCST yo(R9), wreg, a2;  \
-	VPDPBUSD.BCST yo(AX), wreg, a3
-
-// func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-TEXT ·packedQ8_0x4VNNI(SB), NOSPLIT, $0-80
-	MOVQ    w+0(FP), SI
-	MOVQ    pf+72(FP), R13
-	MOVQ    groups+8(FP), R10
-	MOVQ    ystride+32(FP), DX
-	MOVQ    out+56(FP), R14
-	MOVQ    ostride+64(FP), R15
-	LEAQ    (R15)(R15*2), R11
-	VMOVDQU pk80<>(SB), Y15
-
-vn84group:
-	MOVQ   y+24(FP), DI
-	PK4INPUTS
-	MOVQ   d4+40(FP), BX
-	MOVQ   is4+48(FP), R12
-	MOVQ   nb+16(FP), CX
-	VPXORD Y16, Y16, Y16
-	VPXORD Y17, Y17, Y17
-	VPXORD Y18, Y18, Y18
-	VPXORD Y19, Y19, Y19
-
-vn84block:
-	PREFETCHT0 0(SI)(R13*1)
-	PREFETCHT0 64(SI)(R13*1)
-	PREFETCHT0 128(SI)(R13*1)
-	PREFETCHT0 192(SI)(R13*1)
-	PREFETCHT0 256(SI)(R13*1)
-	VPXOR     Y4, Y4, Y4
-	VPXOR     Y5, Y5, Y5
-	VPXOR     Y6, Y6, Y6
-	VPXOR     Y7, Y7, Y7
-	VPXOR     Y8, Y8, Y8
-	VPXOR     Y9, Y9, Y9
-	VPXOR     Y10, Y10, Y10
-	VPXOR     Y11, Y11, Y11
-	VN8RUN4(0, 16, Y0, Y4, Y5, Y6, Y7)
-	VN8RUN4(4, 48, Y1, Y8, Y9, Y10, Y11)
-	VN8RUN4(8, 80, Y0, Y4, Y5, Y6, Y7)
-	VN8RUN4(12, 112, Y1, Y8, Y9, Y10, Y11)
-	VN8RUN4(16, 144, Y0, Y4, Y5, Y6, Y7)
-	VN8RUN4(20, 176, Y1, Y8, Y9, Y10, Y11)
-	VN8RUN4(24, 208, Y0, Y4, Y5, Y6, Y7)
-	VN8RUN4(28, 240, Y1, Y8, Y9, Y10, Y11)
-	VCVTPH2PS (SI), Y12
-	VNSCALE(Y4, Y8, (R12), $7, (BX), Y12, Y13, Y16)
-	VNSCALE(Y5, Y9, 4(R12), $7, 4(BX), Y12, Y13, Y17)
-	VNSCALE(Y6, Y10, 8(R12), $7, 8(BX), Y12, Y13, Y18)
-	VNSCALE(Y7, Y11, 12(R12), $7, 12(BX), Y12, Y13, Y19)
-	ADDQ $272, SI
-	ADDQ $32, DI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $32, AX
-	ADDQ $16, BX
-	ADDQ $16, R12
-	DECQ CX
-	JNZ  vn84block
-
-	PK4STORE(Y16, Y17, Y18, Y19)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     vn84group
 	VZEROUPPER
 	RET
 
@@ -703,9 +581,9 @@ vn84block:
 	VZ8TAIL(Z22, 24(BX), Z30); \
 	VZ8TAIL(Z23, 28(BX), Z31)
 
-// VZ8ODD prepares a pass at the last group of an odd count: AX = 0 and the
-// mask K1 keeps the stores to one group.
-#define VZ8ODD(label) \
+// VZ8SINGLE prepares a pass at the last group of an odd count: AX = 0 and
+// the mask K1 keeps the stores to one group.
+#define VZ8SINGLE(label) \
 	CMPQ  R10, $1;    \
 	JNE   label;      \
 	XORL  AX, AX;     \
@@ -770,7 +648,7 @@ TEXT ·packedQ4_0x8VNNI(SB), NOSPLIT, $0-72
 	VPBROADCASTD pk0f<>(SB), Z15
 
 vz4group:
-	VZ8ODD(vz4pair)
+	VZ8SINGLE(vz4pair)
 
 vz4pair:
 	MOVQ y+24(FP), DI
@@ -842,7 +720,7 @@ TEXT ·packedQ8_0x8VNNI(SB), NOSPLIT, $0-72
 	VPBROADCASTD pk80<>(SB), Z15
 
 vz8group:
-	VZ8ODD(vz8pair)
+	VZ8SINGLE(vz8pair)
 
 vz8pair:
 	MOVQ y+24(FP), DI
@@ -879,11 +757,11 @@ vz8block:
 
 	VZ8END(vz8group)
 
-// The half kernels are the eight-input kernels for four inputs (the last
-// four of a batch, i a multiple of 8, reading the first half of the eight
-// records): with four inputs, each has two chains of vpdpbusd per block
-// (even runs in Z16..Z19 from the offset term, odd runs in Z20..Z23 from
-// zero) so that eight are in flight.
+// The four-input kernels of the VNNI set are the eight-input kernels for
+// the last four inputs of a batch (starting a group of eight, whose
+// records' first halves they read): each input has two chains of vpdpbusd
+// per block (even runs in Z16..Z19 from the offset term, odd runs in
+// Z20..Z23 from zero) so that eight are in flight.
 
 // VZ4PASS starts a pass over a pair of groups for four inputs, the first
 // at DI (R8 = the fourth).
@@ -949,8 +827,8 @@ vz8block:
 	VZEROUPPER;                    \
 	RET
 
-// func packedQ4_0x4HalfVNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-TEXT ·packedQ4_0x4HalfVNNI(SB), NOSPLIT, $0-72
+// func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ4_0x4VNNI(SB), NOSPLIT, $0-72
 	MOVQ         w+0(FP), SI
 	MOVQ         groups+8(FP), R10
 	MOVQ         ystride+32(FP), DX
@@ -965,7 +843,7 @@ TEXT ·packedQ4_0x4HalfVNNI(SB), NOSPLIT, $0-72
 	VPBROADCASTD pk0f<>(SB), Z15
 
 vh4group:
-	VZ8ODD(vh4pair)
+	VZ8SINGLE(vh4pair)
 
 vh4pair:
 	MOVQ y+24(FP), DI
@@ -1027,8 +905,8 @@ vh4block:
 	VPXORD Z15, zreg, zreg;  \
 	VZ4ODD(yo, zreg)
 
-// func packedQ8_0x4HalfVNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-TEXT ·packedQ8_0x4HalfVNNI(SB), NOSPLIT, $0-72
+// func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ8_0x4VNNI(SB), NOSPLIT, $0-72
 	MOVQ         w+0(FP), SI
 	MOVQ         groups+8(FP), R10
 	MOVQ         ystride+32(FP), DX
@@ -1043,7 +921,7 @@ TEXT ·packedQ8_0x4HalfVNNI(SB), NOSPLIT, $0-72
 	VPBROADCASTD pk80<>(SB), Z15
 
 vh8group:
-	VZ8ODD(vh8pair)
+	VZ8SINGLE(vh8pair)
 
 vh8pair:
 	MOVQ y+24(FP), DI

@@ -10,9 +10,8 @@ import (
 )
 
 // TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0 and Q8_0 kernels to
-// the AVX2 ones bit for bit, for one, four and eight inputs (and the
-// eight-input kernels' four-input form): their int32 block
-// sums are exact in both, and the scaling is the same instructions, so a
+// the AVX2 ones bit for bit, for one, four and eight inputs: their int32
+// block sums are exact in both, and the scaling is the same products, so a
 // model's outputs do not depend on which of the two sets a CPU picks.
 // Weights are random bytes (Q8_0 quants of -128 included, which the VNNI
 // kernels' offset of 128 maps to 0) and inputs reach the quant extremes.
@@ -41,34 +40,31 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 				var a qacts
 				a.alloc(Q8_0, n, cols)
 				a.quantize(x, 0, n, portableKernels)
+				// The AVX2 set reads interleave's groups of four, the VNNI
+				// set interleave8's records of groups of eight.
 				a.interleave(n, false)
 				a.interleave8(n, vnniKernels.packed[typ].offset)
+				// Outputs rows+3 apart, to catch a kernel that ignores ostride.
+				stride := rows + 3
 				run := func(pk *packedKernels) (one, four, eight []float32) {
-					// Outputs rows+3 apart, to catch a kernel that ignores ostride.
-					stride := rows + 3
 					one, four, eight = make([]float32, n*stride), make([]float32, n*stride), make([]float32, n*stride)
 					for i := 0; i < n; i++ {
 						pk.one(one[i*stride:i*stride+rows], m.Data, c.groups, c.nb, a.view(i))
 					}
 					pk.four(four, stride, m.Data, c.groups, c.nb, &a, 0)
-					pk.four(four[4*stride:], stride, m.Data, c.groups, c.nb, &a, 4)
 					if pk.eight != nil {
 						pk.eight(eight, stride, m.Data, c.groups, c.nb, &a, 0)
-						// The eight-input kernels' four-input form, on
-						// the first four: the other four must agree with
-						// four's outputs already.
-						clear(eight[:4*stride])
-						pk.half(eight, stride, m.Data, c.groups, c.nb, &a, 0)
 					} else {
-						copy(eight, four)
+						pk.four(eight, stride, m.Data, c.groups, c.nb, &a, 0)
+						pk.four(eight[4*stride:], stride, m.Data, c.groups, c.nb, &a, 4)
 					}
 					return one, four, eight
 				}
 				wantOne, wantFour, wantEight := run(avx2Kernels.packed[typ])
-				gotOne, gotFour, gotEight := run(vnniKernels.packed[typ])
 				if vnniKernels.packed[typ].eight == nil {
 					t.Fatalf("no eight-input VNNI kernel for %s", typ)
 				}
+				gotOne, gotFour, gotEight := run(vnniKernels.packed[typ])
 				for j := range wantOne {
 					if math.Float32bits(gotEight[j]) != math.Float32bits(wantEight[j]) {
 						t.Fatalf("eight inputs, output %d: VNNI %v, AVX2 %v", j, gotEight[j], wantEight[j])
