@@ -24,6 +24,31 @@ DATA pkones<>+16(SB)/8, $0x0001000100010001
 DATA pkones<>+24(SB)/8, $0x0001000100010001
 GLOBL pkones<>(SB), RODATA|NOPTR, $32
 
+// VZARGS and VZPASSARGS load the arguments of the 512-bit VNNI kernels
+// (packed_amd64.s's last part: all have the same frame), the first at
+// entry with the type's block bytes bb (AX = the group stride) and byte
+// constant c (Z15), the second at the start of each pass. They stand
+// before every TEXT so that vet checks their frame offsets against no
+// other function's.
+#define VZARGS(bb, c) \
+	MOVQ         w+0(FP), SI;        \
+	MOVQ         groups+8(FP), R10;  \
+	MOVQ         ystride+32(FP), DX; \
+	MOVQ         out+48(FP), R14;    \
+	MOVQ         ostride+56(FP), R15; \
+	MOVQ         pf+64(FP), R13;     \
+	LEAQ         (R15)(R15*2), R11;  \
+	MOVQ         nb+16(FP), AX;      \
+	IMUL3Q       bb, AX, AX;         \
+	MOVL         $0xffff, R12;       \
+	KMOVW        R12, K1;            \
+	VPBROADCASTD c, Z15
+
+#define VZPASSARGS \
+	MOVQ y+24(FP), DI;  \
+	MOVQ e8+40(FP), BX; \
+	MOVQ nb+16(FP), CX
+
 // PKSCALE converts the int32 block sums in isum to float32 and adds them,
 // times the input block's scale at d and the eight rows' scales in scales,
 // to facc (tmp is clobbered). Every packed kernel ends a block with it.
@@ -631,55 +656,59 @@ vn81block:
 	VZEROUPPER;                    \
 	RET
 
+// VZQ4DECODE prefetches and splits a Q4_0 block of both groups (as
+// PKDECODE does for one): nibbles in Z0..Z7, the rows' scales in Z12.
+#define VZQ4DECODE \
+	PREFETCHT0 0(SI)(R13*1); \
+	PREFETCHT0 64(SI)(R13*1); \
+	PREFETCHT0 128(SI)(R13*1); \
+	PREFETCHT0 0(SI)(R12*1); \
+	PREFETCHT0 64(SI)(R12*1); \
+	PREFETCHT0 128(SI)(R12*1); \
+	VZ8LOAD(16, Y0, Z0); \
+	VZ8LOAD(48, Y1, Z1); \
+	VZ8LOAD(80, Y2, Z2); \
+	VZ8LOAD(112, Y3, Z3); \
+	VPSRLW $4, Z0, Z4; \
+	VPSRLW $4, Z1, Z5; \
+	VPSRLW $4, Z2, Z6; \
+	VPSRLW $4, Z3, Z7; \
+	VPANDD Z15, Z0, Z0; \
+	VPANDD Z15, Z1, Z1; \
+	VPANDD Z15, Z2, Z2; \
+	VPANDD Z15, Z3, Z3; \
+	VPANDD Z15, Z4, Z4; \
+	VPANDD Z15, Z5, Z5; \
+	VPANDD Z15, Z6, Z6; \
+	VPANDD Z15, Z7, Z7; \
+	VZ8SCALES
+
+// VZQ8PREFETCH prefetches a Q8_0 block of both groups.
+#define VZQ8PREFETCH \
+	PREFETCHT0 0(SI)(R13*1); \
+	PREFETCHT0 64(SI)(R13*1); \
+	PREFETCHT0 128(SI)(R13*1); \
+	PREFETCHT0 192(SI)(R13*1); \
+	PREFETCHT0 256(SI)(R13*1); \
+	PREFETCHT0 0(SI)(R12*1); \
+	PREFETCHT0 64(SI)(R12*1); \
+	PREFETCHT0 128(SI)(R12*1); \
+	PREFETCHT0 192(SI)(R12*1); \
+	PREFETCHT0 256(SI)(R12*1)
 
 // func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 TEXT ·packedQ4_0x8VNNI(SB), NOSPLIT, $0-72
-	MOVQ         w+0(FP), SI
-	MOVQ         groups+8(FP), R10
-	MOVQ         ystride+32(FP), DX
-	MOVQ         out+48(FP), R14
-	MOVQ         ostride+56(FP), R15
-	MOVQ         pf+64(FP), R13
-	LEAQ         (R15)(R15*2), R11
-	MOVQ         nb+16(FP), AX
-	IMUL3Q       $144, AX, AX
-	MOVL         $0xffff, R12
-	KMOVW        R12, K1
-	VPBROADCASTD pk0f<>(SB), Z15
+	VZARGS($144, pk0f<>(SB))
 
 vz4group:
 	VZ8SINGLE(vz4pair)
 
 vz4pair:
-	MOVQ y+24(FP), DI
-	MOVQ e8+40(FP), BX
-	MOVQ nb+16(FP), CX
+	VZPASSARGS
 	VZ8PASS
 
 vz4block:
-	PREFETCHT0 0(SI)(R13*1)
-	PREFETCHT0 64(SI)(R13*1)
-	PREFETCHT0 128(SI)(R13*1)
-	PREFETCHT0 0(SI)(R12*1)
-	PREFETCHT0 64(SI)(R12*1)
-	PREFETCHT0 128(SI)(R12*1)
-	VZ8LOAD(16, Y0, Z0)
-	VZ8LOAD(48, Y1, Z1)
-	VZ8LOAD(80, Y2, Z2)
-	VZ8LOAD(112, Y3, Z3)
-	VPSRLW $4, Z0, Z4
-	VPSRLW $4, Z1, Z5
-	VPSRLW $4, Z2, Z6
-	VPSRLW $4, Z3, Z7
-	VPANDD Z15, Z0, Z0
-	VPANDD Z15, Z1, Z1
-	VPANDD Z15, Z2, Z2
-	VPANDD Z15, Z3, Z3
-	VPANDD Z15, Z4, Z4
-	VPANDD Z15, Z5, Z5
-	VPANDD Z15, Z6, Z6
-	VPANDD Z15, Z7, Z7
-	VZ8SCALES
+	VZQ4DECODE
 	VZ8INIT
 	VZ8MUL8(0, Z0)
 	VZ8MUL8(4, Z1)
@@ -706,39 +735,17 @@ vz4block:
 
 // func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 TEXT ·packedQ8_0x8VNNI(SB), NOSPLIT, $0-72
-	MOVQ         w+0(FP), SI
-	MOVQ         groups+8(FP), R10
-	MOVQ         ystride+32(FP), DX
-	MOVQ         out+48(FP), R14
-	MOVQ         ostride+56(FP), R15
-	MOVQ         pf+64(FP), R13
-	LEAQ         (R15)(R15*2), R11
-	MOVQ         nb+16(FP), AX
-	IMUL3Q       $272, AX, AX
-	MOVL         $0xffff, R12
-	KMOVW        R12, K1
-	VPBROADCASTD pk80<>(SB), Z15
+	VZARGS($272, pk80<>(SB))
 
 vz8group:
 	VZ8SINGLE(vz8pair)
 
 vz8pair:
-	MOVQ y+24(FP), DI
-	MOVQ e8+40(FP), BX
-	MOVQ nb+16(FP), CX
+	VZPASSARGS
 	VZ8PASS
 
 vz8block:
-	PREFETCHT0 0(SI)(R13*1)
-	PREFETCHT0 64(SI)(R13*1)
-	PREFETCHT0 128(SI)(R13*1)
-	PREFETCHT0 192(SI)(R13*1)
-	PREFETCHT0 256(SI)(R13*1)
-	PREFETCHT0 0(SI)(R12*1)
-	PREFETCHT0 64(SI)(R12*1)
-	PREFETCHT0 128(SI)(R12*1)
-	PREFETCHT0 192(SI)(R12*1)
-	PREFETCHT0 256(SI)(R12*1)
+	VZQ8PREFETCH
 	VZ8INIT
 	VZ8RUN8(0, 16, Y0, Z0)
 	VZ8RUN8(4, 48, Y1, Z1)
@@ -829,52 +836,17 @@ vz8block:
 
 // func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 TEXT ·packedQ4_0x4VNNI(SB), NOSPLIT, $0-72
-	MOVQ         w+0(FP), SI
-	MOVQ         groups+8(FP), R10
-	MOVQ         ystride+32(FP), DX
-	MOVQ         out+48(FP), R14
-	MOVQ         ostride+56(FP), R15
-	MOVQ         pf+64(FP), R13
-	LEAQ         (R15)(R15*2), R11
-	MOVQ         nb+16(FP), AX
-	IMUL3Q       $144, AX, AX
-	MOVL         $0xffff, R12
-	KMOVW        R12, K1
-	VPBROADCASTD pk0f<>(SB), Z15
+	VZARGS($144, pk0f<>(SB))
 
 vh4group:
 	VZ8SINGLE(vh4pair)
 
 vh4pair:
-	MOVQ y+24(FP), DI
-	MOVQ e8+40(FP), BX
-	MOVQ nb+16(FP), CX
+	VZPASSARGS
 	VZ4PASS
 
 vh4block:
-	PREFETCHT0 0(SI)(R13*1)
-	PREFETCHT0 64(SI)(R13*1)
-	PREFETCHT0 128(SI)(R13*1)
-	PREFETCHT0 0(SI)(R12*1)
-	PREFETCHT0 64(SI)(R12*1)
-	PREFETCHT0 128(SI)(R12*1)
-	VZ8LOAD(16, Y0, Z0)
-	VZ8LOAD(48, Y1, Z1)
-	VZ8LOAD(80, Y2, Z2)
-	VZ8LOAD(112, Y3, Z3)
-	VPSRLW $4, Z0, Z4
-	VPSRLW $4, Z1, Z5
-	VPSRLW $4, Z2, Z6
-	VPSRLW $4, Z3, Z7
-	VPANDD Z15, Z0, Z0
-	VPANDD Z15, Z1, Z1
-	VPANDD Z15, Z2, Z2
-	VPANDD Z15, Z3, Z3
-	VPANDD Z15, Z4, Z4
-	VPANDD Z15, Z5, Z5
-	VPANDD Z15, Z6, Z6
-	VPANDD Z15, Z7, Z7
-	VZ8SCALES
+	VZQ4DECODE
 	VZ4INIT
 	VZ4EVEN(0, Z0)
 	VZ4ODD(4, Z1)
@@ -907,39 +879,17 @@ vh4block:
 
 // func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 TEXT ·packedQ8_0x4VNNI(SB), NOSPLIT, $0-72
-	MOVQ         w+0(FP), SI
-	MOVQ         groups+8(FP), R10
-	MOVQ         ystride+32(FP), DX
-	MOVQ         out+48(FP), R14
-	MOVQ         ostride+56(FP), R15
-	MOVQ         pf+64(FP), R13
-	LEAQ         (R15)(R15*2), R11
-	MOVQ         nb+16(FP), AX
-	IMUL3Q       $272, AX, AX
-	MOVL         $0xffff, R12
-	KMOVW        R12, K1
-	VPBROADCASTD pk80<>(SB), Z15
+	VZARGS($272, pk80<>(SB))
 
 vh8group:
 	VZ8SINGLE(vh8pair)
 
 vh8pair:
-	MOVQ y+24(FP), DI
-	MOVQ e8+40(FP), BX
-	MOVQ nb+16(FP), CX
+	VZPASSARGS
 	VZ4PASS
 
 vh8block:
-	PREFETCHT0 0(SI)(R13*1)
-	PREFETCHT0 64(SI)(R13*1)
-	PREFETCHT0 128(SI)(R13*1)
-	PREFETCHT0 192(SI)(R13*1)
-	PREFETCHT0 256(SI)(R13*1)
-	PREFETCHT0 0(SI)(R12*1)
-	PREFETCHT0 64(SI)(R12*1)
-	PREFETCHT0 128(SI)(R12*1)
-	PREFETCHT0 192(SI)(R12*1)
-	PREFETCHT0 256(SI)(R12*1)
+	VZQ8PREFETCH
 	VZ4INIT
 	VZ4RUNEVEN(0, 16, Y0, Z0)
 	VZ4RUNODD(4, 48, Y1, Z1)
