@@ -40,8 +40,8 @@ import (
 // group: per group and block eight float32 scales and eight int32 terms
 // 4*is (the Q4_0 offset 8 times the block sum, spread over an input's two
 // lanes).
-// The eight-input packed kernels get e8: per group of eight inputs and
-// block a record of 16 words, the eight inputs' float32 scales (as bits)
+// The VNNI packed kernels of four and eight inputs get e8: per group of
+// eight inputs and block a record of 16 words, the eight inputs' float32 scales (as bits)
 // and then their offset terms, minus the weights' quant offset times the
 // block sum.
 // Q8_K inputs get k4 instead, one 144-byte record per group and block: the
