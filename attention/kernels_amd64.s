@@ -811,7 +811,7 @@ w16done:
 
 // func prefetchAMD64(p unsafe.Pointer, n int)
 //
-// One PREFETCHT0 per 64 bytes of [p, p+n).
+// One PREFETCHT1 per 64 bytes of [p, p+n).
 TEXT ·prefetchAMD64(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), SI
 	MOVQ n+8(FP), CX
@@ -820,7 +820,7 @@ TEXT ·prefetchAMD64(SB), NOSPLIT, $0-16
 pfloop:
 	CMPQ       SI, CX
 	JAE        pfdone
-	PREFETCHT0 (SI)
+	PREFETCHT1 (SI)
 	ADDQ       $64, SI
 	JMP        pfloop
 

@@ -126,10 +126,21 @@ func asmOne(bb int, one packedOneAsm) func(out []float32, w []byte, groups, nb i
 	}
 }
 
-// prefetchDistance is how far ahead of its reads a four-input kernel
-// prefetches weights: one tile, so that while a batch makes its passes over
-// a tile in L1 the next tile comes in from memory (with a prefetch a few
-// lines ahead, the first pass over every tile waited for memory and the
-// other passes left it idle: 8-sequence decode steps of a Q8_0 model +12%
-// in the median of 8 alternating runs).
+// prefetchDistance is how far ahead of its reads a four- or eight-input
+// kernel prefetches weights: one tile, so that while a batch makes its
+// passes over a tile in L1 the next tile comes in from memory (with a
+// prefetch a few lines ahead, the first pass over every tile waited for
+// memory and the other passes left it idle: 8-sequence decode steps of a
+// Q8_0 model +12% in the median of 8 alternating runs).
+//
+// The Q4_0 and Q8_0 kernels prefetch into L2 (PREFETCHT1), not L1. A
+// prefetch into L1 holds one of the core's few L1 miss buffers for the
+// whole trip to memory; once a kernel computes for long enough per byte
+// that it no longer waits on memory alone, those prefetches ran out of
+// buffers, the loads behind them stalled, and fetching and computing took
+// turns. Prefetched into L2 they overlap: BenchmarkPackedStream, Q8_0,
+// eight inputs, 11-12 -> 17-20 GB/s on one core and 20-22 -> 27-32 on
+// two (the bandwidth the one-input kernel reaches); decode steps of 8
+// sequences of SmolLM2-135M Q8_0 +25-30%. The K-quant kernels measured
+// slower with it and keep PREFETCHT0.
 func prefetchDistance(tile int) int { return max(512, tile) }

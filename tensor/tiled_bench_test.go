@@ -84,3 +84,45 @@ func benchPrefill(b *testing.B, typ Type, rows, cols, n, workers int, ks *kernel
 		b.ReportMetric(flops/cpu/1e9, "cpuGFLOP/s")
 	}
 }
+
+// BenchmarkPackedStream measures the packed kernels as a decode step uses
+// them: a run of matrices four times the size of a large L3 cache, so the
+// weights come from memory, on 1 and 2 workers, for one input (one stream)
+// and eight (eight streams). It reports the weight bytes read per second:
+// a decode step is bound by it as long as the kernels keep up.
+func BenchmarkPackedStream(b *testing.B) {
+	const rows, cols, total = 2048, 1536, 128 << 20
+	for _, typ := range []Type{Q4_0, Q8_0} {
+		rng := rand.New(rand.NewPCG(9, uint64(typ)))
+		one, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var ms []Matrix
+		for size := 0; size < total; size += len(one.Data) {
+			m := one
+			m.Data = append([]byte(nil), one.Data...)
+			m, _ = Repack(m)
+			ms = append(ms, m)
+		}
+		for _, n := range []int{1, 8} {
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			dst := make([]float32, n*rows)
+			for _, workers := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/n=%d/w=%d", typ, n, workers), func(b *testing.B) {
+					p := parallel.New(workers)
+					defer p.Close()
+					for b.Loop() {
+						for _, m := range ms {
+							matMul(dst, m, x, n, p, activeKernels, true)
+						}
+					}
+					b.ReportMetric(float64(len(ms)*len(one.Data))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+				})
+			}
+		}
+	}
+}
