@@ -19,6 +19,12 @@ func scoresF32AVX2(out *float32, q *float32, k *float32, n, d int)
 func scoresF16AVX2(out *float32, q *float32, k *uint16, n, d int)
 
 //go:noescape
+func scoresF16x3AVX2(out *float32, stride int, q *float32, k *uint16, n, d int)
+
+//go:noescape
+func scoresF16x2AVX2(out *float32, stride int, q *float32, k *uint16, n, d int)
+
+//go:noescape
 func accumF32AVX2(out *float32, w *float32, stride, nh int, v *float32, n, d int)
 
 //go:noescape
@@ -69,7 +75,18 @@ var avx2 = &kernels{
 			scoresF16Go(out, stride, q, nh, k, n, d, tmp)
 			return
 		}
-		for h := 0; h < nh; h++ {
+		// Heads in threes and twos (a four as two twos), each key row
+		// widened once per set; a lone head by itself.
+		h := 0
+		for ; nh-h >= 2; h += 2 {
+			if r := nh - h; r != 2 && r != 4 {
+				scoresF16x3AVX2(&out[h*stride], stride, &q[h*d], unsafe.SliceData(k), n, d)
+				h++
+				continue
+			}
+			scoresF16x2AVX2(&out[h*stride], stride, &q[h*d], unsafe.SliceData(k), n, d)
+		}
+		if h < nh {
 			scoresF16AVX2(&out[h*stride], &q[h*d], unsafe.SliceData(k), n, d)
 		}
 	},

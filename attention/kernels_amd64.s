@@ -260,6 +260,196 @@ s16done:
 	RET
 
 
+// func scoresF16x3AVX2(out *float32, stride int, q *float32, k *uint16, n, d int)
+//
+// scoresF16AVX2 for 3 heads at once: each key chunk is widened once and
+// multiplied with every head's query chunk, in a register tile of 3 heads
+// by four key rows (12 FMA chains), where scoresF16AVX2 widens it again
+// for every head.
+TEXT ·scoresF16x3AVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ stride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ q+16(FP), SI
+	MOVQ k+24(FP), BX
+	MOVQ n+32(FP), CX
+	MOVQ d+40(FP), R13
+	SHLQ $1, R13          // key row bytes; query rows are twice that
+	LEAQ (SI)(R13*2), R11 // second head's query
+	LEAQ (R11)(R13*2), R12 // third head's query
+
+s3hrows4:
+	CMPQ CX, $4
+	JLT  s3hrows1
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	LEAQ (BX)(R13*1), R9
+	LEAQ (R9)(R13*1), R10
+	LEAQ (R10)(R13*1), R14
+	XORQ AX, AX
+
+s3hloop4:
+	VMOVUPS (SI)(AX*2), Y12
+	VMOVUPS (R11)(AX*2), Y13
+	VMOVUPS (R12)(AX*2), Y14
+	VCVTPH2PS   (BX)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y13, Y4
+	VFMADD231PS Y15, Y14, Y8
+	VCVTPH2PS   (R9)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y1
+	VFMADD231PS Y15, Y13, Y5
+	VFMADD231PS Y15, Y14, Y9
+	VCVTPH2PS   (R10)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y2
+	VFMADD231PS Y15, Y13, Y6
+	VFMADD231PS Y15, Y14, Y10
+	VCVTPH2PS   (R14)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y3
+	VFMADD231PS Y15, Y13, Y7
+	VFMADD231PS Y15, Y14, Y11
+	ADDQ $16, AX
+	CMPQ AX, R13
+	JLT  s3hloop4
+	HSUM4OF(Y0, Y1, Y2, Y3, Y12, X12, Y13, X13)
+	VMOVUPS X12, (DI)
+	HSUM4OF(Y4, Y5, Y6, Y7, Y12, X12, Y13, X13)
+	VMOVUPS X12, (DI)(R8*1)
+	HSUM4OF(Y8, Y9, Y10, Y11, Y12, X12, Y13, X13)
+	VMOVUPS X12, (DI)(R8*2)
+	ADDQ $16, DI
+	LEAQ (R14)(R13*1), BX
+	SUBQ $4, CX
+	JMP  s3hrows4
+
+s3hrows1:
+	TESTQ CX, CX
+	JZ    s3hdone
+	VXORPS Y0, Y0, Y0
+	VXORPS Y4, Y4, Y4
+	VXORPS Y8, Y8, Y8
+	XORQ AX, AX
+
+s3hloop1:
+	VCVTPH2PS   (BX)(AX*1), Y15
+	VFMADD231PS (SI)(AX*2), Y15, Y0
+	VFMADD231PS (R11)(AX*2), Y15, Y4
+	VFMADD231PS (R12)(AX*2), Y15, Y8
+	ADDQ        $16, AX
+	CMPQ        AX, R13
+	JLT         s3hloop1
+	HSUM(Y0, X0, X1)
+	VMOVSS X0, (DI)
+	HSUM(Y4, X4, X5)
+	VMOVSS X4, (DI)(R8*1)
+	HSUM(Y8, X8, X9)
+	VMOVSS X8, (DI)(R8*2)
+	ADDQ $4, DI
+	ADDQ R13, BX
+	DECQ CX
+	JMP  s3hrows1
+
+s3hdone:
+	VZEROUPPER
+	RET
+
+// func scoresF16x2AVX2(out *float32, stride int, q *float32, k *uint16, n, d int)
+//
+// scoresF16AVX2 for 2 heads at once: each key chunk is widened once and
+// multiplied with every head's query chunk, in a register tile of 2 heads
+// by four key rows (8 FMA chains), where scoresF16AVX2 widens it again
+// for every head.
+TEXT ·scoresF16x2AVX2(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ stride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ q+16(FP), SI
+	MOVQ k+24(FP), BX
+	MOVQ n+32(FP), CX
+	MOVQ d+40(FP), R13
+	SHLQ $1, R13          // key row bytes; query rows are twice that
+	LEAQ (SI)(R13*2), R11 // second head's query
+
+s2hrows4:
+	CMPQ CX, $4
+	JLT  s2hrows1
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	LEAQ (BX)(R13*1), R9
+	LEAQ (R9)(R13*1), R10
+	LEAQ (R10)(R13*1), R14
+	XORQ AX, AX
+
+s2hloop4:
+	VMOVUPS (SI)(AX*2), Y12
+	VMOVUPS (R11)(AX*2), Y13
+	VCVTPH2PS   (BX)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y0
+	VFMADD231PS Y15, Y13, Y4
+	VCVTPH2PS   (R9)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y1
+	VFMADD231PS Y15, Y13, Y5
+	VCVTPH2PS   (R10)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y2
+	VFMADD231PS Y15, Y13, Y6
+	VCVTPH2PS   (R14)(AX*1), Y15
+	VFMADD231PS Y15, Y12, Y3
+	VFMADD231PS Y15, Y13, Y7
+	ADDQ $16, AX
+	CMPQ AX, R13
+	JLT  s2hloop4
+	HSUM4OF(Y0, Y1, Y2, Y3, Y12, X12, Y13, X13)
+	VMOVUPS X12, (DI)
+	HSUM4OF(Y4, Y5, Y6, Y7, Y12, X12, Y13, X13)
+	VMOVUPS X12, (DI)(R8*1)
+	ADDQ $16, DI
+	LEAQ (R14)(R13*1), BX
+	SUBQ $4, CX
+	JMP  s2hrows4
+
+s2hrows1:
+	TESTQ CX, CX
+	JZ    s2hdone
+	VXORPS Y0, Y0, Y0
+	VXORPS Y4, Y4, Y4
+	XORQ AX, AX
+
+s2hloop1:
+	VCVTPH2PS   (BX)(AX*1), Y15
+	VFMADD231PS (SI)(AX*2), Y15, Y0
+	VFMADD231PS (R11)(AX*2), Y15, Y4
+	ADDQ        $16, AX
+	CMPQ        AX, R13
+	JLT         s2hloop1
+	HSUM(Y0, X0, X1)
+	VMOVSS X0, (DI)
+	HSUM(Y4, X4, X5)
+	VMOVSS X4, (DI)(R8*1)
+	ADDQ $4, DI
+	ADDQ R13, BX
+	DECQ CX
+	JMP  s2hrows1
+
+s2hdone:
+	VZEROUPPER
+	RET
+
 // func accumF32AVX2(out *float32, w *float32, stride, nh int, v *float32, n, d int)
 //
 // Per head, 32 output columns at a time held in Y0..Y3 over all value rows;
