@@ -78,13 +78,14 @@ var avx2 = &kernels{
 		// Heads in threes and twos (a four as two twos), each key row
 		// widened once per set; a lone head by itself.
 		h := 0
-		for ; nh-h >= 2; h += 2 {
-			if r := nh - h; r != 2 && r != 4 {
+		for nh-h >= 2 {
+			if r := nh - h; r == 2 || r == 4 {
+				scoresF16x2AVX2(&out[h*stride], stride, &q[h*d], unsafe.SliceData(k), n, d)
+				h += 2
+			} else {
 				scoresF16x3AVX2(&out[h*stride], stride, &q[h*d], unsafe.SliceData(k), n, d)
-				h++
-				continue
+				h += 3
 			}
-			scoresF16x2AVX2(&out[h*stride], stride, &q[h*d], unsafe.SliceData(k), n, d)
 		}
 		if h < nh {
 			scoresF16AVX2(&out[h*stride], &q[h*d], unsafe.SliceData(k), n, d)

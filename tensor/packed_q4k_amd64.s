@@ -71,9 +71,10 @@ GLOBL pkkmin1<>(SB), RODATA|NOPTR, $32
 // next block's eighteen lines are requested while this one is computed, a
 // few per chunk. Without them, decoding from DRAM ran at 12-14 GB/s on
 // one core and 13-23 on two, against 14-16 and 24-27 with them; 576 and
-// 1728 measured the same as 1152 within the noise. Into L1: into L2, as
-// the Q4_0 and Q8_0 kernels do (see prefetchDistance), 8-sequence decode
-// steps of Qwen3-0.6B Q4_K ran 15% slower.
+// 1728 measured the same as 1152 within the noise. They go into L1:
+// prefetched into L2, as the Q4_0 and Q8_0 kernels' are (see
+// prefetchDistance), 8-sequence decode steps of Qwen3-0.6B Q4_K ran 15%
+// slower.
 #define PKKPF 1152
 
 // PKKPREF prefetches line a of the weights ahead.
