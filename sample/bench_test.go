@@ -85,6 +85,13 @@ func BenchmarkLogprobs(b *testing.B) {
 		}
 		c.report(b)
 	})
+	b.Run("Logprobs1", func(b *testing.B) {
+		c := startCPU()
+		for b.Loop() {
+			Logprobs(logits, 17, 1)
+		}
+		c.report(b)
+	})
 	b.Run("Logprobs20", func(b *testing.B) {
 		c := startCPU()
 		for b.Loop() {

@@ -27,11 +27,15 @@ type logSoftmax struct {
 // (1-2 ulp) eight at a time, and their sum is float64 so 262k small terms do
 // not lose the tail. NaN logits count as -Inf.
 func newLogSoftmax(logits []float32) logSoftmax {
-	// The maximum in float32 is exact; NaN never compares greater.
-	m32 := float32(math.Inf(-1))
-	for _, v := range logits {
-		if v > m32 {
-			m32 = v
+	// The maximum in float32 is exact; NaN never compares greater. The
+	// vector maximum is NaN when a logit is: then a scan skips them.
+	m32 := tensor.Max(logits)
+	if math.IsNaN(float64(m32)) {
+		m32 = float32(math.Inf(-1))
+		for _, v := range logits {
+			if v > m32 {
+				m32 = v
+			}
 		}
 	}
 	m := float64(m32)
@@ -102,6 +106,13 @@ func topLogprobs(logits []float32, n int, ls logSoftmax) []IDLogprob {
 	n = min(n, len(logits))
 	if n <= 0 {
 		return nil
+	}
+	// The best one alone (a request's logprobs: 1) is the first position of
+	// the largest logit, found by vector passes, when no NaN is in the way.
+	if n == 1 {
+		if m := tensor.Max(logits); !math.IsNaN(float64(m)) {
+			return []IDLogprob{{ID: tensor.Index(logits, m), Logprob: ls.of(m)}}
+		}
 	}
 	// h is a min-heap under "ranks before": h[0] is the weakest of the best n so far.
 	h := make([]int, 0, n)

@@ -118,12 +118,18 @@ func TestLogprobEdges(t *testing.T) {
 		{"nan is impossible", []float32{nan, 0, nan, 0}, []IDLogprob{{1, ln2}, {3, ln2}, {0, ninf}}},
 		{"-inf is impossible", []float32{ninf, 0}, []IDLogprob{{1, 0}, {0, ninf}}},
 		{"+inf shares", []float32{pinf, 5, pinf}, []IDLogprob{{0, ln2}, {2, ln2}, {1, ninf}}},
+		{"all impossible", []float32{ninf, ninf}, []IDLogprob{{0, ninf}, {1, ninf}}},
 		{"empty", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := TopLogprobs(tt.logits, 3); !slices.Equal(got, tt.top) {
 				t.Errorf("TopLogprobs = %v, want %v", got, tt.top)
+			}
+			// The best one alone takes the vector path where no NaN is in
+			// the row.
+			if got, want := TopLogprobs(tt.logits, 1), tt.top[:min(1, len(tt.top))]; !slices.Equal(got, want) && len(want) > 0 {
+				t.Errorf("TopLogprobs(1) = %v, want %v", got, want)
 			}
 		})
 	}

@@ -62,6 +62,20 @@ func ExpScores(s []float32, scale float32) float32 {
 // costly as the model's smallest matrix product.
 func Max(s []float32) float32 { return maxScaled(s, 1) }
 
+// Index returns the first j with s[j] == v, or -1: with Max, the first
+// position of a row's largest logit (greedy decoding) in two vector passes
+// where a compare per element in Go took three times as long as both.
+func Index(s []float32, v float32) int { return index(s, v) }
+
+func indexGo(s []float32, v float32) int {
+	for j, x := range s {
+		if x == v {
+			return j
+		}
+	}
+	return -1
+}
+
 // maxScaledGo is the largest scale*s[j] (-Inf for none; NaN if any is NaN).
 func maxScaledGo(s []float32, scale float32) float32 {
 	m := float32(math.Inf(-1))

@@ -13,6 +13,9 @@ func expScoresAVX2(s *float32, n int, scale, m float32) float32
 func maxScaledAVX2(s *float32, n int, scale float32) float32
 
 //go:noescape
+func indexAVX2(s *float32, n int, v float32) int
+
+//go:noescape
 func expSumAVX2(x *float32, n int, m float32) float64
 
 //go:noescape
@@ -42,6 +45,20 @@ func maxScaled(s []float32, scale float32) float32 {
 		return maxScaledGo(s, scale)
 	}
 	return max(maxScaledAVX2(unsafe.SliceData(s), n8, scale), maxScaledGo(s[n8:], scale))
+}
+
+func index(s []float32, v float32) int {
+	n8 := len(s) &^ 7
+	if !vecExpAVX2 || n8 == 0 {
+		return indexGo(s, v)
+	}
+	if j := indexAVX2(unsafe.SliceData(s), n8, v); j >= 0 {
+		return j
+	}
+	if j := indexGo(s[n8:], v); j >= 0 {
+		return n8 + j
+	}
+	return -1
 }
 
 func siluMul(g, u []float32) {

@@ -259,3 +259,53 @@ maxret:
 	VZEROUPPER
 	MOVSS X0, ret+24(FP)
 	RET
+
+// func indexAVX2(s *float32, n int, v float32) int
+//
+// The first j < n (a positive multiple of 8) with s[j] == v, or -1: 32
+// elements compared per round, then the round with a match searched again
+// eight at a time.
+TEXT ·indexAVX2(SB), NOSPLIT, $0-32
+	MOVQ         s+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS v+16(FP), Y0
+	XORQ         AX, AX
+
+idx32:
+	LEAQ      32(AX), DX
+	CMPQ      DX, CX
+	JGT       idx8
+	VCMPPS    $0, (SI)(AX*4), Y0, Y1
+	VCMPPS    $0, 32(SI)(AX*4), Y0, Y2
+	VCMPPS    $0, 64(SI)(AX*4), Y0, Y3
+	VCMPPS    $0, 96(SI)(AX*4), Y0, Y4
+	VORPS     Y1, Y2, Y2
+	VORPS     Y3, Y4, Y4
+	VORPS     Y2, Y4, Y4
+	VMOVMSKPS Y4, DX
+	TESTL     DX, DX
+	JNZ       idx8
+	ADDQ      $32, AX
+	JMP       idx32
+
+idx8:
+	CMPQ      AX, CX
+	JGE       idxnone
+	VCMPPS    $0, (SI)(AX*4), Y0, Y1
+	VMOVMSKPS Y1, DX
+	TESTL     DX, DX
+	JNZ       idxfound
+	ADDQ      $8, AX
+	JMP       idx8
+
+idxfound:
+	BSFL DX, DX
+	ADDQ DX, AX
+	MOVQ AX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+idxnone:
+	MOVQ $-1, ret+24(FP)
+	VZEROUPPER
+	RET

@@ -13,3 +13,5 @@ func maxScaled(s []float32, scale float32) float32 { return maxScaledGo(s, scale
 func expWeights(x []float32, m, scale, cutoff float32) float64 {
 	return expWeightsGo(x, m, scale, cutoff)
 }
+
+func index(s []float32, v float32) int { return indexGo(s, v) }

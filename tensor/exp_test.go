@@ -55,6 +55,42 @@ func TestMaxScaled(t *testing.T) {
 	}
 }
 
+// TestIndex holds Index to a linear scan over lengths with and without a
+// vector tail and around the 32-element rounds, with the value absent,
+// at every position, repeated later, and for NaN (never found) and zeros
+// of either sign (equal).
+func TestIndex(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 40, 70, 100} {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(r.NormFloat64())
+		}
+		check := func(v float32, want int) {
+			t.Helper()
+			if got := Index(s, v); got != want {
+				t.Fatalf("n=%d: Index(%v) = %d, want %d", n, v, got, want)
+			}
+		}
+		check(50, -1)
+		check(float32(math.NaN()), -1)
+		for at := range n {
+			old := s[at]
+			s[at] = 50
+			check(50, at)
+			if last := n - 1; last > at {
+				keep := s[last]
+				s[last] = 50
+				check(50, at)
+				s[last] = keep
+			}
+			s[at] = float32(math.Copysign(0, -1))
+			check(0, indexGo(s, 0))
+			s[at] = old
+		}
+	}
+}
+
 // TestExpf holds the scalar exponential to float64 over the whole float32
 // range it covers (bound 3e-7 relative, about 2.5 ulp) and at the edges.
 func TestExpf(t *testing.T) {
