@@ -339,6 +339,14 @@ func addBias(x, b []float32) {
 // still has hundreds of items per layer to share out.
 const attnTileRows = 8
 
+// kvAhead is how many KV blocks ahead of its multiplications attention
+// prefetches. One block (2-4 KB of a head's keys or values) was too short
+// a lead for a decode step of many sequences, whose walks are bound by
+// memory: BenchmarkDecodeStream with one query head per KV head, 17-18 ->
+// 23-25 GB/s on two workers with 4 or 8 blocks ahead (with three, bound by
+// their arithmetic, it made no difference).
+const kvAhead = 4
+
 // attnTile is one attention work item's rows: n consecutive batch rows of
 // one slot at consecutive positions, from batch row row.
 type attnTile struct{ row, n int }
@@ -447,13 +455,21 @@ func (st *step) attend(l int, t attnTile, g int, first func(int) int, buf *attnS
 	}
 	sc := buf.sc[:nh*n]
 	b0, b1 := j0/bs, p/bs
-	for b := b0; b <= b1; b++ {
-		// One block ahead: the keys of the next, then the first values.
-		if b < b1 {
-			c.prefetch(int(table[b+1]), l, g, false)
-		} else {
-			c.prefetch(int(table[b0]), l, g, true)
+	// The item reads the keys of blocks b0..b1, then their values: chunk k
+	// of that walk is prefetched while chunk k-kvAhead is multiplied.
+	nb := b1 - b0 + 1
+	ahead := func(k int) {
+		if k < nb {
+			c.prefetch(int(table[b0+k]), l, g, false)
+		} else if k < 2*nb {
+			c.prefetch(int(table[b0+k-nb]), l, g, true)
 		}
+	}
+	for k := range kvAhead {
+		ahead(k)
+	}
+	for b := b0; b <= b1; b++ {
+		ahead(b - b0 + kvAhead)
 		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
 		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
 		switch {
@@ -481,9 +497,7 @@ func (st *step) attend(l int, t attnTile, g int, first func(int) int, buf *attnS
 	out := buf.out[:nh*hdv]
 	clear(out)
 	for b := b0; b <= b1; b++ {
-		if b < b1 {
-			c.prefetch(int(table[b+1]), l, g, true)
-		}
+		ahead(nb + b - b0 + kvAhead)
 		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
 		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
 		switch {
