@@ -118,6 +118,11 @@ func (e *Engine) allowed(s *seq) (mask []bool, end bool) {
 		s.maskReady = false
 		return s.mask, false
 	}
+	if c == nil && s.mask != nil {
+		// Without a constraint the mask only bans the end tokens
+		// (IgnoreEOS): the same every step, so it is built once.
+		return s.mask, false
+	}
 	if s.mask == nil {
 		s.mask = make([]bool, e.vocab)
 	}
