@@ -258,8 +258,8 @@ func (s *Sampler) Sample(logits []float32, allowed []bool) int {
 
 // argmax returns the first index of the largest of buf, skipping NaNs, and
 // that value; -1 when nothing exceeds -Inf. The vector maximum finds the
-// value and a vector search its first occurrence; a row with a NaN (Max is then NaN)
-// or nothing above -Inf takes the scalar loop.
+// value and a vector search its first occurrence; a row with a NaN (Max is
+// then NaN) or nothing above -Inf takes the scalar loop.
 func argmax(buf []float32) (int, float32) {
 	m := tensor.Max(buf)
 	if !math.IsNaN(float64(m)) && !math.IsInf(float64(m), -1) {
