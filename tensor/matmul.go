@@ -154,14 +154,25 @@ func matMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *k
 func matMulInt(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *kernelSet, kind Type) {
 	a := qactsPool.Get().(*qacts)
 	defer qactsPool.Put(a)
-	a.alloc(kind, n, m.Cols)
+	npad := n
+	if m.packed {
+		npad = ks.packedFor(m.Type).padded(n)
+	}
+	a.alloc(kind, npad, m.Cols)
 	if n >= 4 {
 		p.For(n, 1, func(_, lo, hi int) { a.quantize(x, lo, hi, ks) })
 	} else {
 		a.quantize(x, 0, n, ks)
 	}
 	if m.packed {
-		matMulPacked(dst, m, n, p, ks, a)
+		if npad == n {
+			matMulPacked(dst, m, n, p, ks, a)
+			return
+		}
+		a.clearInputs(n, npad)
+		a.out = grow(a.out, npad*m.Rows)
+		matMulPacked(a.out, m, npad, p, ks, a)
+		copy(dst[:n*m.Rows], a.out)
 		return
 	}
 	rows := ks.qrows[m.Type]

@@ -65,6 +65,26 @@ var goPacked = map[Type]*packedKernels{
 	Q6_K: {one: packedQ6KGo, four: packedQ6Kx4Go},
 }
 
+// padded is the number of inputs pk's kernels run a batch of n as. With
+// eight-input kernels, a last partial group of 5 to 7 inputs is padded to
+// eight and one of 2 or 3 to four: the padding inputs have zero scales and
+// sums, so they add nothing, and one pass of the wide kernel over a tile
+// costs less than the passes of the narrower kernels it replaces (a decode
+// step of 5 to 7 sequences took longer than one of 8). One left over input
+// keeps the one-input kernel.
+func (pk *packedKernels) padded(n int) int {
+	if pk.eight == nil || n < 2 {
+		return n
+	}
+	switch r := n % 8; {
+	case r >= 5:
+		return n + 8 - r
+	case r == 2 || r == 3:
+		return n + 4 - r
+	}
+	return n
+}
+
 // packedFor returns ks's packed kernels for t, or the portable ones.
 func (ks *kernelSet) packedFor(t Type) *packedKernels {
 	if pk := ks.packed[t]; pk != nil {

@@ -225,3 +225,41 @@ func checkPacked(t *testing.T, orig, m Matrix, kind Type, x []float32, n int) {
 		}
 	}
 }
+
+// TestPackedBatchMatchesAlone holds every input of a batch of 2 to 17 (the
+// partial last groups that the eight-input kernel sets pad, and those they
+// do not) to the same input multiplied alone, bit for bit, on every host
+// kernel set: a sequence's outputs must not depend on what it is batched
+// with.
+func TestPackedBatchMatchesAlone(t *testing.T) {
+	const rows, cols = 24, 96
+	for _, typ := range []Type{Q4_0, Q8_0} {
+		rng := rand.New(rand.NewPCG(11, uint64(typ)))
+		m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ = Repack(m)
+		x := make([]float32, 17*cols)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		p := parallel.New(2)
+		defer p.Close()
+		for _, ks := range hostKernels() {
+			alone := make([]float32, 17*rows)
+			for i := range 17 {
+				matMul(alone[i*rows:(i+1)*rows], m, x[i*cols:(i+1)*cols], 1, p, ks, true)
+			}
+			for n := 2; n <= 17; n++ {
+				dst := make([]float32, n*rows)
+				matMul(dst, m, x[:n*cols], n, p, ks, true)
+				for j := range dst {
+					if math.Float32bits(dst[j]) != math.Float32bits(alone[j]) {
+						t.Fatalf("%s %s n=%d: input %d row %d = %v, alone %v", ks.name, typ, n, j/rows, j%rows, dst[j], alone[j])
+					}
+				}
+			}
+		}
+	}
+}

@@ -64,6 +64,9 @@ type qacts struct {
 	k4   []byte
 	// scratch are the tiled kernels' per-worker buffers.
 	scratch []tiledScratch
+	// out holds the outputs of a batch padded to the packed kernels'
+	// width (see packedKernels.padded), the padding's included.
+	out []float32
 }
 
 // actView is the quantized form of one input row, sliced from a qacts.
@@ -107,6 +110,16 @@ func (a *qacts) alloc(kind Type, n, cols int) {
 		a.is = grow(a.is, nb)
 		a.s = grow(a.s, nb)
 	}
+}
+
+// clearInputs zeroes inputs [lo, hi) of a Q8_0 or Q8_1 a: inputs that pad
+// a batch, whose zero scales and sums make them add nothing.
+func (a *qacts) clearInputs(lo, hi int) {
+	nb := a.cols / a.kind.BlockSize()
+	clear(a.qs[lo*a.cols : hi*a.cols])
+	clear(a.d[lo*nb : hi*nb])
+	clear(a.is[lo*nb : hi*nb])
+	clear(a.s[lo*nb : hi*nb])
 }
 
 // interleave fills d4, is4 and s4, or k4 (see qacts), for the first
