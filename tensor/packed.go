@@ -71,9 +71,11 @@ var goPacked = map[Type]*packedKernels{
 // sums, so they add nothing, and one pass of the wide kernel over a tile
 // costs less than the passes of the narrower kernels it replaces (a decode
 // step of 5 to 7 sequences took longer than one of 8). One left over input
-// keeps the one-input kernel.
+// keeps the one-input kernel. Only batches of decoding streams' size are
+// padded: in a prompt chunk the last group is a small part of the work,
+// and the padded outputs (scratch of the whole batch) could be large.
 func (pk *packedKernels) padded(n int) int {
-	if pk.eight == nil || n < 2 {
+	if pk.eight == nil || n < 2 || n > maxPadded {
 		return n
 	}
 	switch r := n % 8; {
@@ -284,6 +286,8 @@ const (
 	decodeGrain = 4 * packRows
 	// packedTileBytes bounds the weights a batch keeps in L1 at once.
 	packedTileBytes = 16 << 10
+	// maxPadded is the largest batch packedKernels.padded pads.
+	maxPadded = 32
 	// packedInputTile is the number of inputs that pass over a tile of
 	// weights before the next tile: a multiple of 4 whose quants (cols
 	// bytes each) stay in L2.
