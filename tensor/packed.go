@@ -65,24 +65,25 @@ var goPacked = map[Type]*packedKernels{
 	Q6_K: {one: packedQ6KGo, four: packedQ6Kx4Go},
 }
 
-// padded is the number of inputs pk's kernels run a batch of n as. With
-// eight-input kernels, a last partial group of 5 to 7 inputs is padded to
-// eight and one of 2 or 3 to four: the padding inputs have zero scales and
-// sums, so they add nothing, and one pass of the wide kernel over a tile
-// costs less than the passes of the narrower kernels it replaces (a decode
-// step of 5 to 7 sequences took longer than one of 8). One left over input
-// keeps the one-input kernel. Only batches of decoding streams' size are
-// padded: in a prompt chunk the last group is a small part of the work,
-// and the padded outputs (scratch of the whole batch) could be large.
+// padded is the number of inputs pk's kernels run a batch of n as. A last
+// partial group of 5 to 7 inputs is padded to eight where there are
+// eight-input kernels, and one of 2 or 3 to four: the padding inputs have
+// zero scales and sums, so they add nothing, and one pass of the wide
+// kernel over a tile costs less than the passes of the narrower kernels it
+// replaces (a decode step of 5 to 7 sequences took longer than one of 8).
+// One left over input keeps the one-input kernel. Only batches of decoding
+// streams' size are padded: in a prompt chunk the last group is a small
+// part of the work, and the padded outputs (scratch of the whole batch)
+// could be large.
 func (pk *packedKernels) padded(n int) int {
-	if pk.eight == nil || n < 2 || n > maxPadded {
+	if n < 2 || n > maxPadded {
 		return n
 	}
 	switch r := n % 8; {
-	case r >= 5:
+	case r >= 5 && pk.eight != nil:
 		return n + 8 - r
-	case r == 2 || r == 3:
-		return n + 4 - r
+	case r%4 == 2 || r%4 == 3:
+		return n + 4 - r%4
 	}
 	return n
 }

@@ -227,13 +227,16 @@ func checkPacked(t *testing.T, orig, m Matrix, kind Type, x []float32, n int) {
 }
 
 // TestPackedBatchMatchesAlone holds every input of a batch of 2 to 17 (the
-// partial last groups that the eight-input kernel sets pad, and those they
-// do not) to the same input multiplied alone, bit for bit, on every host
-// kernel set: a sequence's outputs must not depend on what it is batched
-// with.
+// partial last groups that the kernel sets pad, and those they do not) to
+// the same input multiplied alone, bit for bit, on every host kernel set: a
+// sequence's outputs must not depend on what it is batched with.
 func TestPackedBatchMatchesAlone(t *testing.T) {
-	const rows, cols = 24, 96
-	for _, typ := range []Type{Q4_0, Q8_0} {
+	const rows = 24
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+		cols := 96
+		if typ.BlockSize() == 256 {
+			cols = 512
+		}
 		rng := rand.New(rand.NewPCG(11, uint64(typ)))
 		m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
 		if err != nil {

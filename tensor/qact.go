@@ -112,12 +112,16 @@ func (a *qacts) alloc(kind Type, n, cols int) {
 	}
 }
 
-// clearInputs zeroes inputs [lo, hi) of a Q8_0 or Q8_1 a: inputs that pad
-// a batch, whose zero scales and sums make them add nothing.
+// clearInputs zeroes inputs [lo, hi) of a: inputs that pad a batch, whose
+// zero scales and sums make them add nothing.
 func (a *qacts) clearInputs(lo, hi int) {
 	nb := a.cols / a.kind.BlockSize()
 	clear(a.qs[lo*a.cols : hi*a.cols])
 	clear(a.d[lo*nb : hi*nb])
+	if a.kind == Q8_K {
+		clear(a.bs[lo*a.cols/16 : hi*a.cols/16])
+		return
+	}
 	clear(a.is[lo*nb : hi*nb])
 	clear(a.s[lo*nb : hi*nb])
 }
