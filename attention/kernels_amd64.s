@@ -274,13 +274,13 @@ TEXT ·scoresF16x3AVX2(SB), NOSPLIT, $0-48
 	MOVQ k+24(FP), BX
 	MOVQ n+32(FP), CX
 	MOVQ d+40(FP), R13
-	SHLQ $1, R13          // key row bytes; query rows are twice that
-	LEAQ (SI)(R13*2), R11 // second head's query
+	SHLQ $1, R13           // key row bytes; query rows are twice that
+	LEAQ (SI)(R13*2), R11  // second head's query
 	LEAQ (R11)(R13*2), R12 // third head's query
 
 s3hrows4:
-	CMPQ CX, $4
-	JLT  s3hrows1
+	CMPQ   CX, $4
+	JLT    s3hrows1
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -293,15 +293,15 @@ s3hrows4:
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
-	LEAQ (BX)(R13*1), R9
-	LEAQ (R9)(R13*1), R10
-	LEAQ (R10)(R13*1), R14
-	XORQ AX, AX
+	LEAQ   (BX)(R13*1), R9
+	LEAQ   (R9)(R13*1), R10
+	LEAQ   (R10)(R13*1), R14
+	XORQ   AX, AX
 
 s3hloop4:
-	VMOVUPS (SI)(AX*2), Y12
-	VMOVUPS (R11)(AX*2), Y13
-	VMOVUPS (R12)(AX*2), Y14
+	VMOVUPS     (SI)(AX*2), Y12
+	VMOVUPS     (R11)(AX*2), Y13
+	VMOVUPS     (R12)(AX*2), Y14
 	VCVTPH2PS   (BX)(AX*1), Y15
 	VFMADD231PS Y15, Y12, Y0
 	VFMADD231PS Y15, Y13, Y4
@@ -318,27 +318,27 @@ s3hloop4:
 	VFMADD231PS Y15, Y12, Y3
 	VFMADD231PS Y15, Y13, Y7
 	VFMADD231PS Y15, Y14, Y11
-	ADDQ $16, AX
-	CMPQ AX, R13
-	JLT  s3hloop4
+	ADDQ        $16, AX
+	CMPQ        AX, R13
+	JLT         s3hloop4
 	HSUM4OF(Y0, Y1, Y2, Y3, Y12, X12, Y13, X13)
-	VMOVUPS X12, (DI)
+	VMOVUPS     X12, (DI)
 	HSUM4OF(Y4, Y5, Y6, Y7, Y12, X12, Y13, X13)
-	VMOVUPS X12, (DI)(R8*1)
+	VMOVUPS     X12, (DI)(R8*1)
 	HSUM4OF(Y8, Y9, Y10, Y11, Y12, X12, Y13, X13)
-	VMOVUPS X12, (DI)(R8*2)
-	ADDQ $16, DI
-	LEAQ (R14)(R13*1), BX
-	SUBQ $4, CX
-	JMP  s3hrows4
+	VMOVUPS     X12, (DI)(R8*2)
+	ADDQ        $16, DI
+	LEAQ        (R14)(R13*1), BX
+	SUBQ        $4, CX
+	JMP         s3hrows4
 
 s3hrows1:
-	TESTQ CX, CX
-	JZ    s3hdone
+	TESTQ  CX, CX
+	JZ     s3hdone
 	VXORPS Y0, Y0, Y0
 	VXORPS Y4, Y4, Y4
 	VXORPS Y8, Y8, Y8
-	XORQ AX, AX
+	XORQ   AX, AX
 
 s3hloop1:
 	VCVTPH2PS   (BX)(AX*1), Y15
@@ -348,16 +348,16 @@ s3hloop1:
 	ADDQ        $16, AX
 	CMPQ        AX, R13
 	JLT         s3hloop1
-	HSUM(Y0, X0, X1)
-	VMOVSS X0, (DI)
-	HSUM(Y4, X4, X5)
-	VMOVSS X4, (DI)(R8*1)
-	HSUM(Y8, X8, X9)
-	VMOVSS X8, (DI)(R8*2)
-	ADDQ $4, DI
-	ADDQ R13, BX
-	DECQ CX
-	JMP  s3hrows1
+	HSUM(Y0,    X0, X1)
+	VMOVSS      X0, (DI)
+	HSUM(Y4,    X4, X5)
+	VMOVSS      X4, (DI)(R8*1)
+	HSUM(Y8,    X8, X9)
+	VMOVSS      X8, (DI)(R8*2)
+	ADDQ        $4, DI
+	ADDQ        R13, BX
+	DECQ        CX
+	JMP         s3hrows1
 
 s3hdone:
 	VZEROUPPER
@@ -381,8 +381,8 @@ TEXT ·scoresF16x2AVX2(SB), NOSPLIT, $0-48
 	LEAQ (SI)(R13*2), R11 // second head's query
 
 s2hrows4:
-	CMPQ CX, $4
-	JLT  s2hrows1
+	CMPQ   CX, $4
+	JLT    s2hrows1
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -391,14 +391,14 @@ s2hrows4:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-	LEAQ (BX)(R13*1), R9
-	LEAQ (R9)(R13*1), R10
-	LEAQ (R10)(R13*1), R14
-	XORQ AX, AX
+	LEAQ   (BX)(R13*1), R9
+	LEAQ   (R9)(R13*1), R10
+	LEAQ   (R10)(R13*1), R14
+	XORQ   AX, AX
 
 s2hloop4:
-	VMOVUPS (SI)(AX*2), Y12
-	VMOVUPS (R11)(AX*2), Y13
+	VMOVUPS     (SI)(AX*2), Y12
+	VMOVUPS     (R11)(AX*2), Y13
 	VCVTPH2PS   (BX)(AX*1), Y15
 	VFMADD231PS Y15, Y12, Y0
 	VFMADD231PS Y15, Y13, Y4
@@ -411,24 +411,24 @@ s2hloop4:
 	VCVTPH2PS   (R14)(AX*1), Y15
 	VFMADD231PS Y15, Y12, Y3
 	VFMADD231PS Y15, Y13, Y7
-	ADDQ $16, AX
-	CMPQ AX, R13
-	JLT  s2hloop4
+	ADDQ        $16, AX
+	CMPQ        AX, R13
+	JLT         s2hloop4
 	HSUM4OF(Y0, Y1, Y2, Y3, Y12, X12, Y13, X13)
-	VMOVUPS X12, (DI)
+	VMOVUPS     X12, (DI)
 	HSUM4OF(Y4, Y5, Y6, Y7, Y12, X12, Y13, X13)
-	VMOVUPS X12, (DI)(R8*1)
-	ADDQ $16, DI
-	LEAQ (R14)(R13*1), BX
-	SUBQ $4, CX
-	JMP  s2hrows4
+	VMOVUPS     X12, (DI)(R8*1)
+	ADDQ        $16, DI
+	LEAQ        (R14)(R13*1), BX
+	SUBQ        $4, CX
+	JMP         s2hrows4
 
 s2hrows1:
-	TESTQ CX, CX
-	JZ    s2hdone
+	TESTQ  CX, CX
+	JZ     s2hdone
 	VXORPS Y0, Y0, Y0
 	VXORPS Y4, Y4, Y4
-	XORQ AX, AX
+	XORQ   AX, AX
 
 s2hloop1:
 	VCVTPH2PS   (BX)(AX*1), Y15
@@ -437,14 +437,14 @@ s2hloop1:
 	ADDQ        $16, AX
 	CMPQ        AX, R13
 	JLT         s2hloop1
-	HSUM(Y0, X0, X1)
-	VMOVSS X0, (DI)
-	HSUM(Y4, X4, X5)
-	VMOVSS X4, (DI)(R8*1)
-	ADDQ $4, DI
-	ADDQ R13, BX
-	DECQ CX
-	JMP  s2hrows1
+	HSUM(Y0,    X0, X1)
+	VMOVSS      X0, (DI)
+	HSUM(Y4,    X4, X5)
+	VMOVSS      X4, (DI)(R8*1)
+	ADDQ        $4, DI
+	ADDQ        R13, BX
+	DECQ        CX
+	JMP         s2hrows1
 
 s2hdone:
 	VZEROUPPER
