@@ -656,15 +656,18 @@ vn81block:
 	VZEROUPPER;                    \
 	RET
 
+// VZPREF prefetches the line at offset o of the two groups' blocks ahead
+// (R13 and R12 bytes: see VZ8PASS).
+#define VZPREF(o) \
+	PREFETCHT1 o(SI)(R13*1); \
+	PREFETCHT1 o(SI)(R12*1)
+
 // VZQ4DECODE prefetches and splits a Q4_0 block of both groups (as
 // PKDECODE does for one): nibbles in Z0..Z7, the rows' scales in Z12.
 #define VZQ4DECODE \
-	PREFETCHT1 0(SI)(R13*1); \
-	PREFETCHT1 64(SI)(R13*1); \
-	PREFETCHT1 128(SI)(R13*1); \
-	PREFETCHT1 0(SI)(R12*1); \
-	PREFETCHT1 64(SI)(R12*1); \
-	PREFETCHT1 128(SI)(R12*1); \
+	VZPREF(0); \
+	VZPREF(64); \
+	VZPREF(128); \
 	VZ8LOAD(16, Y0, Z0); \
 	VZ8LOAD(48, Y1, Z1); \
 	VZ8LOAD(80, Y2, Z2); \
@@ -685,16 +688,11 @@ vn81block:
 
 // VZQ8PREFETCH prefetches a Q8_0 block of both groups.
 #define VZQ8PREFETCH \
-	PREFETCHT1 0(SI)(R13*1); \
-	PREFETCHT1 64(SI)(R13*1); \
-	PREFETCHT1 128(SI)(R13*1); \
-	PREFETCHT1 192(SI)(R13*1); \
-	PREFETCHT1 256(SI)(R13*1); \
-	PREFETCHT1 0(SI)(R12*1); \
-	PREFETCHT1 64(SI)(R12*1); \
-	PREFETCHT1 128(SI)(R12*1); \
-	PREFETCHT1 192(SI)(R12*1); \
-	PREFETCHT1 256(SI)(R12*1)
+	VZPREF(0);   \
+	VZPREF(64);  \
+	VZPREF(128); \
+	VZPREF(192); \
+	VZPREF(256)
 
 // func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 TEXT ·packedQ4_0x8VNNI(SB), NOSPLIT, $0-72
