@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 
 	"github.com/kiln-llm/kiln/sample"
@@ -64,7 +66,19 @@ func (s *seq) start(e *Engine, slot, reuse int) {
 	s.slot = slot
 	s.fed = make([]int, reuse, len(s.req.Prompt)+min(s.req.MaxTokens, e.opt.Ctx))
 	copy(s.fed, s.req.Prompt[:reuse])
-	s.sampler = sample.New(s.req.Sampling, e.vocab)
+	p := s.req.Sampling
+	if s.req.IgnoreEOS && s.req.Constraint == nil {
+		// The end tokens are banned through the sampler's bias, a few
+		// entries, rather than a mask over the vocabulary every token.
+		p.LogitBias = maps.Clone(p.LogitBias)
+		if p.LogitBias == nil {
+			p.LogitBias = make(map[int]float32, len(e.eog))
+		}
+		for _, id := range e.eog {
+			p.LogitBias[id] = float32(math.Inf(-1))
+		}
+	}
+	s.sampler = sample.New(p, e.vocab)
 	s.sampler.Prompt(s.req.Prompt)
 	s.dec = e.tok.NewDecoder(false)
 	s.stop = newStopFilter(s.req.Stop, s.req.KeepStop)
@@ -107,8 +121,8 @@ type freeConstraint interface{ Free() bool }
 // when a finished Constraint admits nothing but end-of-generation.
 func (e *Engine) allowed(s *seq) (mask []bool, end bool) {
 	c := s.req.Constraint
-	if c == nil && !s.req.IgnoreEOS {
-		return nil, false
+	if c == nil {
+		return nil, false // IgnoreEOS alone is the sampler's bias (see start)
 	}
 	if f, ok := c.(freeConstraint); ok && !s.req.IgnoreEOS && f.Free() {
 		s.maskReady = false
@@ -118,11 +132,6 @@ func (e *Engine) allowed(s *seq) (mask []bool, end bool) {
 		s.maskReady = false
 		return s.mask, false
 	}
-	if c == nil && s.mask != nil {
-		// Without a constraint the mask only bans the end tokens
-		// (IgnoreEOS): the same every step, so it is built once.
-		return s.mask, false
-	}
 	if s.mask == nil {
 		s.mask = make([]bool, e.vocab)
 	}
@@ -130,17 +139,14 @@ func (e *Engine) allowed(s *seq) (mask []bool, end bool) {
 	for i := range mask {
 		mask[i] = true
 	}
-	done := true
-	if c != nil {
-		c.Allow(mask)
-		done = c.Done()
-	}
+	c.Allow(mask)
+	done := c.Done()
 	if !done || s.req.IgnoreEOS {
 		for _, id := range e.eog {
 			mask[id] = false
 		}
 	}
-	if c == nil || !done {
+	if !done {
 		return mask, false
 	}
 	for id, ok := range mask {
