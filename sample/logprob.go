@@ -19,7 +19,8 @@ type IDLogprob struct {
 type logSoftmax struct {
 	max    float64
 	logZ   float64
-	posInf int // count of +Inf logits; 0 in the ordinary case
+	posInf int  // count of +Inf logits; 0 in the ordinary case
+	nan    bool // some logit is NaN
 }
 
 // newLogSoftmax reduces a row: the maximum is subtracted before
@@ -30,7 +31,8 @@ func newLogSoftmax(logits []float32) logSoftmax {
 	// The maximum in float32 is exact; NaN never compares greater. The
 	// vector maximum is NaN when a logit is: then a scan skips them.
 	m32 := tensor.Max(logits)
-	if math.IsNaN(float64(m32)) {
+	nan := math.IsNaN(float64(m32))
+	if nan {
 		m32 = float32(math.Inf(-1))
 		for _, v := range logits {
 			if v > m32 {
@@ -46,12 +48,12 @@ func newLogSoftmax(logits []float32) logSoftmax {
 				posInf++
 			}
 		}
-		return logSoftmax{max: m, posInf: posInf}
+		return logSoftmax{max: m, posInf: posInf, nan: nan}
 	}
 	if math.IsInf(m, -1) {
-		return logSoftmax{max: m}
+		return logSoftmax{max: m, nan: nan}
 	}
-	return logSoftmax{max: m, logZ: math.Log(tensor.ExpSum(logits, m32))}
+	return logSoftmax{max: m, logZ: math.Log(tensor.ExpSum(logits, m32)), nan: nan}
 }
 
 func (ls logSoftmax) of(v float32) float32 {
@@ -108,11 +110,10 @@ func topLogprobs(logits []float32, n int, ls logSoftmax) []IDLogprob {
 		return nil
 	}
 	// The best one alone (a request's logprobs: 1) is the first position of
-	// the largest logit, found by vector passes, when no NaN is in the way.
-	if n == 1 {
-		if m := tensor.Max(logits); !math.IsNaN(float64(m)) {
-			return []IDLogprob{{ID: tensor.Index(logits, m), Logprob: ls.of(m)}}
-		}
+	// the row's maximum, found by a vector search, when no NaN is in the way.
+	if n == 1 && !ls.nan {
+		m := float32(ls.max)
+		return []IDLogprob{{ID: tensor.Index(logits, m), Logprob: ls.of(m)}}
 	}
 	// h is a min-heap under "ranks before": h[0] is the weakest of the best n so far.
 	h := make([]int, 0, n)
