@@ -67,9 +67,9 @@ func (s *seq) start(e *Engine, slot, reuse int) {
 	s.fed = make([]int, reuse, len(s.req.Prompt)+min(s.req.MaxTokens, e.opt.Ctx))
 	copy(s.fed, s.req.Prompt[:reuse])
 	p := s.req.Sampling
-	if s.req.IgnoreEOS && s.req.Constraint == nil {
+	if s.req.IgnoreEOS {
 		// The end tokens are banned through the sampler's bias, a few
-		// entries, rather than a mask over the vocabulary every token.
+		// entries, rather than in a mask over the vocabulary every token.
 		p.LogitBias = maps.Clone(p.LogitBias)
 		if p.LogitBias == nil {
 			p.LogitBias = make(map[int]float32, len(e.eog))
@@ -122,9 +122,9 @@ type freeConstraint interface{ Free() bool }
 func (e *Engine) allowed(s *seq) (mask []bool, end bool) {
 	c := s.req.Constraint
 	if c == nil {
-		return nil, false // IgnoreEOS alone is the sampler's bias (see start)
+		return nil, false // IgnoreEOS is the sampler's bias (see start)
 	}
-	if f, ok := c.(freeConstraint); ok && !s.req.IgnoreEOS && f.Free() {
+	if f, ok := c.(freeConstraint); ok && f.Free() {
 		s.maskReady = false
 		return nil, false
 	}
@@ -141,12 +141,10 @@ func (e *Engine) allowed(s *seq) (mask []bool, end bool) {
 	}
 	c.Allow(mask)
 	done := c.Done()
-	if !done || s.req.IgnoreEOS {
+	if !done {
 		for _, id := range e.eog {
 			mask[id] = false
 		}
-	}
-	if !done {
 		return mask, false
 	}
 	for id, ok := range mask {
