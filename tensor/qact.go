@@ -41,9 +41,9 @@ import (
 // 4*is (the Q4_0 offset 8 times the block sum, spread over an input's two
 // lanes).
 // The VNNI packed kernels of four and eight inputs get e8: per group of
-// eight inputs and block a record of 16 words, the eight inputs' float32 scales (as bits)
-// and then their offset terms, minus the weights' quant offset times the
-// block sum.
+// eight inputs and block a record of 16 words, the eight inputs' float32
+// scales (as bits) and then their offset terms, minus the weights' quant
+// offset times the block sum.
 // Q8_K inputs get k4 instead, one 144-byte record per group and block: the
 // four float32 scales, then the four inputs' 16 int16 sums (little-endian,
 // for the assembly kernels).
