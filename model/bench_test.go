@@ -85,6 +85,29 @@ func BenchmarkDecodeKV(b *testing.B) {
 	}
 }
 
+// BenchmarkPrefill measures a 512-token prompt computed in one batch (logits
+// of the last token only) on the model named by KILN_BENCH_MODEL, as kiln
+// bench's prefill figure does, without the bench's limit measurements: it is
+// the one to profile prefill with.
+func BenchmarkPrefill(b *testing.B) {
+	m := benchModel(b)
+	const n = 512
+	ctx := context.Background()
+	prompt := make([]int, n)
+	for i := range prompt {
+		prompt[i] = (i*7919 + 13) % m.Config.Vocab
+	}
+	c := m.NewCache(1, n)
+	batch := seqBatch(prompt, 0, 0, func(i int) bool { return i == n-1 })
+	for b.Loop() {
+		c.Truncate(0, 0)
+		if _, err := m.Forward(ctx, c, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "tok/s")
+}
+
 // BenchmarkBatchDecode measures one decode step of 1, 4 and 8 sequences at
 // 256 cached positions each, on the model named by KILN_BENCH_MODEL (default
 // the small synth-llama-gqa-q8_0 test model). tok/s of 8 over tok/s of 1 is

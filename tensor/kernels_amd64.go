@@ -172,6 +172,7 @@ var vnniKernels = func() *kernelSet {
 	ks.packed = maps.Clone(avx2Kernels.packed)
 	ks.packed[Q4_0] = vnniPackedQ4_0
 	ks.packed[Q8_0] = vnniPackedQ8_0
+	ks.packed[Q4_K] = vnniPackedQ4K
 	return &ks
 }()
 

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "vnni_amd64.h"
 
 // Kernels of packed Q4_0 matrices (see packed.go for the layout). Each
 // vector lane is one of a group's eight rows: per block, the four 32-byte
@@ -23,31 +24,6 @@ DATA pkones<>+8(SB)/8, $0x0001000100010001
 DATA pkones<>+16(SB)/8, $0x0001000100010001
 DATA pkones<>+24(SB)/8, $0x0001000100010001
 GLOBL pkones<>(SB), RODATA|NOPTR, $32
-
-// VZARGS and VZPASSARGS load the arguments of the 512-bit VNNI kernels
-// (packed_amd64.s's last part: all have the same frame), the first at
-// entry with the type's block bytes bb (AX = the group stride) and byte
-// constant c (Z15), the second at the start of each pass. They stand
-// before every TEXT so that vet checks their frame offsets against no
-// other function's.
-#define VZARGS(bb, c) \
-	MOVQ         w+0(FP), SI;        \
-	MOVQ         groups+8(FP), R10;  \
-	MOVQ         ystride+32(FP), DX; \
-	MOVQ         out+48(FP), R14;    \
-	MOVQ         ostride+56(FP), R15; \
-	MOVQ         pf+64(FP), R13;     \
-	LEAQ         (R15)(R15*2), R11;  \
-	MOVQ         nb+16(FP), AX;      \
-	IMUL3Q       bb, AX, AX;         \
-	MOVL         $0xffff, R12;       \
-	KMOVW        R12, K1;            \
-	VPBROADCASTD c, Z15
-
-#define VZPASSARGS \
-	MOVQ y+24(FP), DI;  \
-	MOVQ e8+40(FP), BX; \
-	MOVQ nb+16(FP), CX
 
 // PKSCALE converts the int32 block sums in isum to float32 and adds them,
 // times the input block's scale at d and the eight rows' scales in scales,
@@ -544,12 +520,6 @@ vn81block:
 // Z24..Z31 in both kernels. The input records at BX (see qacts.e8) hold,
 // per block, the eight inputs' scales and then their offset terms.
 
-// PK8INPUTS points R8 and R9 at the fourth and seventh inputs of an
-// eight-input kernel, DX bytes apart from the first at DI (see VZ8MUL8).
-#define PK8INPUTS \
-	LEAQ (DX)(DX*2), R8; \
-	LEAQ (DI)(R8*2), R9; \
-	ADDQ DI, R8
 
 // VZ8INIT starts the eight inputs' int32 sums of a block at their offset
 // terms.
@@ -563,23 +533,7 @@ vn81block:
 	VPBROADCASTD 56(BX), Z22; \
 	VPBROADCASTD 60(BX), Z23
 
-// VZ8MUL8 adds the products of the unsigned weight runs in wreg with the
-// eight inputs' quants at offset yo of their blocks to Z16..Z23.
-#define VZ8MUL8(yo, wreg) \
-	VPDPBUSD.BCST yo(DI), wreg, Z16;       \
-	VPDPBUSD.BCST yo(DI)(DX*1), wreg, Z17; \
-	VPDPBUSD.BCST yo(DI)(DX*2), wreg, Z18; \
-	VPDPBUSD.BCST yo(R8), wreg, Z19;       \
-	VPDPBUSD.BCST yo(DI)(DX*4), wreg, Z20; \
-	VPDPBUSD.BCST yo(R8)(DX*2), wreg, Z21; \
-	VPDPBUSD.BCST yo(R9), wreg, Z22;       \
-	VPDPBUSD.BCST yo(R9)(DX*1), wreg, Z23
 
-// VZ8LOAD loads the run at wo(SI) of both groups into zreg (yreg is its
-// low half).
-#define VZ8LOAD(wo, yreg, zreg) \
-	VMOVDQU      wo(SI), yreg; \
-	VINSERTI64X4 $1, wo(SI)(AX*1), zreg, zreg
 
 // VZ8SCALES widens the two groups' 16 fp16 row scales into Z12.
 #define VZ8SCALES \
@@ -606,14 +560,6 @@ vn81block:
 	VZ8TAIL(Z22, 24(BX), Z30); \
 	VZ8TAIL(Z23, 28(BX), Z31)
 
-// VZ8SINGLE prepares a pass at the last group of an odd count: AX = 0 and
-// the mask K1 keeps the stores to one group.
-#define VZ8SINGLE(label) \
-	CMPQ  R10, $1;    \
-	JNE   label;      \
-	XORL  AX, AX;     \
-	MOVL  $0xff, R12; \
-	KMOVW R12, K1
 
 // VZ8PASS starts a pass over a pair of groups, the first input at DI: R12
 // is the prefetch distance of the second group.
@@ -656,11 +602,6 @@ vn81block:
 	VZEROUPPER;                    \
 	RET
 
-// VZPREF prefetches the line at offset o of the two groups' blocks ahead
-// (R13 and R12 bytes: see VZ8PASS).
-#define VZPREF(o) \
-	PREFETCHT1 o(SI)(R13*1); \
-	PREFETCHT1 o(SI)(R12*1)
 
 // VZQ4DECODE prefetches and splits a Q4_0 block of both groups (as
 // PKDECODE does for one): nibbles in Z0..Z7, the rows' scales in Z12.

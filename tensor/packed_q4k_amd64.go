@@ -12,6 +12,9 @@ func packedQ4KAVX2(w *byte, groups, nb int, y *int8, yd *float32, bs *int16, out
 //go:noescape
 func packedQ4Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, out *float32, ostride int)
 
+//go:noescape
+func packedQ4Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
 // avx2PackedQ4K are the packed Q4_K kernels of the AVX2 set. The slice
 // expressions check every bound the assembly relies on.
 var avx2PackedQ4K = &packedKernels{
@@ -35,4 +38,24 @@ var avx2PackedQ4K = &packedKernels{
 		k4 := a.k4[i/4*nb*144 : (i/4+1)*nb*144]
 		packedQ4Kx4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(k4), unsafe.SliceData(out), 4*ostride)
 	},
+}
+
+// vnniPackedQ4K adds to the AVX2 kernels an eight-input kernel for CPUs
+// with AVX512-VNNI, bit for bit the same outputs at about one and a half
+// times the rate of vpmaddubsw in prompts and batches.
+var vnniPackedQ4K = &packedKernels{
+	one:  avx2PackedQ4K.one,
+	four: avx2PackedQ4K.four,
+	eight: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+		if packedEmpty(out, ostride, 8, groups, nb) {
+			return
+		}
+		cols := a.cols
+		out = out[:7*ostride+groups*packRows]
+		w = w[:groups*nb*q4kGroupBytes]
+		y := a.qs[i*cols : 7*cols+i*cols+256*nb]
+		e8 := a.e8[i/8*nb*q8kRecordWords : (i/8+1)*nb*q8kRecordWords]
+		packedQ4Kx8VNNI(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
+	},
+	route: "vnni",
 }

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "vnni_amd64.h"
 
 // Kernels of packed Q4_K matrices (see packed_q4k.go for the layout). As in
 // the packed Q4_0 kernels, each int32 lane of a vector is one of a group's
@@ -18,7 +19,9 @@
 // pkksc<j> shuffles, in each 16-byte half, byte 4j+i (sub-block j or j+4 of
 // row i of the half) into both int16 halves of dword i; pkkmin<q> puts
 // bytes 8q+i and 8q+4+i (sub-blocks 2q and 2q+1, or 2q+4 and 2q+5) into
-// the low and high int16 halves of dword i. 0x80 bytes give zeros.
+// the low and high int16 halves of dword i. 0x80 bytes give zeros. The
+// pkkmin controls are 64 bytes for the 512-bit kernel; the 256-bit ones
+// read their first 32.
 DATA pkk0f<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA pkk0f<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA pkk0f<>+16(SB)/8, $0x0f0f0f0f0f0f0f0f
@@ -59,13 +62,64 @@ DATA pkkmin0<>+0(SB)/8, $0x8005800180048000
 DATA pkkmin0<>+8(SB)/8, $0x8007800380068002
 DATA pkkmin0<>+16(SB)/8, $0x8005800180048000
 DATA pkkmin0<>+24(SB)/8, $0x8007800380068002
-GLOBL pkkmin0<>(SB), RODATA|NOPTR, $32
+DATA pkkmin0<>+32(SB)/8, $0x8005800180048000
+DATA pkkmin0<>+40(SB)/8, $0x8007800380068002
+DATA pkkmin0<>+48(SB)/8, $0x8005800180048000
+DATA pkkmin0<>+56(SB)/8, $0x8007800380068002
+GLOBL pkkmin0<>(SB), RODATA|NOPTR, $64
 
 DATA pkkmin1<>+0(SB)/8, $0x800d8009800c8008
 DATA pkkmin1<>+8(SB)/8, $0x800f800b800e800a
 DATA pkkmin1<>+16(SB)/8, $0x800d8009800c8008
 DATA pkkmin1<>+24(SB)/8, $0x800f800b800e800a
-GLOBL pkkmin1<>(SB), RODATA|NOPTR, $32
+DATA pkkmin1<>+32(SB)/8, $0x800d8009800c8008
+DATA pkkmin1<>+40(SB)/8, $0x800f800b800e800a
+DATA pkkmin1<>+48(SB)/8, $0x800d8009800c8008
+DATA pkkmin1<>+56(SB)/8, $0x800f800b800e800a
+GLOBL pkkmin1<>(SB), RODATA|NOPTR, $64
+
+// pkkdw<j> shuffles, in each 16-byte lane, byte 4j+i (sub-block j or j+4
+// of row i of the lane) into dword i, zero-extended: the rows' scales of a
+// sub-block as vpmulld multiplies the 512-bit kernel's int32 sums by them.
+DATA pkkdw0<>+0(SB)/8, $0x8080800180808000
+DATA pkkdw0<>+8(SB)/8, $0x8080800380808002
+DATA pkkdw0<>+16(SB)/8, $0x8080800180808000
+DATA pkkdw0<>+24(SB)/8, $0x8080800380808002
+DATA pkkdw0<>+32(SB)/8, $0x8080800180808000
+DATA pkkdw0<>+40(SB)/8, $0x8080800380808002
+DATA pkkdw0<>+48(SB)/8, $0x8080800180808000
+DATA pkkdw0<>+56(SB)/8, $0x8080800380808002
+GLOBL pkkdw0<>(SB), RODATA|NOPTR, $64
+
+DATA pkkdw1<>+0(SB)/8, $0x8080800580808004
+DATA pkkdw1<>+8(SB)/8, $0x8080800780808006
+DATA pkkdw1<>+16(SB)/8, $0x8080800580808004
+DATA pkkdw1<>+24(SB)/8, $0x8080800780808006
+DATA pkkdw1<>+32(SB)/8, $0x8080800580808004
+DATA pkkdw1<>+40(SB)/8, $0x8080800780808006
+DATA pkkdw1<>+48(SB)/8, $0x8080800580808004
+DATA pkkdw1<>+56(SB)/8, $0x8080800780808006
+GLOBL pkkdw1<>(SB), RODATA|NOPTR, $64
+
+DATA pkkdw2<>+0(SB)/8, $0x8080800980808008
+DATA pkkdw2<>+8(SB)/8, $0x8080800b8080800a
+DATA pkkdw2<>+16(SB)/8, $0x8080800980808008
+DATA pkkdw2<>+24(SB)/8, $0x8080800b8080800a
+DATA pkkdw2<>+32(SB)/8, $0x8080800980808008
+DATA pkkdw2<>+40(SB)/8, $0x8080800b8080800a
+DATA pkkdw2<>+48(SB)/8, $0x8080800980808008
+DATA pkkdw2<>+56(SB)/8, $0x8080800b8080800a
+GLOBL pkkdw2<>(SB), RODATA|NOPTR, $64
+
+DATA pkkdw3<>+0(SB)/8, $0x8080800d8080800c
+DATA pkkdw3<>+8(SB)/8, $0x8080800f8080800e
+DATA pkkdw3<>+16(SB)/8, $0x8080800d8080800c
+DATA pkkdw3<>+24(SB)/8, $0x8080800f8080800e
+DATA pkkdw3<>+32(SB)/8, $0x8080800d8080800c
+DATA pkkdw3<>+40(SB)/8, $0x8080800f8080800e
+DATA pkkdw3<>+48(SB)/8, $0x8080800d8080800c
+DATA pkkdw3<>+56(SB)/8, $0x8080800f8080800e
+GLOBL pkkdw3<>(SB), RODATA|NOPTR, $64
 
 // PKKPF is how far ahead of a block's start its lines are prefetched: the
 // next block's eighteen lines are requested while this one is computed, a
@@ -431,5 +485,217 @@ pkk4block:
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     pkk4group
+	VZEROUPPER
+	RET
+
+// The eight-input VNNI kernel works as the Q4_0 and Q8_0 ones do (see
+// packed_amd64.s): two groups of rows in the halves of 512-bit registers,
+// one vpdpbusd per input and run. A Q4_K block is eight sub-blocks of
+// 32 with a 6-bit scale each, so a sub-block's eight runs give each input
+// its int32 sums of products (Z16..Z23, exact: at most 32*15*127), which
+// vpmulld multiplies by the rows' scales and adds to the block's int32
+// sums (Z24..Z31); these are the integers the 256-bit kernels reach with
+// vpmaddubsw and vpmaddwd. The minimums' term takes four vpdpwssd of the
+// minimum pairs (m_2p, m_2p+1) with the input's pairs of sums of 32 per
+// input. The eight inputs' float sums live in the frame (Z24..Z31 are
+// taken): per block and input, d*dx*isum is added and dmin*dx*msum taken
+// off in the order of packedQ4KAVX2, so every output is bit for bit the
+// 256-bit kernels'. The input records at BX (see qacts.e8) hold per block
+// the eight inputs' float32 scales, then per input its four pairs of int16
+// sums of 32.
+
+// VKZ8SCALES rebuilds the 6-bit scales and minimums of both groups' block
+// (PKKSCALES' steps on 512 bits): Z9 (sub-blocks 0-3) and Z10 (4-7) the
+// scales, Z11 and Z12 the minimums. Z15 is the 0x0f mask; uses Z13, Z14.
+#define VKZ8SCALES \
+	VZ8LOAD(32, Y9, Z9);                  \
+	VZ8LOAD(64, Y11, Z11);                \
+	VZ8LOAD(96, Y13, Z13);                \
+	VPSRLW      $4, Z9, Z10;              \
+	VPSRLW      $4, Z11, Z12;             \
+	VPANDD      Z15, Z9, Z9;              \
+	VPANDD      Z15, Z10, Z10;            \
+	VPANDD      Z15, Z11, Z11;            \
+	VPANDD      Z15, Z12, Z12;            \
+	VPSLLW      $4, Z13, Z14;             \
+	VPANDD.BCST pkk30<>(SB), Z14, Z14;    \
+	VPORD       Z14, Z9, Z9;              \
+	VPSLLW      $2, Z13, Z14;             \
+	VPANDD.BCST pkk30<>(SB), Z14, Z14;    \
+	VPORD       Z14, Z10, Z10;            \
+	VPANDD.BCST pkk30<>(SB), Z13, Z14;    \
+	VPORD       Z14, Z11, Z11;            \
+	VPSRLW      $2, Z13, Z14;             \
+	VPANDD.BCST pkk30<>(SB), Z14, Z14;    \
+	VPORD       Z14, Z12, Z12
+
+// VKZ8LO and VKZ8HI decode the low or high nibbles of run k of chunk c of
+// both groups into zreg (yreg its low half).
+#define VKZ8LO(c, k, yreg, zreg) \
+	VZ8LOAD((128+256*c+32*k), yreg, zreg); \
+	VPANDD Z15, zreg, zreg
+
+#define VKZ8HI(c, k, yreg, zreg) \
+	VZ8LOAD((128+256*c+32*k), yreg, zreg); \
+	VPSRLW $4, zreg, zreg;                 \
+	VPANDD Z15, zreg, zreg
+
+// VKZ8ADD adds sub-block sums times the scales in Z8 to a block sum.
+#define VKZ8ADD(sum, isum) \
+	VPMULLD Z8, sum, sum; \
+	VPADDD  sum, isum, isum
+
+// VKZ8SUB does sub-block 2c (dec VKZ8LO) or 2c+1 (VKZ8HI) for the eight
+// inputs, their quants at offset yo of the input block: its scales are
+// those of sc chosen by the shuffle ctl. p0 and p1 are two lines of the
+// block ahead to prefetch.
+#define VKZ8SUB(dec, c, yo, sc, ctl, p0, p1) \
+	VZPREF(p0);                 \
+	VZPREF(p1);                 \
+	dec(c, 0, Y0, Z0);          \
+	dec(c, 1, Y1, Z1);          \
+	dec(c, 2, Y2, Z2);          \
+	dec(c, 3, Y3, Z3);          \
+	dec(c, 4, Y4, Z4);          \
+	dec(c, 5, Y5, Z5);          \
+	dec(c, 6, Y6, Z6);          \
+	dec(c, 7, Y7, Z7);          \
+	VPXORD  Z16, Z16, Z16;      \
+	VPXORD  Z17, Z17, Z17;      \
+	VPXORD  Z18, Z18, Z18;      \
+	VPXORD  Z19, Z19, Z19;      \
+	VPXORD  Z20, Z20, Z20;      \
+	VPXORD  Z21, Z21, Z21;      \
+	VPXORD  Z22, Z22, Z22;      \
+	VPXORD  Z23, Z23, Z23;      \
+	VZ8MUL8((yo), Z0);          \
+	VZ8MUL8((yo+4), Z1);        \
+	VZ8MUL8((yo+8), Z2);        \
+	VZ8MUL8((yo+12), Z3);       \
+	VZ8MUL8((yo+16), Z4);       \
+	VZ8MUL8((yo+20), Z5);       \
+	VZ8MUL8((yo+24), Z6);       \
+	VZ8MUL8((yo+28), Z7);       \
+	VPSHUFB ctl, sc, Z8;        \
+	VKZ8ADD(Z16, Z24);          \
+	VKZ8ADD(Z17, Z25);          \
+	VKZ8ADD(Z18, Z26);          \
+	VKZ8ADD(Z19, Z27);          \
+	VKZ8ADD(Z20, Z28);          \
+	VKZ8ADD(Z21, Z29);          \
+	VKZ8ADD(Z22, Z30);          \
+	VKZ8ADD(Z23, Z31)
+
+// VKZ8FINPREP shuffles the minimums into their pairs (Z0..Z3: (m0, m1),
+// (m2, m3), (m4, m5), (m6, m7) in each row's lane) and widens both
+// groups' d into Z4 and dmin into Z5.
+#define VKZ8FINPREP \
+	VPSHUFB     pkkmin0<>(SB), Z11, Z0;   \
+	VPSHUFB     pkkmin1<>(SB), Z11, Z1;   \
+	VPSHUFB     pkkmin0<>(SB), Z12, Z2;   \
+	VPSHUFB     pkkmin1<>(SB), Z12, Z3;   \
+	VMOVDQU     (SI), X4;                 \
+	VINSERTI128 $1, (SI)(AX*1), Y4, Y4;   \
+	VCVTPH2PS   Y4, Z4;                   \
+	VMOVDQU     16(SI), X5;               \
+	VINSERTI128 $1, 16(SI)(AX*1), Y5, Y5; \
+	VCVTPH2PS   Y5, Z5
+
+// VKZ8FIN finishes the block for input k, whose block sum is isum and
+// float sums are at acc(SP): msum in Z6, then acc += d*dx*isum -
+// dmin*dx*msum.
+#define VKZ8FIN(k, isum, acc) \
+	VPXORD        Z6, Z6, Z6;            \
+	VPDPWSSD.BCST (32+16*k)(BX), Z0, Z6; \
+	VPDPWSSD.BCST (36+16*k)(BX), Z1, Z6; \
+	VPDPWSSD.BCST (40+16*k)(BX), Z2, Z6; \
+	VPDPWSSD.BCST (44+16*k)(BX), Z3, Z6; \
+	VCVTDQ2PS     isum, isum;            \
+	VCVTDQ2PS     Z6, Z6;                \
+	VMULPS.BCST   (4*k)(BX), Z4, Z7;     \
+	VMULPS.BCST   (4*k)(BX), Z5, Z8;     \
+	VMOVUPS       acc(SP), Z14;          \
+	VFMADD231PS   Z7, isum, Z14;         \
+	VFNMADD231PS  Z8, Z6, Z14;           \
+	VMOVUPS       Z14, acc(SP)
+
+// VKZ8STORE stores input k's float sums, at acc(SP), to out.
+#define VKZ8STORE(acc, out) \
+	VMOVUPS acc(SP), Z14; \
+	VMOVUPS Z14, K1, out
+
+// func packedQ4Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+//
+// The frame holds the eight inputs' float sums, 64 bytes each.
+TEXT ·packedQ4Kx8VNNI(SB), 0, $512-72
+	VZARGS($1152, pkk0f<>(SB))
+
+vk8group:
+	VZ8SINGLE(vk8pair)
+
+vk8pair:
+	VZPASSARGS
+	PK8INPUTS
+	LEAQ    (R13)(AX*1), R12
+	VPXORD  Z14, Z14, Z14
+	VMOVUPS Z14, 0(SP)
+	VMOVUPS Z14, 64(SP)
+	VMOVUPS Z14, 128(SP)
+	VMOVUPS Z14, 192(SP)
+	VMOVUPS Z14, 256(SP)
+	VMOVUPS Z14, 320(SP)
+	VMOVUPS Z14, 384(SP)
+	VMOVUPS Z14, 448(SP)
+
+vk8block:
+	VZPREF(1024)
+	VZPREF(1088)
+	VKZ8SCALES
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	VKZ8SUB(VKZ8LO, 0, 0, Z9, pkkdw0<>(SB), 0, 64)
+	VKZ8SUB(VKZ8HI, 0, 32, Z9, pkkdw1<>(SB), 128, 192)
+	VKZ8SUB(VKZ8LO, 1, 64, Z9, pkkdw2<>(SB), 256, 320)
+	VKZ8SUB(VKZ8HI, 1, 96, Z9, pkkdw3<>(SB), 384, 448)
+	VKZ8SUB(VKZ8LO, 2, 128, Z10, pkkdw0<>(SB), 512, 576)
+	VKZ8SUB(VKZ8HI, 2, 160, Z10, pkkdw1<>(SB), 640, 704)
+	VKZ8SUB(VKZ8LO, 3, 192, Z10, pkkdw2<>(SB), 768, 832)
+	VKZ8SUB(VKZ8HI, 3, 224, Z10, pkkdw3<>(SB), 896, 960)
+	VKZ8FINPREP
+	VKZ8FIN(0, Z24, 0)
+	VKZ8FIN(1, Z25, 64)
+	VKZ8FIN(2, Z26, 128)
+	VKZ8FIN(3, Z27, 192)
+	VKZ8FIN(4, Z28, 256)
+	VKZ8FIN(5, Z29, 320)
+	VKZ8FIN(6, Z30, 384)
+	VKZ8FIN(7, Z31, 448)
+	ADDQ $1152, SI
+	ADDQ $256, DI
+	ADDQ $256, R8
+	ADDQ $256, R9
+	ADDQ $160, BX
+	DECQ CX
+	JNZ  vk8block
+
+	VKZ8STORE(0, (R14))
+	VKZ8STORE(64, (R14)(R15*1))
+	VKZ8STORE(128, (R14)(R15*2))
+	VKZ8STORE(192, (R14)(R11*1))
+	LEAQ (R14)(R15*4), R12
+	VKZ8STORE(256, (R12))
+	VKZ8STORE(320, (R12)(R15*1))
+	VKZ8STORE(384, (R12)(R15*2))
+	VKZ8STORE(448, (R12)(R11*1))
+	ADDQ AX, SI
+	ADDQ $64, R14
+	SUBQ $2, R10
+	JG   vk8group
 	VZEROUPPER
 	RET

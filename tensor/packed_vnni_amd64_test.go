@@ -9,21 +9,22 @@ import (
 	"testing"
 )
 
-// TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0 and Q8_0 kernels to
+// TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0, Q8_0 and Q4_K kernels to
 // the AVX2 ones bit for bit, for one, four and eight inputs: their int32
 // block sums are exact in both, and the scaling is the same products, so a
 // model's outputs do not depend on which of the two sets a CPU picks.
 // Weights are random bytes (Q8_0 quants of -128 included, which the VNNI
-// kernels' offset of 128 maps to 0) and inputs reach the quant extremes.
+// kernels' offset of 128 maps to 0; Q4_K scales and minimums of all 6 bits)
+// and inputs reach the quant extremes.
 func TestPackedVNNIMatchesAVX2(t *testing.T) {
 	if !vnniOK() {
 		t.Skip("no AVX512-VNNI on this CPU")
 	}
-	for _, typ := range []Type{Q4_0, Q8_0} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K} {
 		for _, c := range []struct{ groups, nb int }{{1, 1}, {3, 2}, {2, 9}, {5, 64}} {
 			t.Run(fmt.Sprintf("%s/g%d/nb%d", typ, c.groups, c.nb), func(t *testing.T) {
 				const n = 8
-				rows, cols := c.groups*packRows, c.nb*32
+				rows, cols := c.groups*packRows, c.nb*typ.BlockSize()
 				rng := rand.New(rand.NewPCG(uint64(c.groups), uint64(c.nb)))
 				m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
 				if err != nil {
@@ -38,7 +39,8 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 					}
 				}
 				var a qacts
-				a.alloc(Q8_0, n, cols)
+				kind, _ := actType(typ)
+				a.alloc(kind, n, cols)
 				a.quantize(x, 0, n, portableKernels)
 				// The AVX2 set reads interleave's groups of four, the VNNI
 				// set interleave8's records of groups of eight.

@@ -46,7 +46,11 @@ import (
 // offset times the block sum.
 // Q8_K inputs get k4 instead, one 144-byte record per group and block: the
 // four float32 scales, then the four inputs' 16 int16 sums (little-endian,
-// for the assembly kernels).
+// for the assembly kernels). For the eight-input VNNI kernel they also get
+// e8, records of q8kRecordWords words per group of eight and block: the
+// eight float32 scales, then per input four words, each the sums of two
+// consecutive sub-blocks of 32 as int16 halves (the minimums' pairs the
+// kernel multiplies them by).
 type qacts struct {
 	kind Type // Q8_0, Q8_1 or Q8_K
 	cols int  // elements per input row
@@ -178,10 +182,18 @@ func (a *qacts) interleave(n int, wide bool) {
 	}
 }
 
-// interleave8 fills e8 (see qacts) for the groups of eight of a Q8_0 a's
-// n inputs (the last one partial), for weights whose quants carry offset
-// off.
+// q8kRecordWords is the size of a Q8_K e8 record (see qacts).
+const q8kRecordWords = 40
+
+// interleave8 fills e8 (see qacts) for the groups of eight of a's n inputs
+// (the last one partial): for Q8_0, for weights whose quants carry offset
+// off; for Q8_K, with k4 for the four-input kernels beside it.
 func (a *qacts) interleave8(n int, off int32) {
+	if a.kind == Q8_K {
+		a.interleave(n, false)
+		a.interleaveK8(n)
+		return
+	}
 	nb := a.cols / 32
 	groups := (n + 7) / 8
 	a.e8 = grow(a.e8, groups*nb*16)
@@ -192,6 +204,27 @@ func (a *qacts) interleave8(n int, off int32) {
 				rec := a.e8[(g*nb+b)*16 : (g*nb+b+1)*16]
 				rec[k] = math.Float32bits(a.d[src+b])
 				rec[8+k] = uint32(-off * a.is[src+b])
+			}
+		}
+	}
+}
+
+// interleaveK8 fills the Q8_K e8 records of a's n inputs.
+func (a *qacts) interleaveK8(n int) {
+	nb := a.cols / 256
+	groups := (n + 7) / 8
+	a.e8 = grow(a.e8, groups*nb*q8kRecordWords)
+	for g := 0; g < groups; g++ {
+		for k := 0; k < min(8, n-8*g); k++ {
+			src := (8*g + k) * nb
+			for b := 0; b < nb; b++ {
+				rec := a.e8[(g*nb+b)*q8kRecordWords : (g*nb+b+1)*q8kRecordWords]
+				rec[k] = math.Float32bits(a.d[src+b])
+				bs := a.bs[16*(src+b) : 16*(src+b)+16]
+				for p := range 4 {
+					lo, hi := bs[4*p]+bs[4*p+1], bs[4*p+2]+bs[4*p+3]
+					rec[8+4*k+p] = uint32(uint16(lo)) | uint32(uint16(hi))<<16
+				}
 			}
 		}
 	}

@@ -1,0 +1,68 @@
+// Macros of the 512-bit eight-input VNNI kernels (packed_amd64.s,
+// packed_q4k_amd64.s), which share one frame and one register plan: see
+// the comment before packedQ4_0x8VNNI.
+
+// VZARGS and VZPASSARGS load the arguments of the 512-bit VNNI kernels
+// (all have the same frame), the first at entry with the type's block
+// bytes bb (AX = the group stride) and byte constant c (Z15), the second at
+// the start of each pass. Kept in this header, out of vet's sight, so that
+// vet does not check their frame offsets against whichever function stands
+// before them.
+#define VZARGS(bb, c) \
+	MOVQ         w+0(FP), SI;        \
+	MOVQ         groups+8(FP), R10;  \
+	MOVQ         ystride+32(FP), DX; \
+	MOVQ         out+48(FP), R14;    \
+	MOVQ         ostride+56(FP), R15; \
+	MOVQ         pf+64(FP), R13;     \
+	LEAQ         (R15)(R15*2), R11;  \
+	MOVQ         nb+16(FP), AX;      \
+	IMUL3Q       bb, AX, AX;         \
+	MOVL         $0xffff, R12;       \
+	KMOVW        R12, K1;            \
+	VPBROADCASTD c, Z15
+
+#define VZPASSARGS \
+	MOVQ y+24(FP), DI;  \
+	MOVQ e8+40(FP), BX; \
+	MOVQ nb+16(FP), CX
+
+// PK8INPUTS points R8 and R9 at the fourth and seventh inputs of an
+// eight-input kernel, DX bytes apart from the first at DI (see VZ8MUL8).
+#define PK8INPUTS \
+	LEAQ (DX)(DX*2), R8; \
+	LEAQ (DI)(R8*2), R9; \
+	ADDQ DI, R8
+
+// VZ8MUL8 adds the products of the unsigned weight runs in wreg with the
+// eight inputs' quants at offset yo of their blocks to Z16..Z23.
+#define VZ8MUL8(yo, wreg) \
+	VPDPBUSD.BCST yo(DI), wreg, Z16;       \
+	VPDPBUSD.BCST yo(DI)(DX*1), wreg, Z17; \
+	VPDPBUSD.BCST yo(DI)(DX*2), wreg, Z18; \
+	VPDPBUSD.BCST yo(R8), wreg, Z19;       \
+	VPDPBUSD.BCST yo(DI)(DX*4), wreg, Z20; \
+	VPDPBUSD.BCST yo(R8)(DX*2), wreg, Z21; \
+	VPDPBUSD.BCST yo(R9), wreg, Z22;       \
+	VPDPBUSD.BCST yo(R9)(DX*1), wreg, Z23
+
+// VZ8LOAD loads the run at wo(SI) of both groups into zreg (yreg is its
+// low half).
+#define VZ8LOAD(wo, yreg, zreg) \
+	VMOVDQU      wo(SI), yreg; \
+	VINSERTI64X4 $1, wo(SI)(AX*1), zreg, zreg
+
+// VZ8SINGLE prepares a pass at the last group of an odd count: AX = 0 and
+// the mask K1 keeps the stores to one group.
+#define VZ8SINGLE(label) \
+	CMPQ  R10, $1;    \
+	JNE   label;      \
+	XORL  AX, AX;     \
+	MOVL  $0xff, R12; \
+	KMOVW R12, K1
+
+// VZPREF prefetches the line at offset o of the two groups' blocks ahead
+// (R13 and R12 bytes: see VZ8PASS).
+#define VZPREF(o) \
+	PREFETCHT1 o(SI)(R13*1); \
+	PREFETCHT1 o(SI)(R12*1)
