@@ -732,14 +732,6 @@ vz8block:
 	VPXORD       Z22, Z22, Z22; \
 	VPXORD       Z23, Z23, Z23
 
-// VZ4MUL4 adds the products of the weight runs in wreg with the four
-// inputs' quants at offset yo to a0..a3.
-#define VZ4MUL4(yo, wreg, a0, a1, a2, a3) \
-	VPDPBUSD.BCST yo(DI), wreg, a0;       \
-	VPDPBUSD.BCST yo(DI)(DX*1), wreg, a1; \
-	VPDPBUSD.BCST yo(DI)(DX*2), wreg, a2; \
-	VPDPBUSD.BCST yo(R8), wreg, a3
-
 #define VZ4EVEN(yo, wreg) VZ4MUL4(yo, wreg, Z16, Z17, Z18, Z19)
 #define VZ4ODD(yo, wreg) VZ4MUL4(yo, wreg, Z20, Z21, Z22, Z23)
 

@@ -13,6 +13,9 @@ func packedQ4KAVX2(w *byte, groups, nb int, y *int8, yd *float32, bs *int16, out
 func packedQ4Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, out *float32, ostride int)
 
 //go:noescape
+func packedQ4Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
 func packedQ4Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 // avx2PackedQ4K are the packed Q4_K kernels of the AVX2 set. The slice
@@ -40,22 +43,25 @@ var avx2PackedQ4K = &packedKernels{
 	},
 }
 
-// vnniPackedQ4K adds to the AVX2 kernels an eight-input kernel for CPUs
-// with AVX512-VNNI, bit for bit the same outputs at about one and a half
-// times the rate of vpmaddubsw in prompts and batches.
-var vnniPackedQ4K = &packedKernels{
-	one:  avx2PackedQ4K.one,
-	four: avx2PackedQ4K.four,
-	eight: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-		if packedEmpty(out, ostride, 8, groups, nb) {
-			return
+// vnniPackedQ4K are the packed Q4_K kernels of CPUs with AVX512-VNNI:
+// the AVX2 one-input kernel, and four- and eight-input kernels that give
+// the AVX2 kernels' outputs bit for bit at about one and a half times the
+// rate of vpmaddubsw in prompts and batches.
+var vnniPackedQ4K = func() *packedKernels {
+	// wrap calls k on inputs i..i+inputs-1 (i a multiple of 8), reading
+	// the records of the group of eight i starts.
+	wrap := func(k packedEightAsm, inputs int) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+		return func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+			if packedEmpty(out, ostride, inputs, groups, nb) {
+				return
+			}
+			cols := a.cols
+			out = out[:(inputs-1)*ostride+groups*packRows]
+			w = w[:groups*nb*q4kGroupBytes]
+			y := a.qs[i*cols : (inputs-1)*cols+i*cols+256*nb]
+			e8 := a.e8[i/8*nb*q8kRecordWords : (i/8+1)*nb*q8kRecordWords]
+			k(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 		}
-		cols := a.cols
-		out = out[:7*ostride+groups*packRows]
-		w = w[:groups*nb*q4kGroupBytes]
-		y := a.qs[i*cols : 7*cols+i*cols+256*nb]
-		e8 := a.e8[i/8*nb*q8kRecordWords : (i/8+1)*nb*q8kRecordWords]
-		packedQ4Kx8VNNI(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
-	},
-	route: "vnni",
-}
+	}
+	return &packedKernels{one: avx2PackedQ4K.one, four: wrap(packedQ4Kx4VNNI, 4), eight: wrap(packedQ4Kx8VNNI, 8), route: "vnni"}
+}()

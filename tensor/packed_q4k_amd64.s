@@ -699,3 +699,117 @@ vk8block:
 	JG   vk8group
 	VZEROUPPER
 	RET
+
+// The four-input VNNI kernel is the eight-input one for the last four
+// inputs of a batch (starting a group of eight, whose records' first
+// halves it reads). Each input's sub-block sums are two chains (even runs
+// in Z16..Z19, odd in Z20..Z23) so that eight are in flight, and its float
+// sums stay in Z28..Z31.
+
+// VKZ4SUB is VKZ8SUB for four inputs.
+#define VKZ4SUB(dec, c, yo, sc, ctl, p0, p1) \
+	VZPREF(p0);                                  \
+	VZPREF(p1);                                  \
+	dec(c, 0, Y0, Z0);                           \
+	dec(c, 1, Y1, Z1);                           \
+	dec(c, 2, Y2, Z2);                           \
+	dec(c, 3, Y3, Z3);                           \
+	dec(c, 4, Y4, Z4);                           \
+	dec(c, 5, Y5, Z5);                           \
+	dec(c, 6, Y6, Z6);                           \
+	dec(c, 7, Y7, Z7);                           \
+	VPXORD  Z16, Z16, Z16;                       \
+	VPXORD  Z17, Z17, Z17;                       \
+	VPXORD  Z18, Z18, Z18;                       \
+	VPXORD  Z19, Z19, Z19;                       \
+	VPXORD  Z20, Z20, Z20;                       \
+	VPXORD  Z21, Z21, Z21;                       \
+	VPXORD  Z22, Z22, Z22;                       \
+	VPXORD  Z23, Z23, Z23;                       \
+	VZ4MUL4((yo), Z0, Z16, Z17, Z18, Z19);       \
+	VZ4MUL4((yo+4), Z1, Z20, Z21, Z22, Z23);     \
+	VZ4MUL4((yo+8), Z2, Z16, Z17, Z18, Z19);     \
+	VZ4MUL4((yo+12), Z3, Z20, Z21, Z22, Z23);    \
+	VZ4MUL4((yo+16), Z4, Z16, Z17, Z18, Z19);    \
+	VZ4MUL4((yo+20), Z5, Z20, Z21, Z22, Z23);    \
+	VZ4MUL4((yo+24), Z6, Z16, Z17, Z18, Z19);    \
+	VZ4MUL4((yo+28), Z7, Z20, Z21, Z22, Z23);    \
+	VPADDD  Z20, Z16, Z16;                       \
+	VPADDD  Z21, Z17, Z17;                       \
+	VPADDD  Z22, Z18, Z18;                       \
+	VPADDD  Z23, Z19, Z19;                       \
+	VPSHUFB ctl, sc, Z8;                         \
+	VKZ8ADD(Z16, Z24);                           \
+	VKZ8ADD(Z17, Z25);                           \
+	VKZ8ADD(Z18, Z26);                           \
+	VKZ8ADD(Z19, Z27)
+
+// VKZ4FIN is VKZ8FIN with the float sums in facc.
+#define VKZ4FIN(k, isum, facc) \
+	VPXORD        Z6, Z6, Z6;            \
+	VPDPWSSD.BCST (32+16*k)(BX), Z0, Z6; \
+	VPDPWSSD.BCST (36+16*k)(BX), Z1, Z6; \
+	VPDPWSSD.BCST (40+16*k)(BX), Z2, Z6; \
+	VPDPWSSD.BCST (44+16*k)(BX), Z3, Z6; \
+	VCVTDQ2PS     isum, isum;            \
+	VCVTDQ2PS     Z6, Z6;                \
+	VMULPS.BCST   (4*k)(BX), Z4, Z7;     \
+	VMULPS.BCST   (4*k)(BX), Z5, Z8;     \
+	VFMADD231PS   Z7, isum, facc;        \
+	VFNMADD231PS  Z8, Z6, facc
+
+// func packedQ4Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ4Kx4VNNI(SB), NOSPLIT, $0-72
+	VZARGS($1152, pkk0f<>(SB))
+
+vk4group:
+	VZ8SINGLE(vk4pair)
+
+vk4pair:
+	VZPASSARGS
+	LEAQ   (DX)(DX*2), R8
+	ADDQ   DI, R8
+	LEAQ   (R13)(AX*1), R12
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+vk4block:
+	VZPREF(1024)
+	VZPREF(1088)
+	VKZ8SCALES
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VKZ4SUB(VKZ8LO, 0, 0, Z9, pkkdw0<>(SB), 0, 64)
+	VKZ4SUB(VKZ8HI, 0, 32, Z9, pkkdw1<>(SB), 128, 192)
+	VKZ4SUB(VKZ8LO, 1, 64, Z9, pkkdw2<>(SB), 256, 320)
+	VKZ4SUB(VKZ8HI, 1, 96, Z9, pkkdw3<>(SB), 384, 448)
+	VKZ4SUB(VKZ8LO, 2, 128, Z10, pkkdw0<>(SB), 512, 576)
+	VKZ4SUB(VKZ8HI, 2, 160, Z10, pkkdw1<>(SB), 640, 704)
+	VKZ4SUB(VKZ8LO, 3, 192, Z10, pkkdw2<>(SB), 768, 832)
+	VKZ4SUB(VKZ8HI, 3, 224, Z10, pkkdw3<>(SB), 896, 960)
+	VKZ8FINPREP
+	VKZ4FIN(0, Z24, Z28)
+	VKZ4FIN(1, Z25, Z29)
+	VKZ4FIN(2, Z26, Z30)
+	VKZ4FIN(3, Z27, Z31)
+	ADDQ $1152, SI
+	ADDQ $256, DI
+	ADDQ $256, R8
+	ADDQ $160, BX
+	DECQ CX
+	JNZ  vk4block
+
+	VMOVUPS Z28, K1, (R14)
+	VMOVUPS Z29, K1, (R14)(R15*1)
+	VMOVUPS Z30, K1, (R14)(R15*2)
+	VMOVUPS Z31, K1, (R14)(R11*1)
+	ADDQ    AX, SI
+	ADDQ    $64, R14
+	SUBQ    $2, R10
+	JG      vk4group
+	VZEROUPPER
+	RET

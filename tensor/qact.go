@@ -46,8 +46,8 @@ import (
 // offset times the block sum.
 // Q8_K inputs get k4 instead, one 144-byte record per group and block: the
 // four float32 scales, then the four inputs' 16 int16 sums (little-endian,
-// for the assembly kernels). For the eight-input VNNI kernel they also get
-// e8, records of q8kRecordWords words per group of eight and block: the
+// for the assembly kernels). For the VNNI kernels they get e8 instead,
+// records of q8kRecordWords words per group of eight and block: the
 // eight float32 scales, then per input four words, each the sums of two
 // consecutive sub-blocks of 32 as int16 halves (the minimums' pairs the
 // kernel multiplies them by).
@@ -187,10 +187,9 @@ const q8kRecordWords = 40
 
 // interleave8 fills e8 (see qacts) for the groups of eight of a's n inputs
 // (the last one partial): for Q8_0, for weights whose quants carry offset
-// off; for Q8_K, with k4 for the four-input kernels beside it.
+// off.
 func (a *qacts) interleave8(n int, off int32) {
 	if a.kind == Q8_K {
-		a.interleave(n, false)
 		a.interleaveK8(n)
 		return
 	}

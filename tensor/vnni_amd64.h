@@ -66,3 +66,11 @@
 #define VZPREF(o) \
 	PREFETCHT1 o(SI)(R13*1); \
 	PREFETCHT1 o(SI)(R12*1)
+
+// VZ4MUL4 adds the products of the weight runs in wreg with the four
+// inputs' quants at offset yo to a0..a3.
+#define VZ4MUL4(yo, wreg, a0, a1, a2, a3) \
+	VPDPBUSD.BCST yo(DI), wreg, a0;       \
+	VPDPBUSD.BCST yo(DI)(DX*1), wreg, a1; \
+	VPDPBUSD.BCST yo(DI)(DX*2), wreg, a2; \
+	VPDPBUSD.BCST yo(R8), wreg, a3
