@@ -47,7 +47,12 @@ var avx2PackedQ4K = &packedKernels{
 // the AVX2 one-input kernel, and four- and eight-input kernels that give
 // the AVX2 kernels' outputs bit for bit at about one and a half times the
 // rate of vpmaddubsw in prompts and batches.
-var vnniPackedQ4K = func() *packedKernels {
+var vnniPackedQ4K = vnniPackedK(q4kGroupBytes, avx2PackedQ4K.one, packedQ4Kx4VNNI, packedQ4Kx8VNNI)
+
+// vnniPackedK wraps the VNNI kernels of a K-quant of gb bytes per group
+// and block, whose four- and eight-input kernels read the Q8_K e8 records
+// (see qacts).
+func vnniPackedK(gb int, one func(out []float32, w []byte, groups, nb int, a actView), four, eight packedEightAsm) *packedKernels {
 	// wrap calls k on inputs i..i+inputs-1 (i a multiple of 8), reading
 	// the records of the group of eight i starts.
 	wrap := func(k packedEightAsm, inputs int) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
@@ -57,11 +62,11 @@ var vnniPackedQ4K = func() *packedKernels {
 			}
 			cols := a.cols
 			out = out[:(inputs-1)*ostride+groups*packRows]
-			w = w[:groups*nb*q4kGroupBytes]
+			w = w[:groups*nb*gb]
 			y := a.qs[i*cols : (inputs-1)*cols+i*cols+256*nb]
 			e8 := a.e8[i/8*nb*q8kRecordWords : (i/8+1)*nb*q8kRecordWords]
 			k(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 		}
 	}
-	return &packedKernels{one: avx2PackedQ4K.one, four: wrap(packedQ4Kx4VNNI, 4), eight: wrap(packedQ4Kx8VNNI, 8), route: "vnni"}
-}()
+	return &packedKernels{one: one, four: wrap(four, 4), eight: wrap(eight, 8), route: "vnni"}
+}

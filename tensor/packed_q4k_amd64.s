@@ -680,7 +680,7 @@ vk8block:
 	ADDQ $256, DI
 	ADDQ $256, R8
 	ADDQ $256, R9
-	ADDQ $160, BX
+	ADDQ $416, BX
 	DECQ CX
 	JNZ  vk8block
 
@@ -799,7 +799,7 @@ vk4block:
 	ADDQ $1152, SI
 	ADDQ $256, DI
 	ADDQ $256, R8
-	ADDQ $160, BX
+	ADDQ $416, BX
 	DECQ CX
 	JNZ  vk4block
 

@@ -12,6 +12,12 @@ func packedQ6KAVX2(w *byte, groups, nb int, y *int8, yd *float32, bs *int16, out
 //go:noescape
 func packedQ6Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, out *float32, ostride int)
 
+//go:noescape
+func packedQ6Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ6Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
 // avx2PackedQ6K are the packed Q6_K kernels of the AVX2 set. The slice
 // expressions check every bound the assembly relies on.
 var avx2PackedQ6K = &packedKernels{
@@ -36,3 +42,7 @@ var avx2PackedQ6K = &packedKernels{
 		packedQ6Kx4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(k4), unsafe.SliceData(out), 4*ostride)
 	},
 }
+
+// vnniPackedQ6K are the packed Q6_K kernels of CPUs with AVX512-VNNI (see
+// vnniPackedQ4K).
+var vnniPackedQ6K = vnniPackedK(q6kGroupBytes, avx2PackedQ6K.one, packedQ6Kx4VNNI, packedQ6Kx8VNNI)

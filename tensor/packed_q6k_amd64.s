@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "vnni_amd64.h"
 
 // Kernels of packed Q6_K matrices (see packed_q6k.go for the layout). Each
 // int32 lane of a vector is one of a group's eight rows. Three 32-byte runs
@@ -32,8 +33,8 @@ GLOBL p6k30<>(SB), RODATA|NOPTR, $32
 // (sub-block t of the vector's four, row i of the half) into the high
 // bytes of both int16 halves of dword i, so that an arithmetic shift
 // right by 8 leaves the signed scale in both. p6kpair<q> puts sub-blocks
-// 2q and 2q+1 in the low and high halves the same way. 0x80 bytes give
-// zeros.
+// 2q and 2q+1 in the low and high halves the same way (64 bytes, for the
+// 512-bit kernels too). 0x80 bytes give zeros.
 DATA p6ksc0<>+0(SB)/8, $0x0180018000800080
 DATA p6ksc0<>+8(SB)/8, $0x0380038002800280
 DATA p6ksc0<>+16(SB)/8, $0x0180018000800080
@@ -62,13 +63,65 @@ DATA p6kpair0<>+0(SB)/8, $0x0580018004800080
 DATA p6kpair0<>+8(SB)/8, $0x0780038006800280
 DATA p6kpair0<>+16(SB)/8, $0x0580018004800080
 DATA p6kpair0<>+24(SB)/8, $0x0780038006800280
-GLOBL p6kpair0<>(SB), RODATA|NOPTR, $32
+DATA p6kpair0<>+32(SB)/8, $0x0580018004800080
+DATA p6kpair0<>+40(SB)/8, $0x0780038006800280
+DATA p6kpair0<>+48(SB)/8, $0x0580018004800080
+DATA p6kpair0<>+56(SB)/8, $0x0780038006800280
+GLOBL p6kpair0<>(SB), RODATA|NOPTR, $64
 
 DATA p6kpair1<>+0(SB)/8, $0x0d8009800c800880
 DATA p6kpair1<>+8(SB)/8, $0x0f800b800e800a80
 DATA p6kpair1<>+16(SB)/8, $0x0d8009800c800880
 DATA p6kpair1<>+24(SB)/8, $0x0f800b800e800a80
-GLOBL p6kpair1<>(SB), RODATA|NOPTR, $32
+DATA p6kpair1<>+32(SB)/8, $0x0d8009800c800880
+DATA p6kpair1<>+40(SB)/8, $0x0f800b800e800a80
+DATA p6kpair1<>+48(SB)/8, $0x0d8009800c800880
+DATA p6kpair1<>+56(SB)/8, $0x0f800b800e800a80
+GLOBL p6kpair1<>(SB), RODATA|NOPTR, $64
+
+// p6kdw<t> shuffles, in each 16-byte lane, byte 4t+i (sub-block t of the
+// vector's four, row i of the lane) into the top byte of dword i, so that
+// an arithmetic shift right by 24 leaves the signed scale as an int32, what
+// the 512-bit kernels' vpmulld takes.
+DATA p6kdw0<>+0(SB)/8, $0x0180808000808080
+DATA p6kdw0<>+8(SB)/8, $0x0380808002808080
+DATA p6kdw0<>+16(SB)/8, $0x0180808000808080
+DATA p6kdw0<>+24(SB)/8, $0x0380808002808080
+DATA p6kdw0<>+32(SB)/8, $0x0180808000808080
+DATA p6kdw0<>+40(SB)/8, $0x0380808002808080
+DATA p6kdw0<>+48(SB)/8, $0x0180808000808080
+DATA p6kdw0<>+56(SB)/8, $0x0380808002808080
+GLOBL p6kdw0<>(SB), RODATA|NOPTR, $64
+
+DATA p6kdw1<>+0(SB)/8, $0x0580808004808080
+DATA p6kdw1<>+8(SB)/8, $0x0780808006808080
+DATA p6kdw1<>+16(SB)/8, $0x0580808004808080
+DATA p6kdw1<>+24(SB)/8, $0x0780808006808080
+DATA p6kdw1<>+32(SB)/8, $0x0580808004808080
+DATA p6kdw1<>+40(SB)/8, $0x0780808006808080
+DATA p6kdw1<>+48(SB)/8, $0x0580808004808080
+DATA p6kdw1<>+56(SB)/8, $0x0780808006808080
+GLOBL p6kdw1<>(SB), RODATA|NOPTR, $64
+
+DATA p6kdw2<>+0(SB)/8, $0x0980808008808080
+DATA p6kdw2<>+8(SB)/8, $0x0b8080800a808080
+DATA p6kdw2<>+16(SB)/8, $0x0980808008808080
+DATA p6kdw2<>+24(SB)/8, $0x0b8080800a808080
+DATA p6kdw2<>+32(SB)/8, $0x0980808008808080
+DATA p6kdw2<>+40(SB)/8, $0x0b8080800a808080
+DATA p6kdw2<>+48(SB)/8, $0x0980808008808080
+DATA p6kdw2<>+56(SB)/8, $0x0b8080800a808080
+GLOBL p6kdw2<>(SB), RODATA|NOPTR, $64
+
+DATA p6kdw3<>+0(SB)/8, $0x0d8080800c808080
+DATA p6kdw3<>+8(SB)/8, $0x0f8080800e808080
+DATA p6kdw3<>+16(SB)/8, $0x0d8080800c808080
+DATA p6kdw3<>+24(SB)/8, $0x0f8080800e808080
+DATA p6kdw3<>+32(SB)/8, $0x0d8080800c808080
+DATA p6kdw3<>+40(SB)/8, $0x0f8080800e808080
+DATA p6kdw3<>+48(SB)/8, $0x0d8080800c808080
+DATA p6kdw3<>+56(SB)/8, $0x0f8080800e808080
+GLOBL p6kdw3<>(SB), RODATA|NOPTR, $64
 
 // P6KPF is how far ahead of a block's start its lines are prefetched: the
 // next block's lines (1680 bytes, up to 28 lines as blocks are not
@@ -406,5 +459,348 @@ p6k4chunk:
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     p6k4group
+	VZEROUPPER
+	RET
+
+// The eight-input VNNI kernel works as the Q4_K one does (see
+// packed_q4k_amd64.s): two groups of rows in the halves of 512-bit
+// registers, one vpdpbusd per input and run of four quants, a sub-block's
+// int32 sums (Z16..Z23) multiplied by the rows' signed scales with
+// vpmulld and added to the block's sums (Z24..Z31). The -32 offset goes in
+// through vpdpwssd: pairs of scales times 32 against the input's pairs of
+// negated sums of 16. The block's integers are those of the 256-bit
+// kernels and the float step is theirs, so the outputs are the same bit
+// for bit. A block is walked in a loop over its four chunks (the body of
+// one chunk is some 2.5 KB of instructions), SI at the chunk's quants, DI,
+// R8 and R9 at its inputs, BX 8 bytes further into the input record per
+// chunk, R11 counting; the chunk's scale vector is in Z4, the later ones in
+// Z5..Z7, moved down a register per chunk. The rows' d stay in Z13, the
+// eight inputs' float sums in the frame.
+
+// V6HI<t> moves the high bits of sub-block t in the high run h to bits 4-5
+// of z.
+#define V6HI0(h, z) \
+	VPSLLW      $4, h, z; \
+	VPANDD.BCST p6k30<>(SB), z, z
+
+#define V6HI1(h, z) \
+	VPSLLW      $2, h, z; \
+	VPANDD.BCST p6k30<>(SB), z, z
+
+#define V6HI2(h, z) \
+	VPANDD.BCST p6k30<>(SB), h, z
+
+#define V6HI3(h, z) \
+	VPSRLW      $2, h, z; \
+	VPANDD.BCST p6k30<>(SB), z, z
+
+// V6LOL and V6LOH load low run k of both groups into z (y its low half) and
+// keep its low or high nibbles.
+#define V6LOL(k, y, z) \
+	VZ8LOAD((32*(k)), y, z); \
+	VPANDD Z15, z, z
+
+#define V6LOH(k, y, z) \
+	VZ8LOAD((32*(k)), y, z); \
+	VPSRLW $4, z, z;       \
+	VPANDD Z15, z, z
+
+// V6DEC rebuilds into z the 6-bit quants of low run k (nibbles by lo) and
+// high run h (bits by hi): four elements of one sub-block per row.
+#define V6DEC(lo, hi, k, h, y, z) \
+	lo(k, y, z);     \
+	hi(h, Z12);      \
+	VPORD Z12, z, z
+
+// V6ADD adds sub-block sums times the scales in Z12 to a block sum.
+#define V6ADD(sum, isum) \
+	VPMULLD Z12, sum, sum; \
+	VPADDD  sum, isum, isum
+
+// V6Z8SUB does sub-block t of the chunk for the eight inputs: its low bits
+// are the lo nibbles of low runs k0..k0+3, its high bits those hi takes
+// from the high runs in Z8..Z11, its scales those the shuffle ctl picks.
+#define V6Z8SUB(lo, hi, t, k0, ctl) \
+	V6DEC(lo, hi, k0, Z8, Y0, Z0);     \
+	V6DEC(lo, hi, k0+1, Z9, Y1, Z1);   \
+	V6DEC(lo, hi, k0+2, Z10, Y2, Z2);  \
+	V6DEC(lo, hi, k0+3, Z11, Y3, Z3);  \
+	VPXORD  Z16, Z16, Z16;             \
+	VPXORD  Z17, Z17, Z17;             \
+	VPXORD  Z18, Z18, Z18;             \
+	VPXORD  Z19, Z19, Z19;             \
+	VPXORD  Z20, Z20, Z20;             \
+	VPXORD  Z21, Z21, Z21;             \
+	VPXORD  Z22, Z22, Z22;             \
+	VPXORD  Z23, Z23, Z23;             \
+	VZ8MUL8((16*t), Z0);               \
+	VZ8MUL8((16*t+4), Z1);             \
+	VZ8MUL8((16*t+8), Z2);             \
+	VZ8MUL8((16*t+12), Z3);            \
+	VPSHUFB ctl, Z4, Z12;              \
+	VPSRAD  $24, Z12, Z12;             \
+	V6ADD(Z16, Z24);                   \
+	V6ADD(Z17, Z25);                   \
+	V6ADD(Z18, Z26);                   \
+	V6ADD(Z19, Z27);                   \
+	V6ADD(Z20, Z28);                   \
+	V6ADD(Z21, Z29);                   \
+	V6ADD(Z22, Z30);                   \
+	V6ADD(Z23, Z31)
+
+// V6HIGHRUNS loads the chunk's high runs of both groups into Z8..Z11.
+#define V6HIGHRUNS \
+	VZ8LOAD(256, Y8, Z8);  \
+	VZ8LOAD(288, Y9, Z9);  \
+	VZ8LOAD(320, Y10, Z10); \
+	VZ8LOAD(352, Y11, Z11)
+
+// V6PAIR8 adds, for the eight inputs, pair q of the chunk's sub-blocks'
+// 32*sc times the negated input sums of 16 (the record's pairs at
+// 160+32k+4q from BX, which moves 8 bytes a chunk) to the block sums.
+#define V6PAIR8(q, ctl) \
+	VPSHUFB       ctl, Z4, Z12;               \
+	VPSRAW        $8, Z12, Z12;               \
+	VPSLLW        $5, Z12, Z12;               \
+	VPDPWSSD.BCST (160+4*q)(BX), Z12, Z24;    \
+	VPDPWSSD.BCST (192+4*q)(BX), Z12, Z25;    \
+	VPDPWSSD.BCST (224+4*q)(BX), Z12, Z26;    \
+	VPDPWSSD.BCST (256+4*q)(BX), Z12, Z27;    \
+	VPDPWSSD.BCST (288+4*q)(BX), Z12, Z28;    \
+	VPDPWSSD.BCST (320+4*q)(BX), Z12, Z29;    \
+	VPDPWSSD.BCST (352+4*q)(BX), Z12, Z30;    \
+	VPDPWSSD.BCST (384+4*q)(BX), Z12, Z31
+
+// V6PREF prefetches the lines of a chunk ahead (384 bytes, on up to
+// seven lines), for both groups.
+#define V6PREF \
+	VZPREF(0);   \
+	VZPREF(64);  \
+	VZPREF(128); \
+	VZPREF(192); \
+	VZPREF(256); \
+	VZPREF(320); \
+	VZPREF(383)
+
+// V6BLOCKSTART widens both groups' d into Z13, loads their four scale
+// vectors into Z4..Z7, clears the first four inputs' block sums and moves
+// SI to the quants.
+#define V6BLOCKSTART \
+	VZPREF(0);                            \
+	VZPREF(64);                           \
+	VZPREF(128);                          \
+	VMOVDQU     (SI), X13;                \
+	VINSERTI128 $1, (SI)(AX*1), Y13, Y13; \
+	VCVTPH2PS   Y13, Z13;                 \
+	VZ8LOAD(16, Y4, Z4);                  \
+	VZ8LOAD(48, Y5, Z5);                  \
+	VZ8LOAD(80, Y6, Z6);                  \
+	VZ8LOAD(112, Y7, Z7);                 \
+	VPXORD      Z24, Z24, Z24;            \
+	VPXORD      Z25, Z25, Z25;            \
+	VPXORD      Z26, Z26, Z26;            \
+	VPXORD      Z27, Z27, Z27;            \
+	ADDQ        $144, SI;                 \
+	MOVQ        $4, R11
+
+// V6NEXTCHUNK moves the scale vectors down and the pointers to the next
+// chunk.
+#define V6NEXTCHUNK \
+	VMOVDQA64 Z5, Z4; \
+	VMOVDQA64 Z6, Z5; \
+	VMOVDQA64 Z7, Z6; \
+	ADDQ      $384, SI; \
+	ADDQ      $64, DI;  \
+	ADDQ      $64, R8;  \
+	ADDQ      $64, R9;  \
+	ADDQ      $8, BX
+
+// V6Z8FIN adds d*dx*isum of input k to its float sums at acc(SP).
+#define V6Z8FIN(k, isum, acc) \
+	VCVTDQ2PS   isum, isum;        \
+	VMULPS.BCST (4*k)(BX), Z13, Z12; \
+	VMOVUPS     acc(SP), Z14;      \
+	VFMADD231PS Z12, isum, Z14;    \
+	VMOVUPS     Z14, acc(SP)
+
+// V6Z8STORE stores input k's float sums, at acc(SP), to out.
+#define V6Z8STORE(acc, out) \
+	VMOVUPS acc(SP), Z14; \
+	VMOVUPS Z14, K1, out
+
+// func packedQ6Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+//
+// The frame holds the eight inputs' float sums, 64 bytes each.
+TEXT ·packedQ6Kx8VNNI(SB), 0, $512-72
+	VZARGS($1680, p6k0f<>(SB))
+
+v6k8group:
+	VZ8SINGLE(v6k8pair)
+
+v6k8pair:
+	VZPASSARGS
+	PK8INPUTS
+	LEAQ    (R13)(AX*1), R12
+	VPXORD  Z14, Z14, Z14
+	VMOVUPS Z14, 0(SP)
+	VMOVUPS Z14, 64(SP)
+	VMOVUPS Z14, 128(SP)
+	VMOVUPS Z14, 192(SP)
+	VMOVUPS Z14, 256(SP)
+	VMOVUPS Z14, 320(SP)
+	VMOVUPS Z14, 384(SP)
+	VMOVUPS Z14, 448(SP)
+
+v6k8block:
+	V6BLOCKSTART
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+v6k8chunk:
+	V6PREF
+	V6HIGHRUNS
+	V6Z8SUB(V6LOL, V6HI0, 0, 0, p6kdw0<>(SB))
+	V6Z8SUB(V6LOL, V6HI1, 1, 4, p6kdw1<>(SB))
+	V6Z8SUB(V6LOH, V6HI2, 2, 0, p6kdw2<>(SB))
+	V6Z8SUB(V6LOH, V6HI3, 3, 4, p6kdw3<>(SB))
+	V6PAIR8(0, p6kpair0<>(SB))
+	V6PAIR8(1, p6kpair1<>(SB))
+	V6NEXTCHUNK
+	DECQ R11
+	JNZ  v6k8chunk
+
+	SUBQ $32, BX
+	V6Z8FIN(0, Z24, 0)
+	V6Z8FIN(1, Z25, 64)
+	V6Z8FIN(2, Z26, 128)
+	V6Z8FIN(3, Z27, 192)
+	V6Z8FIN(4, Z28, 256)
+	V6Z8FIN(5, Z29, 320)
+	V6Z8FIN(6, Z30, 384)
+	V6Z8FIN(7, Z31, 448)
+	ADDQ $416, BX
+	DECQ CX
+	JNZ  v6k8block
+
+	LEAQ (R15)(R15*2), R11
+	V6Z8STORE(0, (R14))
+	V6Z8STORE(64, (R14)(R15*1))
+	V6Z8STORE(128, (R14)(R15*2))
+	V6Z8STORE(192, (R14)(R11*1))
+	LEAQ (R14)(R15*4), R12
+	V6Z8STORE(256, (R12))
+	V6Z8STORE(320, (R12)(R15*1))
+	V6Z8STORE(384, (R12)(R15*2))
+	V6Z8STORE(448, (R12)(R11*1))
+	ADDQ AX, SI
+	ADDQ $64, R14
+	SUBQ $2, R10
+	JG   v6k8group
+	VZEROUPPER
+	RET
+
+// The four-input kernel is the eight-input one for the last four inputs
+// of a batch (starting a group of eight, whose records' first halves it
+// reads), with two chains per input's sub-block sums (even runs in
+// Z16..Z19, odd in Z20..Z23) and the float sums in Z28..Z31.
+
+// V6Z4SUB is V6Z8SUB for four inputs.
+#define V6Z4SUB(lo, hi, t, k0, ctl) \
+	V6DEC(lo, hi, k0, Z8, Y0, Z0);                \
+	V6DEC(lo, hi, k0+1, Z9, Y1, Z1);              \
+	V6DEC(lo, hi, k0+2, Z10, Y2, Z2);             \
+	V6DEC(lo, hi, k0+3, Z11, Y3, Z3);             \
+	VPXORD  Z16, Z16, Z16;                        \
+	VPXORD  Z17, Z17, Z17;                        \
+	VPXORD  Z18, Z18, Z18;                        \
+	VPXORD  Z19, Z19, Z19;                        \
+	VPXORD  Z20, Z20, Z20;                        \
+	VPXORD  Z21, Z21, Z21;                        \
+	VPXORD  Z22, Z22, Z22;                        \
+	VPXORD  Z23, Z23, Z23;                        \
+	VZ4MUL4((16*t), Z0, Z16, Z17, Z18, Z19);      \
+	VZ4MUL4((16*t+4), Z1, Z20, Z21, Z22, Z23);    \
+	VZ4MUL4((16*t+8), Z2, Z16, Z17, Z18, Z19);    \
+	VZ4MUL4((16*t+12), Z3, Z20, Z21, Z22, Z23);   \
+	VPADDD  Z20, Z16, Z16;                        \
+	VPADDD  Z21, Z17, Z17;                        \
+	VPADDD  Z22, Z18, Z18;                        \
+	VPADDD  Z23, Z19, Z19;                        \
+	VPSHUFB ctl, Z4, Z12;                         \
+	VPSRAD  $24, Z12, Z12;                        \
+	V6ADD(Z16, Z24);                              \
+	V6ADD(Z17, Z25);                              \
+	V6ADD(Z18, Z26);                              \
+	V6ADD(Z19, Z27)
+
+// V6PAIR4 is V6PAIR8 for four inputs.
+#define V6PAIR4(q, ctl) \
+	VPSHUFB       ctl, Z4, Z12;            \
+	VPSRAW        $8, Z12, Z12;            \
+	VPSLLW        $5, Z12, Z12;            \
+	VPDPWSSD.BCST (160+4*q)(BX), Z12, Z24; \
+	VPDPWSSD.BCST (192+4*q)(BX), Z12, Z25; \
+	VPDPWSSD.BCST (224+4*q)(BX), Z12, Z26; \
+	VPDPWSSD.BCST (256+4*q)(BX), Z12, Z27
+
+// V6Z4FIN adds d*dx*isum of input k to its float sums facc.
+#define V6Z4FIN(k, isum, facc) \
+	VCVTDQ2PS   isum, isum;          \
+	VMULPS.BCST (4*k)(BX), Z13, Z12; \
+	VFMADD231PS Z12, isum, facc
+
+// func packedQ6Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ6Kx4VNNI(SB), NOSPLIT, $0-72
+	VZARGS($1680, p6k0f<>(SB))
+
+v6k4group:
+	VZ8SINGLE(v6k4pair)
+
+v6k4pair:
+	VZPASSARGS
+	LEAQ   (DX)(DX*2), R8
+	ADDQ   DI, R8
+	LEAQ   (R13)(AX*1), R12
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+v6k4block:
+	V6BLOCKSTART
+
+v6k4chunk:
+	V6PREF
+	V6HIGHRUNS
+	V6Z4SUB(V6LOL, V6HI0, 0, 0, p6kdw0<>(SB))
+	V6Z4SUB(V6LOL, V6HI1, 1, 4, p6kdw1<>(SB))
+	V6Z4SUB(V6LOH, V6HI2, 2, 0, p6kdw2<>(SB))
+	V6Z4SUB(V6LOH, V6HI3, 3, 4, p6kdw3<>(SB))
+	V6PAIR4(0, p6kpair0<>(SB))
+	V6PAIR4(1, p6kpair1<>(SB))
+	V6NEXTCHUNK
+	DECQ R11
+	JNZ  v6k4chunk
+
+	SUBQ $32, BX
+	V6Z4FIN(0, Z24, Z28)
+	V6Z4FIN(1, Z25, Z29)
+	V6Z4FIN(2, Z26, Z30)
+	V6Z4FIN(3, Z27, Z31)
+	ADDQ $416, BX
+	DECQ CX
+	JNZ  v6k4block
+
+	LEAQ    (R15)(R15*2), R11
+	VMOVUPS Z28, K1, (R14)
+	VMOVUPS Z29, K1, (R14)(R15*1)
+	VMOVUPS Z30, K1, (R14)(R15*2)
+	VMOVUPS Z31, K1, (R14)(R11*1)
+	ADDQ    AX, SI
+	ADDQ    $64, R14
+	SUBQ    $2, R10
+	JG      v6k4group
 	VZEROUPPER
 	RET

@@ -20,7 +20,7 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 	if !vnniOK() {
 		t.Skip("no AVX512-VNNI on this CPU")
 	}
-	for _, typ := range []Type{Q4_0, Q8_0, Q4_K} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
 		for _, c := range []struct{ groups, nb int }{{1, 1}, {3, 2}, {2, 9}, {5, 64}} {
 			t.Run(fmt.Sprintf("%s/g%d/nb%d", typ, c.groups, c.nb), func(t *testing.T) {
 				const n = 8

@@ -47,10 +47,11 @@ import (
 // Q8_K inputs get k4 instead, one 144-byte record per group and block: the
 // four float32 scales, then the four inputs' 16 int16 sums (little-endian,
 // for the assembly kernels). For the VNNI kernels they get e8 instead,
-// records of q8kRecordWords words per group of eight and block: the
-// eight float32 scales, then per input four words, each the sums of two
-// consecutive sub-blocks of 32 as int16 halves (the minimums' pairs the
-// kernel multiplies them by).
+// records of q8kRecordWords words per group of eight and block: the eight
+// float32 scales; then per input four words, each the sums of two
+// consecutive sub-blocks of 32 as int16 halves (for the Q4_K minimums);
+// then per input eight words, each two consecutive sums of 16 negated, as
+// int16 halves (for the Q6_K offset of 32).
 type qacts struct {
 	kind Type // Q8_0, Q8_1 or Q8_K
 	cols int  // elements per input row
@@ -183,7 +184,7 @@ func (a *qacts) interleave(n int, wide bool) {
 }
 
 // q8kRecordWords is the size of a Q8_K e8 record (see qacts).
-const q8kRecordWords = 40
+const q8kRecordWords = 104
 
 // interleave8 fills e8 (see qacts) for the groups of eight of a's n inputs
 // (the last one partial): for Q8_0, for weights whose quants carry offset
@@ -223,6 +224,9 @@ func (a *qacts) interleaveK8(n int) {
 				for p := range 4 {
 					lo, hi := bs[4*p]+bs[4*p+1], bs[4*p+2]+bs[4*p+3]
 					rec[8+4*k+p] = uint32(uint16(lo)) | uint32(uint16(hi))<<16
+				}
+				for p := range 8 {
+					rec[40+8*k+p] = uint32(uint16(-bs[2*p])) | uint32(uint16(-bs[2*p+1]))<<16
 				}
 			}
 		}
