@@ -94,22 +94,32 @@ func asmPacked(bb int, one packedOneAsm, four packedFourAsm) *packedKernels {
 // group and block, whose quants carry offset off: four and eight read the
 // eight-input records (see packedKernels).
 func vnniPacked(bb int, one packedOneAsm, four, eight packedEightAsm, off int32) *packedKernels {
-	// wrap calls k on inputs i..i+inputs-1 (i a multiple of 8), reading
-	// the records of the group of eight i starts.
-	wrap := func(k packedEightAsm, inputs int) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-		return func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-			if packedEmpty(out, ostride, inputs, groups, nb) {
-				return
-			}
-			cols := a.cols
-			out = out[:(inputs-1)*ostride+groups*packRows]
-			w = w[:groups*nb*bb]
-			y := a.qs[i*cols : (inputs-1)*cols+i*cols+32*nb]
-			e8 := a.e8[2*i*nb : 2*(i+8)*nb]
-			k(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
-		}
+	return &packedKernels{
+		one:    asmOne(bb, one),
+		four:   vnniWrap(bb, 32, q8RecordWords, four, 4),
+		eight:  vnniWrap(bb, 32, q8RecordWords, eight, 8),
+		offset: off,
+		route:  "vnni",
 	}
-	return &packedKernels{one: asmOne(bb, one), four: wrap(four, 4), eight: wrap(eight, 8), offset: off, route: "vnni"}
+}
+
+// vnniWrap wraps k, a VNNI kernel of the given number of inputs over a
+// type of bb bytes per group and be elements per block, whose input records
+// have rw words per block: it runs k on inputs i..i+inputs-1 (i a multiple
+// of 8), reading the records of the group of eight i starts. The slice
+// expressions check every bound the assembly relies on.
+func vnniWrap(bb, be, rw int, k packedEightAsm, inputs int) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+	return func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+		if packedEmpty(out, ostride, inputs, groups, nb) {
+			return
+		}
+		cols := a.cols
+		out = out[:(inputs-1)*ostride+groups*packRows]
+		w = w[:groups*nb*bb]
+		y := a.qs[i*cols : (inputs-1)*cols+i*cols+be*nb]
+		e8 := a.e8[i/8*nb*rw : (i/8+1)*nb*rw]
+		k(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
+	}
 }
 
 // asmOne wraps a one-input assembly kernel of a type of bb bytes per group

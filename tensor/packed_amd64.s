@@ -602,7 +602,6 @@ vn81block:
 	VZEROUPPER;                    \
 	RET
 
-
 // VZQ4DECODE prefetches and splits a Q4_0 block of both groups (as
 // PKDECODE does for one): nibbles in Z0..Z7, the rows' scales in Z12.
 #define VZQ4DECODE \
@@ -709,17 +708,6 @@ vz8block:
 // per block (even runs in Z16..Z19 from the offset term, odd runs in
 // Z20..Z23 from zero) so that eight are in flight.
 
-// VZ4PASS starts a pass over a pair of groups for four inputs, the first
-// at DI (R8 = the fourth).
-#define VZ4PASS \
-	LEAQ   (DX)(DX*2), R8;   \
-	ADDQ   DI, R8;           \
-	LEAQ   (R13)(AX*1), R12; \
-	VPXORD Z24, Z24, Z24;    \
-	VPXORD Z25, Z25, Z25;    \
-	VPXORD Z26, Z26, Z26;    \
-	VPXORD Z27, Z27, Z27
-
 // VZ4INIT starts the even-run sums at the offset terms, the odd-run sums
 // at zero.
 #define VZ4INIT \
@@ -752,19 +740,6 @@ vz8block:
 	ADDQ $32, R8; \
 	ADDQ $64, BX
 
-// VZ4END is VZ8END for four inputs.
-#define VZ4END(label) \
-	VMOVUPS Z24, K1, (R14);        \
-	VMOVUPS Z25, K1, (R14)(R15*1); \
-	VMOVUPS Z26, K1, (R14)(R15*2); \
-	VMOVUPS Z27, K1, (R14)(R11*1); \
-	ADDQ    AX, SI;                \
-	ADDQ    $64, R14;              \
-	SUBQ    $2, R10;               \
-	JG      label;                 \
-	VZEROUPPER;                    \
-	RET
-
 // func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 TEXT ·packedQ4_0x4VNNI(SB), NOSPLIT, $0-72
 	VZARGS($144, pk0f<>(SB))
@@ -774,7 +749,7 @@ vh4group:
 
 vh4pair:
 	VZPASSARGS
-	VZ4PASS
+	VZ4PASS(Z24, Z25, Z26, Z27)
 
 vh4block:
 	VZQ4DECODE
@@ -793,7 +768,7 @@ vh4block:
 	DECQ CX
 	JNZ  vh4block
 
-	VZ4END(vh4group)
+	VZ4END(vh4group, Z24, Z25, Z26, Z27)
 
 // VZ4RUNEVEN and VZ4RUNODD make the Q8_0 runs at wo(SI) unsigned in zreg
 // and multiply them with the four inputs' quants at offset yo into the even
@@ -817,7 +792,7 @@ vh8group:
 
 vh8pair:
 	VZPASSARGS
-	VZ4PASS
+	VZ4PASS(Z24, Z25, Z26, Z27)
 
 vh8block:
 	VZQ8PREFETCH
@@ -837,4 +812,4 @@ vh8block:
 	DECQ CX
 	JNZ  vh8block
 
-	VZ4END(vh8group)
+	VZ4END(vh8group, Z24, Z25, Z26, Z27)

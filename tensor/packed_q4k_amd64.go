@@ -53,20 +53,10 @@ var vnniPackedQ4K = vnniPackedK(q4kGroupBytes, avx2PackedQ4K.one, packedQ4Kx4VNN
 // and block, whose four- and eight-input kernels read the Q8_K e8 records
 // (see qacts).
 func vnniPackedK(gb int, one func(out []float32, w []byte, groups, nb int, a actView), four, eight packedEightAsm) *packedKernels {
-	// wrap calls k on inputs i..i+inputs-1 (i a multiple of 8), reading
-	// the records of the group of eight i starts.
-	wrap := func(k packedEightAsm, inputs int) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-		return func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-			if packedEmpty(out, ostride, inputs, groups, nb) {
-				return
-			}
-			cols := a.cols
-			out = out[:(inputs-1)*ostride+groups*packRows]
-			w = w[:groups*nb*gb]
-			y := a.qs[i*cols : (inputs-1)*cols+i*cols+256*nb]
-			e8 := a.e8[i/8*nb*q8kRecordWords : (i/8+1)*nb*q8kRecordWords]
-			k(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
-		}
+	return &packedKernels{
+		one:   one,
+		four:  vnniWrap(gb, 256, q8kRecordWords, four, 4),
+		eight: vnniWrap(gb, 256, q8kRecordWords, eight, 8),
+		route: "vnni",
 	}
-	return &packedKernels{one: one, four: wrap(four, 4), eight: wrap(eight, 8), route: "vnni"}
 }

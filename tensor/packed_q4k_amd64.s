@@ -619,11 +619,6 @@ pkk4block:
 	VFNMADD231PS  Z8, Z6, Z14;           \
 	VMOVUPS       Z14, acc(SP)
 
-// VKZ8STORE stores input k's float sums, at acc(SP), to out.
-#define VKZ8STORE(acc, out) \
-	VMOVUPS acc(SP), Z14; \
-	VMOVUPS Z14, K1, out
-
 // func packedQ4Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 //
 // The frame holds the eight inputs' float sums, 64 bytes each.
@@ -637,15 +632,7 @@ vk8pair:
 	VZPASSARGS
 	PK8INPUTS
 	LEAQ    (R13)(AX*1), R12
-	VPXORD  Z14, Z14, Z14
-	VMOVUPS Z14, 0(SP)
-	VMOVUPS Z14, 64(SP)
-	VMOVUPS Z14, 128(SP)
-	VMOVUPS Z14, 192(SP)
-	VMOVUPS Z14, 256(SP)
-	VMOVUPS Z14, 320(SP)
-	VMOVUPS Z14, 384(SP)
-	VMOVUPS Z14, 448(SP)
+	VZ8FRAMECLEAR
 
 vk8block:
 	VZPREF(1024)
@@ -680,25 +667,11 @@ vk8block:
 	ADDQ $256, DI
 	ADDQ $256, R8
 	ADDQ $256, R9
-	ADDQ $416, BX
+	ADDQ $Q8KRECORD, BX
 	DECQ CX
 	JNZ  vk8block
 
-	VKZ8STORE(0, (R14))
-	VKZ8STORE(64, (R14)(R15*1))
-	VKZ8STORE(128, (R14)(R15*2))
-	VKZ8STORE(192, (R14)(R11*1))
-	LEAQ (R14)(R15*4), R12
-	VKZ8STORE(256, (R12))
-	VKZ8STORE(320, (R12)(R15*1))
-	VKZ8STORE(384, (R12)(R15*2))
-	VKZ8STORE(448, (R12)(R11*1))
-	ADDQ AX, SI
-	ADDQ $64, R14
-	SUBQ $2, R10
-	JG   vk8group
-	VZEROUPPER
-	RET
+	VZ8FRAMEEND(vk8group)
 
 // The four-input VNNI kernel is the eight-input one for the last four
 // inputs of a batch (starting a group of eight, whose records' first
@@ -767,13 +740,7 @@ vk4group:
 
 vk4pair:
 	VZPASSARGS
-	LEAQ   (DX)(DX*2), R8
-	ADDQ   DI, R8
-	LEAQ   (R13)(AX*1), R12
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
+	VZ4PASS(Z28, Z29, Z30, Z31)
 
 vk4block:
 	VZPREF(1024)
@@ -799,17 +766,8 @@ vk4block:
 	ADDQ $1152, SI
 	ADDQ $256, DI
 	ADDQ $256, R8
-	ADDQ $416, BX
+	ADDQ $Q8KRECORD, BX
 	DECQ CX
 	JNZ  vk4block
 
-	VMOVUPS Z28, K1, (R14)
-	VMOVUPS Z29, K1, (R14)(R15*1)
-	VMOVUPS Z30, K1, (R14)(R15*2)
-	VMOVUPS Z31, K1, (R14)(R11*1)
-	ADDQ    AX, SI
-	ADDQ    $64, R14
-	SUBQ    $2, R10
-	JG      vk4group
-	VZEROUPPER
-	RET
+	VZ4END(vk4group, Z28, Z29, Z30, Z31)

@@ -623,11 +623,6 @@ p6k4chunk:
 	VFMADD231PS Z12, isum, Z14;    \
 	VMOVUPS     Z14, acc(SP)
 
-// V6Z8STORE stores input k's float sums, at acc(SP), to out.
-#define V6Z8STORE(acc, out) \
-	VMOVUPS acc(SP), Z14; \
-	VMOVUPS Z14, K1, out
-
 // func packedQ6Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 //
 // The frame holds the eight inputs' float sums, 64 bytes each.
@@ -641,15 +636,7 @@ v6k8pair:
 	VZPASSARGS
 	PK8INPUTS
 	LEAQ    (R13)(AX*1), R12
-	VPXORD  Z14, Z14, Z14
-	VMOVUPS Z14, 0(SP)
-	VMOVUPS Z14, 64(SP)
-	VMOVUPS Z14, 128(SP)
-	VMOVUPS Z14, 192(SP)
-	VMOVUPS Z14, 256(SP)
-	VMOVUPS Z14, 320(SP)
-	VMOVUPS Z14, 384(SP)
-	VMOVUPS Z14, 448(SP)
+	VZ8FRAMECLEAR
 
 v6k8block:
 	V6BLOCKSTART
@@ -680,26 +667,11 @@ v6k8chunk:
 	V6Z8FIN(5, Z29, 320)
 	V6Z8FIN(6, Z30, 384)
 	V6Z8FIN(7, Z31, 448)
-	ADDQ $416, BX
+	ADDQ $Q8KRECORD, BX
 	DECQ CX
 	JNZ  v6k8block
 
-	LEAQ (R15)(R15*2), R11
-	V6Z8STORE(0, (R14))
-	V6Z8STORE(64, (R14)(R15*1))
-	V6Z8STORE(128, (R14)(R15*2))
-	V6Z8STORE(192, (R14)(R11*1))
-	LEAQ (R14)(R15*4), R12
-	V6Z8STORE(256, (R12))
-	V6Z8STORE(320, (R12)(R15*1))
-	V6Z8STORE(384, (R12)(R15*2))
-	V6Z8STORE(448, (R12)(R11*1))
-	ADDQ AX, SI
-	ADDQ $64, R14
-	SUBQ $2, R10
-	JG   v6k8group
-	VZEROUPPER
-	RET
+	VZ8FRAMEEND(v6k8group)
 
 // The four-input kernel is the eight-input one for the last four inputs
 // of a batch (starting a group of eight, whose records' first halves it
@@ -760,13 +732,7 @@ v6k4group:
 
 v6k4pair:
 	VZPASSARGS
-	LEAQ   (DX)(DX*2), R8
-	ADDQ   DI, R8
-	LEAQ   (R13)(AX*1), R12
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
+	VZ4PASS(Z28, Z29, Z30, Z31)
 
 v6k4block:
 	V6BLOCKSTART
@@ -789,18 +755,8 @@ v6k4chunk:
 	V6Z4FIN(1, Z25, Z29)
 	V6Z4FIN(2, Z26, Z30)
 	V6Z4FIN(3, Z27, Z31)
-	ADDQ $416, BX
+	ADDQ $Q8KRECORD, BX
 	DECQ CX
 	JNZ  v6k4block
 
-	LEAQ    (R15)(R15*2), R11
-	VMOVUPS Z28, K1, (R14)
-	VMOVUPS Z29, K1, (R14)(R15*1)
-	VMOVUPS Z30, K1, (R14)(R15*2)
-	VMOVUPS Z31, K1, (R14)(R11*1)
-	ADDQ    AX, SI
-	ADDQ    $64, R14
-	SUBQ    $2, R10
-	JG      v6k4group
-	VZEROUPPER
-	RET
+	VZ4END(v6k4group, Z28, Z29, Z30, Z31)

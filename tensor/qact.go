@@ -183,8 +183,12 @@ func (a *qacts) interleave(n int, wide bool) {
 	}
 }
 
-// q8kRecordWords is the size of a Q8_K e8 record (see qacts).
-const q8kRecordWords = 104
+// q8RecordWords and q8kRecordWords are the sizes of a Q8_0 and a Q8_K e8
+// record (see qacts).
+const (
+	q8RecordWords  = 16
+	q8kRecordWords = 104
+)
 
 // interleave8 fills e8 (see qacts) for the groups of eight of a's n inputs
 // (the last one partial): for Q8_0, for weights whose quants carry offset
@@ -196,12 +200,12 @@ func (a *qacts) interleave8(n int, off int32) {
 	}
 	nb := a.cols / 32
 	groups := (n + 7) / 8
-	a.e8 = grow(a.e8, groups*nb*16)
+	a.e8 = grow(a.e8, groups*nb*q8RecordWords)
 	for g := 0; g < groups; g++ {
 		for k := 0; k < min(8, n-8*g); k++ {
 			src := (8*g + k) * nb
 			for b := 0; b < nb; b++ {
-				rec := a.e8[(g*nb+b)*16 : (g*nb+b+1)*16]
+				rec := a.e8[(g*nb+b)*q8RecordWords : (g*nb+b+1)*q8RecordWords]
 				rec[k] = math.Float32bits(a.d[src+b])
 				rec[8+k] = uint32(-off * a.is[src+b])
 			}

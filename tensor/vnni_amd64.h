@@ -74,3 +74,72 @@
 	VPDPBUSD.BCST yo(DI)(DX*1), wreg, a1; \
 	VPDPBUSD.BCST yo(DI)(DX*2), wreg, a2; \
 	VPDPBUSD.BCST yo(R8), wreg, a3
+
+// Q8KRECORD is the size in bytes of a Q8_K input record of the K-quant
+// kernels (q8kRecordWords words: see qacts.e8).
+#define Q8KRECORD 416
+
+// The K-quant eight-input kernels keep the eight inputs' float sums in a
+// 512-byte frame, 64 bytes an input, since their block sums take the
+// registers the others keep them in. VZ8FRAMECLEAR clears them at the start
+// of a pass; VZ8FRAMEEND is VZ8END for them (it sets R11 = 3*R15 again, for
+// kernels that count in R11).
+#define VZ8FRAMECLEAR \
+	VPXORD  Z14, Z14, Z14; \
+	VMOVUPS Z14, 0(SP);    \
+	VMOVUPS Z14, 64(SP);   \
+	VMOVUPS Z14, 128(SP);  \
+	VMOVUPS Z14, 192(SP);  \
+	VMOVUPS Z14, 256(SP);  \
+	VMOVUPS Z14, 320(SP);  \
+	VMOVUPS Z14, 384(SP);  \
+	VMOVUPS Z14, 448(SP)
+
+// VZ8FRAMESTORE stores the float sums at acc(SP) to out under K1.
+#define VZ8FRAMESTORE(acc, out) \
+	VMOVUPS acc(SP), Z14; \
+	VMOVUPS Z14, K1, out
+
+#define VZ8FRAMEEND(label) \
+	LEAQ (R15)(R15*2), R11;              \
+	VZ8FRAMESTORE(0, (R14));             \
+	VZ8FRAMESTORE(64, (R14)(R15*1));     \
+	VZ8FRAMESTORE(128, (R14)(R15*2));    \
+	VZ8FRAMESTORE(192, (R14)(R11*1));    \
+	LEAQ (R14)(R15*4), R12;              \
+	VZ8FRAMESTORE(256, (R12));           \
+	VZ8FRAMESTORE(320, (R12)(R15*1));    \
+	VZ8FRAMESTORE(384, (R12)(R15*2));    \
+	VZ8FRAMESTORE(448, (R12)(R11*1));    \
+	ADDQ AX, SI;                         \
+	ADDQ $64, R14;                       \
+	SUBQ $2, R10;                        \
+	JG   label;                          \
+	VZEROUPPER;                          \
+	RET
+
+// VZ4PASS starts a pass of a four-input kernel over a pair of groups, the
+// first input at DI (R8 = the fourth), clearing the float sums a0..a3.
+#define VZ4PASS(a0, a1, a2, a3) \
+	LEAQ   (DX)(DX*2), R8;   \
+	ADDQ   DI, R8;           \
+	LEAQ   (R13)(AX*1), R12; \
+	VPXORD a0, a0, a0;       \
+	VPXORD a1, a1, a1;       \
+	VPXORD a2, a2, a2;       \
+	VPXORD a3, a3, a3
+
+// VZ4END is VZ8END for four inputs, whose float sums are a0..a3 (it sets
+// R11 = 3*R15 again, for kernels that count in R11).
+#define VZ4END(label, a0, a1, a2, a3) \
+	LEAQ    (R15)(R15*2), R11;    \
+	VMOVUPS a0, K1, (R14);        \
+	VMOVUPS a1, K1, (R14)(R15*1); \
+	VMOVUPS a2, K1, (R14)(R15*2); \
+	VMOVUPS a3, K1, (R14)(R11*1); \
+	ADDQ    AX, SI;               \
+	ADDQ    $64, R14;             \
+	SUBQ    $2, R10;              \
+	JG      label;                \
+	VZEROUPPER;                   \
+	RET
