@@ -173,6 +173,7 @@ var vnniKernels = func() *kernelSet {
 	ks.packed[Q4_0] = vnniPackedQ4_0
 	ks.packed[Q8_0] = vnniPackedQ8_0
 	ks.packed[Q4_K] = vnniPackedQ4K
+	ks.packed[Q5_K] = vnniPackedQ5K
 	ks.packed[Q6_K] = vnniPackedQ6K
 	return &ks
 }()

@@ -13,6 +13,15 @@ func packedQ4KAVX2(w *byte, groups, nb int, y *int8, yd *float32, bs *int16, out
 func packedQ4Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, out *float32, ostride int)
 
 //go:noescape
+func packedQ5KAVX2(w *byte, groups, nb int, y *int8, yd *float32, bs *int16, out *float32)
+
+//go:noescape
+func packedQ5Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ5Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
 func packedQ4Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 //go:noescape
@@ -41,6 +50,25 @@ var avx2PackedQ4K = &packedKernels{
 		k4 := a.k4[i/4*nb*144 : (i/4+1)*nb*144]
 		packedQ4Kx4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(k4), unsafe.SliceData(out), 4*ostride)
 	},
+}
+
+// vnniPackedQ5K are the packed Q5_K kernels of CPUs with AVX512-VNNI: the
+// AVX2 one-input kernel and the Q4_K VNNI kernels' four- and eight-input
+// steps with the fifth bit. Only this set packs Q5_K (see Repack): where
+// there is no VNNI, the AVX2 row kernels beat the packed one-input kernel
+// run once per input on batches.
+var vnniPackedQ5K = vnniPackedK(q5kGroupBytes, packedQ5KOneAVX2, packedQ5Kx4VNNI, packedQ5Kx8VNNI)
+
+// packedQ5KOneAVX2 is the one-input packed Q5_K kernel; the slice
+// expressions check every bound the assembly relies on.
+func packedQ5KOneAVX2(out []float32, w []byte, groups, nb int, a actView) {
+	if packedEmpty(out, 0, 1, groups, nb) {
+		return
+	}
+	out = out[:groups*packRows]
+	w = w[:groups*nb*q5kGroupBytes]
+	y, d, bs := a.qs[:256*nb], a.d[:nb], a.bs[:16*nb]
+	packedQ5KAVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(bs), unsafe.SliceData(out))
 }
 
 // vnniPackedQ4K are the packed Q4_K kernels of CPUs with AVX512-VNNI:

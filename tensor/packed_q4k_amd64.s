@@ -279,6 +279,148 @@ pkk1block:
 	VZEROUPPER
 	RET
 
+// The one-input Q5_K kernel is packedQ4KAVX2 with a fifth bit per quant
+// (see packed_q5k.go): run k of high bits sits at 1152+32k of the block,
+// and bit s of its bytes goes to bit 4 of sub-block s's quants. Products of
+// 5-bit quants reach 2*31*127 per int16 lane, so a sub-block's runs are
+// summed in int16 four at a time (at most 31496) before vpmaddwd.
+
+DATA pk5k10<>+0(SB)/8, $0x1010101010101010
+DATA pk5k10<>+8(SB)/8, $0x1010101010101010
+DATA pk5k10<>+16(SB)/8, $0x1010101010101010
+DATA pk5k10<>+24(SB)/8, $0x1010101010101010
+GLOBL pk5k10<>(SB), RODATA|NOPTR, $32
+
+// P5KPREF prefetches line a of the next block (1408 bytes ahead).
+#define P5KPREF(a) PREFETCHT0 (1408+64*(a))(SI)
+
+// P5SH<s> moves bit s of the bytes of src to bit 4 of dst (other bits
+// are masked off after).
+#define P5SH0(src, dst) VPSLLW $4, src, dst
+#define P5SH1(src, dst) VPSLLW $3, src, dst
+#define P5SH2(src, dst) VPSLLW $2, src, dst
+#define P5SH3(src, dst) VPSLLW $1, src, dst
+#define P5SH4(src, dst) VPSLLW $0, src, dst
+#define P5SH5(src, dst) VPSRLW $1, src, dst
+#define P5SH6(src, dst) VPSRLW $2, src, dst
+#define P5SH7(src, dst) VPSRLW $3, src, dst
+
+// P51STEP is PKK1STEP for Q5_K: shlo and shhi place the fifth bits of
+// sub-blocks 2c and 2c+1 from high-bit run k.
+#define P51STEP(c, k, shlo, shhi) \
+	VMOVDQU      (128+256*c+32*k)(SI), Y0; \
+	VMOVDQU      (1152+32*k)(SI), Y11;     \
+	VPSRLW       $4, Y0, Y1;               \
+	VPAND        Y3, Y0, Y0;               \
+	VPAND        Y3, Y1, Y1;               \
+	shlo(Y11, Y14);                        \
+	VPAND        pk5k10<>(SB), Y14, Y14;   \
+	VPOR         Y14, Y0, Y0;              \
+	shhi(Y11, Y14);                        \
+	VPAND        pk5k10<>(SB), Y14, Y14;   \
+	VPOR         Y14, Y1, Y1;              \
+	VPBROADCASTD (64*c+4*k)(DI), Y15;      \
+	VPMADDUBSW   Y15, Y0, Y0;              \
+	VPADDW       Y0, Y12, Y12;             \
+	VPBROADCASTD (64*c+32+4*k)(DI), Y2;    \
+	VPMADDUBSW   Y2, Y1, Y1;               \
+	VPADDW       Y1, Y13, Y13
+
+// P51SCALE adds the int16 sums Y12 (sub-block 2c) and Y13 (2c+1), times
+// their scales in v chosen by lo and hi, to Y8 and clears them.
+#define P51SCALE(v, lo, hi) \
+	VPSHUFB  lo, v, Y14;   \
+	VPMADDWD Y14, Y12, Y12; \
+	VPADDD   Y12, Y8, Y8;   \
+	VPSHUFB  hi, v, Y14;   \
+	VPMADDWD Y14, Y13, Y13; \
+	VPADDD   Y13, Y8, Y8;   \
+	VPXOR    Y12, Y12, Y12; \
+	VPXOR    Y13, Y13, Y13
+
+// P51CHUNK adds chunk c's sub-blocks to Y8 (Y12 and Y13 clear on entry and
+// exit).
+#define P51CHUNK(c, v, lo, hi, shlo, shhi) \
+	P51STEP(c, 0, shlo, shhi); \
+	P51STEP(c, 1, shlo, shhi); \
+	P51STEP(c, 2, shlo, shhi); \
+	P51STEP(c, 3, shlo, shhi); \
+	P51SCALE(v, lo, hi);       \
+	P51STEP(c, 4, shlo, shhi); \
+	P51STEP(c, 5, shlo, shhi); \
+	P51STEP(c, 6, shlo, shhi); \
+	P51STEP(c, 7, shlo, shhi); \
+	P51SCALE(v, lo, hi)
+
+// func packedQ5KAVX2(w *byte, groups, nb int, y *int8, yd *float32, bs *int16, out *float32)
+TEXT ·packedQ5KAVX2(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+8(FP), R10
+	MOVQ    out+48(FP), R14
+	VMOVDQU pkk0f<>(SB), Y3
+
+pk51group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   bs+40(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y9, Y9, Y9
+
+pk51block:
+	P5KPREF(0)
+	P5KPREF(1)
+	P5KPREF(2)
+	P5KPREF(3)
+	P5KPREF(4)
+	P5KPREF(5)
+	PKKSCALES(Y3)
+	VPXOR Y8, Y8, Y8
+	VPXOR Y12, Y12, Y12
+	VPXOR Y13, Y13, Y13
+	P51CHUNK(0, Y4, pkksc0<>(SB), pkksc1<>(SB), P5SH0, P5SH1)
+	P5KPREF(6)
+	P5KPREF(7)
+	P5KPREF(8)
+	P5KPREF(9)
+	P5KPREF(10)
+	P5KPREF(11)
+	P51CHUNK(1, Y4, pkksc2<>(SB), pkksc3<>(SB), P5SH2, P5SH3)
+	P5KPREF(12)
+	P5KPREF(13)
+	P5KPREF(14)
+	P5KPREF(15)
+	P5KPREF(16)
+	P51CHUNK(2, Y5, pkksc0<>(SB), pkksc1<>(SB), P5SH4, P5SH5)
+	P5KPREF(17)
+	P5KPREF(18)
+	P5KPREF(19)
+	P5KPREF(20)
+	P5KPREF(21)
+	P51CHUNK(3, Y5, pkksc2<>(SB), pkksc3<>(SB), P5SH6, P5SH7)
+	PKKMINS(R12, Y10)
+	VCVTPH2PS    (SI), Y0
+	VCVTPH2PS    16(SI), Y1
+	VBROADCASTSS (BX), Y15
+	VMULPS       Y15, Y0, Y0
+	VMULPS       Y15, Y1, Y1
+	VCVTDQ2PS    Y8, Y8
+	VCVTDQ2PS    Y10, Y10
+	VFMADD231PS  Y0, Y8, Y9
+	VFNMADD231PS Y1, Y10, Y9
+	ADDQ         $1408, SI
+	ADDQ         $256, DI
+	ADDQ         $4, BX
+	ADDQ         $32, R12
+	DECQ         CX
+	JNZ          pk51block
+
+	VMOVUPS Y9, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     pk51group
+	VZEROUPPER
+	RET
+
 // PKK4LO and PKK4HI decode the low or high nibbles of chunk c's eight runs
 // into Y0..Y7. The mask is loaded into Y15 (free until the inputs come)
 // rather than read from memory by each vpand: with 32 broadcasts a
@@ -586,6 +728,19 @@ pkk4block:
 	VKZ8ADD(Z22, Z30);          \
 	VKZ8ADD(Z23, Z31)
 
+// VKZSUBS runs sub, VKZ8SUB or VKZ4SUB, over a block's eight sub-blocks,
+// d0..d7 decoding their runs (VKZ8LO and VKZ8HI for Q4_K, V5D0..V5D7 for
+// Q5_K).
+#define VKZSUBS(sub, d0, d1, d2, d3, d4, d5, d6, d7) \
+	sub(d0, 0, 0, Z9, pkkdw0<>(SB), 0, 64);      \
+	sub(d1, 0, 32, Z9, pkkdw1<>(SB), 128, 192);  \
+	sub(d2, 1, 64, Z9, pkkdw2<>(SB), 256, 320);  \
+	sub(d3, 1, 96, Z9, pkkdw3<>(SB), 384, 448);  \
+	sub(d4, 2, 128, Z10, pkkdw0<>(SB), 512, 576); \
+	sub(d5, 2, 160, Z10, pkkdw1<>(SB), 640, 704); \
+	sub(d6, 3, 192, Z10, pkkdw2<>(SB), 768, 832); \
+	sub(d7, 3, 224, Z10, pkkdw3<>(SB), 896, 960)
+
 // VKZ8FINPREP shuffles the minimums into their pairs (Z0..Z3: (m0, m1),
 // (m2, m3), (m4, m5), (m6, m7) in each row's lane) and widens both
 // groups' d into Z4 and dmin into Z5.
@@ -646,14 +801,7 @@ vk8block:
 	VPXORD Z29, Z29, Z29
 	VPXORD Z30, Z30, Z30
 	VPXORD Z31, Z31, Z31
-	VKZ8SUB(VKZ8LO, 0, 0, Z9, pkkdw0<>(SB), 0, 64)
-	VKZ8SUB(VKZ8HI, 0, 32, Z9, pkkdw1<>(SB), 128, 192)
-	VKZ8SUB(VKZ8LO, 1, 64, Z9, pkkdw2<>(SB), 256, 320)
-	VKZ8SUB(VKZ8HI, 1, 96, Z9, pkkdw3<>(SB), 384, 448)
-	VKZ8SUB(VKZ8LO, 2, 128, Z10, pkkdw0<>(SB), 512, 576)
-	VKZ8SUB(VKZ8HI, 2, 160, Z10, pkkdw1<>(SB), 640, 704)
-	VKZ8SUB(VKZ8LO, 3, 192, Z10, pkkdw2<>(SB), 768, 832)
-	VKZ8SUB(VKZ8HI, 3, 224, Z10, pkkdw3<>(SB), 896, 960)
+	VKZSUBS(VKZ8SUB, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI)
 	VKZ8FINPREP
 	VKZ8FIN(0, Z24, 0)
 	VKZ8FIN(1, Z25, 64)
@@ -750,14 +898,7 @@ vk4block:
 	VPXORD Z25, Z25, Z25
 	VPXORD Z26, Z26, Z26
 	VPXORD Z27, Z27, Z27
-	VKZ4SUB(VKZ8LO, 0, 0, Z9, pkkdw0<>(SB), 0, 64)
-	VKZ4SUB(VKZ8HI, 0, 32, Z9, pkkdw1<>(SB), 128, 192)
-	VKZ4SUB(VKZ8LO, 1, 64, Z9, pkkdw2<>(SB), 256, 320)
-	VKZ4SUB(VKZ8HI, 1, 96, Z9, pkkdw3<>(SB), 384, 448)
-	VKZ4SUB(VKZ8LO, 2, 128, Z10, pkkdw0<>(SB), 512, 576)
-	VKZ4SUB(VKZ8HI, 2, 160, Z10, pkkdw1<>(SB), 640, 704)
-	VKZ4SUB(VKZ8LO, 3, 192, Z10, pkkdw2<>(SB), 768, 832)
-	VKZ4SUB(VKZ8HI, 3, 224, Z10, pkkdw3<>(SB), 896, 960)
+	VKZSUBS(VKZ4SUB, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI)
 	VKZ8FINPREP
 	VKZ4FIN(0, Z24, Z28)
 	VKZ4FIN(1, Z25, Z29)
@@ -771,3 +912,113 @@ vk4block:
 	JNZ  vk4block
 
 	VZ4END(vk4group, Z28, Z29, Z30, Z31)
+
+// The Q5_K VNNI kernels are the Q4_K ones with a fifth bit per quant: V5D<s>
+// decodes run k of sub-block s (chunk c = s/2) of both groups into z,
+// the nibble as VKZ8LO or VKZ8HI does and bit s of high-bit run k
+// (1152+32k) as bit 4 (Z13 and Z14 are free while a sub-block's runs are
+// decoded). A block is 1408 bytes, 22 lines.
+#define V5DEC(c, k, y, z, nib, sh) \
+	nib(c, k, y, z);                          \
+	VZ8LOAD((1152+32*k), Y13, Z13);           \
+	sh(Z13, Z14);                             \
+	VPANDD.BCST pk5k10<>(SB), Z14, Z14;       \
+	VPORD       Z14, z, z
+
+#define V5D0(c, k, y, z) V5DEC(c, k, y, z, VKZ8LO, P5SH0)
+#define V5D1(c, k, y, z) V5DEC(c, k, y, z, VKZ8HI, P5SH1)
+#define V5D2(c, k, y, z) V5DEC(c, k, y, z, VKZ8LO, P5SH2)
+#define V5D3(c, k, y, z) V5DEC(c, k, y, z, VKZ8HI, P5SH3)
+#define V5D4(c, k, y, z) V5DEC(c, k, y, z, VKZ8LO, P5SH4)
+#define V5D5(c, k, y, z) V5DEC(c, k, y, z, VKZ8HI, P5SH5)
+#define V5D6(c, k, y, z) V5DEC(c, k, y, z, VKZ8LO, P5SH6)
+#define V5D7(c, k, y, z) V5DEC(c, k, y, z, VKZ8HI, P5SH7)
+
+// V5PREF prefetches the lines of a Q5_K block past its first 1024 bytes
+// (the sub-blocks prefetch those).
+#define V5PREF \
+	VZPREF(1024); \
+	VZPREF(1088); \
+	VZPREF(1152); \
+	VZPREF(1216); \
+	VZPREF(1280); \
+	VZPREF(1344)
+
+// func packedQ5Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+//
+// The frame holds the eight inputs' float sums, 64 bytes each.
+TEXT ·packedQ5Kx8VNNI(SB), 0, $512-72
+	VZARGS($1408, pkk0f<>(SB))
+
+vq58group:
+	VZ8SINGLE(vq58pair)
+
+vq58pair:
+	VZPASSARGS
+	PK8INPUTS
+	LEAQ (R13)(AX*1), R12
+	VZ8FRAMECLEAR
+
+vq58block:
+	V5PREF
+	VKZ8SCALES
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+	VKZSUBS(VKZ8SUB, V5D0, V5D1, V5D2, V5D3, V5D4, V5D5, V5D6, V5D7)
+	VKZ8FINPREP
+	VKZ8FIN(0, Z24, 0)
+	VKZ8FIN(1, Z25, 64)
+	VKZ8FIN(2, Z26, 128)
+	VKZ8FIN(3, Z27, 192)
+	VKZ8FIN(4, Z28, 256)
+	VKZ8FIN(5, Z29, 320)
+	VKZ8FIN(6, Z30, 384)
+	VKZ8FIN(7, Z31, 448)
+	ADDQ $1408, SI
+	ADDQ $256, DI
+	ADDQ $256, R8
+	ADDQ $256, R9
+	ADDQ $Q8KRECORD, BX
+	DECQ CX
+	JNZ  vq58block
+
+	VZ8FRAMEEND(vq58group)
+
+// func packedQ5Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ5Kx4VNNI(SB), NOSPLIT, $0-72
+	VZARGS($1408, pkk0f<>(SB))
+
+vq54group:
+	VZ8SINGLE(vq54pair)
+
+vq54pair:
+	VZPASSARGS
+	VZ4PASS(Z28, Z29, Z30, Z31)
+
+vq54block:
+	V5PREF
+	VKZ8SCALES
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VKZSUBS(VKZ4SUB, V5D0, V5D1, V5D2, V5D3, V5D4, V5D5, V5D6, V5D7)
+	VKZ8FINPREP
+	VKZ4FIN(0, Z24, Z28)
+	VKZ4FIN(1, Z25, Z29)
+	VKZ4FIN(2, Z26, Z30)
+	VKZ4FIN(3, Z27, Z31)
+	ADDQ $1408, SI
+	ADDQ $256, DI
+	ADDQ $256, R8
+	ADDQ $Q8KRECORD, BX
+	DECQ CX
+	JNZ  vq54block
+
+	VZ4END(vq54group, Z28, Z29, Z30, Z31)

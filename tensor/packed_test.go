@@ -47,6 +47,13 @@ func TestRepackRoundTrip(t *testing.T) {
 			}
 			return true
 		}},
+		{Q5_K, []int{256, 768, 1280, 4608}, func(p, row []byte) bool {
+			// Row 3's d, its quant bytes 44..47 (chunk 1, run 3) and its
+			// qh bytes 20..23 (high-bit run 5).
+			return bytes.Equal(p[6:8], row[0:2]) &&
+				bytes.Equal(p[128+256+96+12:128+256+96+16], row[48+44:48+48]) &&
+				bytes.Equal(p[1152+5*32+12:1152+5*32+16], row[16+20:16+24])
+		}},
 		{Q6_K, []int{256, 768, 2560, 4608}, func(p, row []byte) bool {
 			// Row 3's d and scales, and its 6-bit quants where the
 			// kernels read them.
@@ -68,6 +75,17 @@ func TestRepackRoundTrip(t *testing.T) {
 		}},
 	}
 	for _, c := range cases {
+		if packedLayouts[c.typ].onlyFast && activeKernels.packed[c.typ] == nil {
+			// Packed only where the CPU's kernel set has kernels for it.
+			m, err := NewMatrix(c.typ, 8, 256, randomRow(rng, c.typ, 8*256))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := Repack(m); ok {
+				t.Errorf("%s: packed without the kernels for it", c.typ)
+			}
+			continue
+		}
 		for _, rows := range []int{8, 13, 40} {
 			for _, cols := range c.cols {
 				orig := randomRow(rng, c.typ, rows*cols)
@@ -123,7 +141,7 @@ func TestRepackRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		typ  Type
 		rows int
-	}{{Q4_0, 7}, {Q4_K, 7}, {Q8_0, 7}, {Q6_K, 7}, {Q5_K, 16}, {Q3_K, 16}} {
+	}{{Q4_0, 7}, {Q4_K, 7}, {Q5_K, 7}, {Q8_0, 7}, {Q6_K, 7}, {Q3_K, 16}} {
 		m, err := NewMatrix(c.typ, c.rows, 256, randomRow(rng, c.typ, c.rows*256))
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +152,7 @@ func TestRepackRoundTrip(t *testing.T) {
 	}
 }
 
-// TestPackedMatMul holds MatMul on a repacked Q4_0, Q8_0, Q4_K or Q6_K matrix to the float64
+// TestPackedMatMul holds MatMul on a repacked Q4_0, Q8_0, Q4_K, Q5_K or Q6_K matrix to the float64
 // reference of the integer route (1e-5 of sum|terms|, as
 // TestMatMulIntegerRoute does for the GGUF layout), for whole and partial
 // groups, one input, groups of four with remainders and batches longer
@@ -148,6 +166,7 @@ func TestPackedMatMul(t *testing.T) {
 		{Q4_0, []int{32, 288, 2048}},
 		{Q8_0, []int{32, 288, 2048}},
 		{Q4_K, []int{256, 768, 2048}},
+		{Q5_K, []int{256, 768, 2048}},
 		{Q6_K, []int{256, 768, 2048}},
 	} {
 		kind, _ := actType(c.typ)
@@ -232,7 +251,7 @@ func checkPacked(t *testing.T, orig, m Matrix, kind Type, x []float32, n int) {
 // sequence's outputs must not depend on what it is batched with.
 func TestPackedBatchMatchesAlone(t *testing.T) {
 	const rows = 24
-	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q5_K, Q6_K} {
 		cols := 96
 		if typ.BlockSize() == 256 {
 			cols = 512

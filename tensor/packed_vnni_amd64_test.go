@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0, Q8_0 and Q4_K kernels to
+// TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0, Q8_0, Q4_K, Q5_K and Q6_K kernels to
 // the AVX2 ones bit for bit, for one, four and eight inputs: their int32
 // block sums are exact in both, and the scaling is the same products, so a
 // model's outputs do not depend on which of the two sets a CPU picks.
@@ -20,7 +20,7 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 	if !vnniOK() {
 		t.Skip("no AVX512-VNNI on this CPU")
 	}
-	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q5_K, Q6_K} {
 		for _, c := range []struct{ groups, nb int }{{1, 1}, {3, 2}, {2, 9}, {5, 64}} {
 			t.Run(fmt.Sprintf("%s/g%d/nb%d", typ, c.groups, c.nb), func(t *testing.T) {
 				const n = 8
@@ -62,7 +62,18 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 					}
 					return one, four, eight
 				}
-				wantOne, wantFour, wantEight := run(avx2Kernels.packed[typ])
+				ref := avx2Kernels.packed[typ]
+				if ref == nil {
+					// Q5_K: the AVX2 set has only the one-input kernel,
+					// which the VNNI set uses; held to it input by input.
+					one := vnniKernels.packed[typ].one
+					ref = &packedKernels{one: one, four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+						for k := range 4 {
+							one(out[k*ostride:k*ostride+groups*packRows], w, groups, nb, a.view(i+k))
+						}
+					}}
+				}
+				wantOne, wantFour, wantEight := run(ref)
 				if vnniKernels.packed[typ].eight == nil {
 					t.Fatalf("no eight-input VNNI kernel for %s", typ)
 				}

@@ -43,7 +43,7 @@ func BenchmarkPrefillTiled(b *testing.B) {
 // kernels: a decode step of many streams, a prompt chunk) and one input.
 func BenchmarkPacked(b *testing.B) {
 	const rows, cols = 2048, 768
-	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q5_K, Q6_K} {
 		for _, n := range []int{1, 8, 64} {
 			for _, ks := range hostKernels() {
 				b.Run(fmt.Sprintf("%s/n=%d/%s", typ, n, ks.name), func(b *testing.B) {
