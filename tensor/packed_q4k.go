@@ -98,12 +98,19 @@ func packedScaleMinK4(blk []byte, r, s int) (sc, m byte) {
 // block what idotQ45K computes, dx*(d*sum_s sc_s*sum(q*qx) -
 // dmin*sum_s m_s*sum(qx)).
 func packedQ4KGo(out []float32, w []byte, groups, nb int, a actView) {
+	packedQ45KGo(out, w, groups, nb, a, q4kGroupBytes)
+}
+
+// packedQ45KGo is packedQ4KGo for groups of gb bytes: q4kGroupBytes, or
+// q5kGroupBytes for Q5_K, whose fifth bits follow the Q4_K part.
+func packedQ45KGo(out []float32, w []byte, groups, nb int, a actView, gb int) {
 	out = out[:groups*packRows]
-	w = w[:groups*nb*q4kGroupBytes]
+	w = w[:groups*nb*gb]
+	fifth := gb == q5kGroupBytes
 	for g := 0; g < groups; g++ {
 		var acc [packRows]float32
 		for b := 0; b < nb; b++ {
-			blk := w[(g*nb+b)*q4kGroupBytes : (g*nb+b+1)*q4kGroupBytes]
+			blk := w[(g*nb+b)*gb : (g*nb+b+1)*gb]
 			y := a.qs[256*b : 256*b+256]
 			bs := a.bs[16*b : 16*b+16]
 			dx := a.d[b]
@@ -116,7 +123,11 @@ func packedQ4KGo(out []float32, w []byte, groups, nb int, a actView) {
 					for k := 0; k < 8; k++ {
 						q := blk[128+256*c+32*k+4*r : 128+256*c+32*k+4*r+4]
 						for j, v := range q {
-							t += int32(v>>shift&0xf) * int32(yy[4*k+j])
+							v = v >> shift & 0xf
+							if fifth {
+								v |= blk[q4kGroupBytes+32*k+4*r+j] >> s & 1 << 4
+							}
+							t += int32(v) * int32(yy[4*k+j])
 						}
 					}
 					sc, m := packedScaleMinK4(blk, r, s)

@@ -53,40 +53,9 @@ func getQ5K(blk []byte, r int, dst []byte) {
 }
 
 // packedQ5KGo is the portable one-input packed Q5_K kernel: per row and
-// block what idotQ45K computes for Q5_K, walking the packed runs.
+// block what idotQ45K computes for Q5_K.
 func packedQ5KGo(out []float32, w []byte, groups, nb int, a actView) {
-	out = out[:groups*packRows]
-	w = w[:groups*nb*q5kGroupBytes]
-	for g := 0; g < groups; g++ {
-		var acc [packRows]float32
-		for b := 0; b < nb; b++ {
-			blk := w[(g*nb+b)*q5kGroupBytes : (g*nb+b+1)*q5kGroupBytes]
-			y := a.qs[256*b : 256*b+256]
-			bs := a.bs[16*b : 16*b+16]
-			dx := a.d[b]
-			for r := 0; r < packRows; r++ {
-				var isum, msum int32
-				for s := 0; s < 8; s++ {
-					c, shift := s/2, uint(4*(s%2))
-					yy := y[32*s : 32*s+32]
-					var t int32
-					for k := 0; k < 8; k++ {
-						q := blk[128+256*c+32*k+4*r : 128+256*c+32*k+4*r+4]
-						h := blk[q4kGroupBytes+32*k+4*r : q4kGroupBytes+32*k+4*r+4]
-						for j, v := range q {
-							q5 := v>>shift&0xf | (h[j]>>s&1)<<4
-							t += int32(q5) * int32(yy[4*k+j])
-						}
-					}
-					sc, m := packedScaleMinK4(blk, r, s)
-					isum += int32(sc) * t
-					msum += int32(m) * (int32(bs[2*s]) + int32(bs[2*s+1]))
-				}
-				acc[r] += dx*half(blk[2*r:])*float32(isum) - dx*half(blk[16+2*r:])*float32(msum)
-			}
-		}
-		copy(out[g*packRows:], acc[:])
-	}
+	packedQ45KGo(out, w, groups, nb, a, q5kGroupBytes)
 }
 
 // packedQ5Kx4Go is the portable four-input packed Q5_K kernel.
