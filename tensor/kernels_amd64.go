@@ -81,7 +81,7 @@ var avx2Kernels = &kernelSet{
 	qrows4: avx2IntRows4,
 	qrows8: avx2IntRows8,
 	tiled:  avx2Tiled,
-	packed: map[Type]*packedKernels{Q4_0: avx2Packed, Q8_0: avx2PackedQ8_0, Q4_K: avx2PackedQ4K, Q6_K: avx2PackedQ6K},
+	packed: map[Type]*packedKernels{Q4_0: avx2Packed, Q8_0: avx2PackedQ8_0, Q4_K: avx2PackedQ4K, Q5_K: avx2PackedQ5K, Q6_K: avx2PackedQ6K},
 	quant8: quant8AVX2,
 	quantK: quantKAVX2,
 }

@@ -103,9 +103,6 @@ func (ks *kernelSet) packedFor(t Type) *packedKernels {
 type packedLayout struct {
 	put func(blk []byte, r int, src []byte)
 	get func(blk []byte, r int, dst []byte)
-	// onlyFast packs the type only where the CPU's kernel set has packed
-	// kernels for it: elsewhere its row kernels are the faster route.
-	onlyFast bool
 }
 
 // packedLayouts are the types Repack handles.
@@ -113,7 +110,7 @@ var packedLayouts = map[Type]packedLayout{
 	Q4_0: {put: putQ4_0, get: getQ4_0},
 	Q8_0: {put: putQ8_0, get: getQ8_0},
 	Q4_K: {put: putQ4K, get: getQ4K},
-	Q5_K: {put: putQ5K, get: getQ5K, onlyFast: true},
+	Q5_K: {put: putQ5K, get: getQ5K},
 	Q6_K: {put: putQ6K, get: getQ6K},
 }
 
@@ -156,8 +153,7 @@ func getQ8_0(blk []byte, r int, dst []byte) {
 // Repack rewrites m's bytes in place into the packed layout of its type
 // and returns the matrix that reads them, or returns m and false, changing
 // nothing, where the type has no packed layout (Q4_0, Q8_0, Q4_K, Q5_K
-// and Q6_K have one; Q5_K only on CPUs with AVX512-VNNI, whose kernel set
-// has packed Q5_K kernels) or m has fewer than eight rows. MatMul and MatMuls read the result
+// and Q6_K have one) or m has fewer than eight rows. MatMul and MatMuls read the result
 // with the packed kernels; MatMulFloat unpacks it first (slowly: a model
 // that takes the float route should not repack). Row panics on it, since
 // the rows are no longer where they were.
@@ -166,7 +162,7 @@ func getQ8_0(blk []byte, r int, dst []byte) {
 // more: a model's own copy of its weights.
 func Repack(m Matrix) (Matrix, bool) {
 	lay, ok := packedLayouts[m.Type]
-	if !ok || m.packed || m.Rows < packRows || lay.onlyFast && activeKernels.packed[m.Type] == nil {
+	if !ok || m.packed || m.Rows < packRows {
 		return m, false
 	}
 	bb := m.Type.BlockBytes()

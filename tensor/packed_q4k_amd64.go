@@ -16,6 +16,9 @@ func packedQ4Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, ou
 func packedQ5KAVX2(w *byte, groups, nb int, y *int8, yd *float32, bs *int16, out *float32)
 
 //go:noescape
+func packedQ5Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, out *float32, ostride int)
+
+//go:noescape
 func packedQ5Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 //go:noescape
@@ -52,11 +55,25 @@ var avx2PackedQ4K = &packedKernels{
 	},
 }
 
+// avx2PackedQ5K are the packed Q5_K kernels of the AVX2 set.
+var avx2PackedQ5K = &packedKernels{
+	one: packedQ5KOneAVX2,
+	four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+		if packedEmpty(out, ostride, 4, groups, nb) {
+			return
+		}
+		cols := a.cols
+		out = out[:3*ostride+groups*packRows]
+		w = w[:groups*nb*q5kGroupBytes]
+		y := a.qs[i*cols : 3*cols+i*cols+256*nb]
+		k4 := a.k4[i/4*nb*144 : (i/4+1)*nb*144]
+		packedQ5Kx4AVX2(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(k4), unsafe.SliceData(out), 4*ostride)
+	},
+}
+
 // vnniPackedQ5K are the packed Q5_K kernels of CPUs with AVX512-VNNI: the
 // AVX2 one-input kernel and the Q4_K VNNI kernels' four- and eight-input
-// steps with the fifth bit. Only this set packs Q5_K (see Repack): where
-// there is no VNNI, the AVX2 row kernels beat the packed one-input kernel
-// run once per input on batches.
+// steps with the fifth bit.
 var vnniPackedQ5K = vnniPackedK(q5kGroupBytes, packedQ5KOneAVX2, packedQ5Kx4VNNI, packedQ5Kx8VNNI)
 
 // packedQ5KOneAVX2 is the one-input packed Q5_K kernel; the slice

@@ -913,6 +913,186 @@ vk4block:
 
 	VZ4END(vk4group, Z28, Z29, Z30, Z31)
 
+// The four-input AVX2 Q5_K kernel is packedQ4Kx4AVX2 with the fifth bit
+// (Y12 is free while a chunk's runs are decoded) and, as in the one-input
+// kernel, int16 sums of four runs at a time.
+
+// P54LO and P54HI are PKK4LO and PKK4HI for Q5_K: sh places the fifth bit
+// of the sub-block they decode.
+#define P54FIFTH(k, r, sh) \
+	VMOVDQU (1152+32*k)(SI), Y12; \
+	sh(Y12, Y12);                 \
+	VPAND   pk5k10<>(SB), Y12, Y12; \
+	VPOR    Y12, r, r
+
+#define P54LO1(c, k, r, sh) \
+	PKK4LO1(c, k, r); \
+	P54FIFTH(k, r, sh)
+
+#define P54HI1(c, k, r, sh) \
+	PKK4HI1(c, k, r); \
+	P54FIFTH(k, r, sh)
+
+#define P54LO(c, sh) \
+	VMOVDQU pkk0f<>(SB), Y15; \
+	P54LO1(c, 0, Y0, sh);     \
+	P54LO1(c, 1, Y1, sh);     \
+	P54LO1(c, 2, Y2, sh);     \
+	P54LO1(c, 3, Y3, sh);     \
+	P54LO1(c, 4, Y4, sh);     \
+	P54LO1(c, 5, Y5, sh);     \
+	P54LO1(c, 6, Y6, sh);     \
+	P54LO1(c, 7, Y7, sh)
+
+#define P54HI(c, sh) \
+	VMOVDQU pkk0f<>(SB), Y15; \
+	P54HI1(c, 0, Y0, sh);     \
+	P54HI1(c, 1, Y1, sh);     \
+	P54HI1(c, 2, Y2, sh);     \
+	P54HI1(c, 3, Y3, sh);     \
+	P54HI1(c, 4, Y4, sh);     \
+	P54HI1(c, 5, Y5, sh);     \
+	P54HI1(c, 6, Y6, sh);     \
+	P54HI1(c, 7, Y7, sh)
+
+// P54HALF adds the products of runs a..a+3 (in the registers r0..r3) with
+// the input quants at yo(p), scaled by Y14, to isum.
+#define P54HALF(p, yo, r0, r1, r2, r3, isum) \
+	VPBROADCASTD (yo)(p), Y15;    \
+	VPMADDUBSW   Y15, r0, Y12;    \
+	VPBROADCASTD (yo+4)(p), Y15;  \
+	VPMADDUBSW   Y15, r1, Y13;    \
+	VPADDW       Y13, Y12, Y12;   \
+	VPBROADCASTD (yo+8)(p), Y15;  \
+	VPMADDUBSW   Y15, r2, Y13;    \
+	VPADDW       Y13, Y12, Y12;   \
+	VPBROADCASTD (yo+12)(p), Y15; \
+	VPMADDUBSW   Y15, r3, Y13;    \
+	VPADDW       Y13, Y12, Y12;   \
+	VPMADDWD     Y14, Y12, Y12;   \
+	VPADDD       Y12, isum, isum
+
+#define P54INPUT(p, yo, isum) \
+	P54HALF(p, yo, Y0, Y1, Y2, Y3, isum); \
+	P54HALF(p, yo+16, Y4, Y5, Y6, Y7, isum)
+
+// P54SUB is PKK4SUB for Q5_K.
+#define P54SUB(vo, ctl, yo) \
+	VMOVDQU vo(SP), Y14;     \
+	VPSHUFB ctl, Y14, Y14;   \
+	P54INPUT(DI, yo, Y8);    \
+	P54INPUT(R8, yo, Y9);    \
+	P54INPUT(R9, yo, Y10);   \
+	P54INPUT(AX, yo, Y11)
+
+// func packedQ5Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, out *float32, ostride int)
+//
+// As packedQ4Kx4AVX2, whose frame it has.
+TEXT ·packedQ5Kx4AVX2(SB), NOSPLIT, $256-64
+	MOVQ w+0(FP), SI
+	MOVQ groups+8(FP), R10
+	MOVQ ystride+32(FP), DX
+	MOVQ out+48(FP), R14
+	MOVQ ostride+56(FP), R15
+	LEAQ (R15)(R15*2), R11
+
+p54group:
+	MOVQ    y+24(FP), DI
+	LEAQ    (DI)(DX*1), R8
+	LEAQ    (DI)(DX*2), R9
+	LEAQ    (R8)(DX*2), AX
+	MOVQ    k4+40(FP), BX
+	MOVQ    nb+16(FP), CX
+	VXORPS  Y0, Y0, Y0
+	VMOVUPS Y0, 128(SP)
+	VMOVUPS Y0, 160(SP)
+	VMOVUPS Y0, 192(SP)
+	VMOVUPS Y0, 224(SP)
+
+p54block:
+	P5KPREF(0)
+	P5KPREF(1)
+	P5KPREF(2)
+	P5KPREF(3)
+	P5KPREF(4)
+	P5KPREF(5)
+	PKKSCALES(pkk0f<>(SB))
+	VMOVDQU Y4, 0(SP)
+	VMOVDQU Y5, 32(SP)
+	VMOVDQU Y6, 64(SP)
+	VMOVDQU Y7, 96(SP)
+	VPXOR   Y8, Y8, Y8
+	VPXOR   Y9, Y9, Y9
+	VPXOR   Y10, Y10, Y10
+	VPXOR   Y11, Y11, Y11
+	P54LO(0, P5SH0)
+	P54SUB(0, pkksc0<>(SB), 0)
+	P54HI(0, P5SH1)
+	P54SUB(0, pkksc1<>(SB), 32)
+	P5KPREF(6)
+	P5KPREF(7)
+	P5KPREF(8)
+	P5KPREF(9)
+	P5KPREF(10)
+	P5KPREF(11)
+	P54LO(1, P5SH2)
+	P54SUB(0, pkksc2<>(SB), 64)
+	P54HI(1, P5SH3)
+	P54SUB(0, pkksc3<>(SB), 96)
+	P5KPREF(12)
+	P5KPREF(13)
+	P5KPREF(14)
+	P5KPREF(15)
+	P5KPREF(16)
+	P54LO(2, P5SH4)
+	P54SUB(32, pkksc0<>(SB), 128)
+	P54HI(2, P5SH5)
+	P54SUB(32, pkksc1<>(SB), 160)
+	P5KPREF(17)
+	P5KPREF(18)
+	P5KPREF(19)
+	P5KPREF(20)
+	P5KPREF(21)
+	P54LO(3, P5SH6)
+	P54SUB(32, pkksc2<>(SB), 192)
+	P54HI(3, P5SH7)
+	P54SUB(32, pkksc3<>(SB), 224)
+
+	VMOVDQU   64(SP), Y6
+	VMOVDQU   96(SP), Y7
+	VPSHUFB   pkkmin0<>(SB), Y6, Y2
+	VPSHUFB   pkkmin1<>(SB), Y6, Y3
+	VPSHUFB   pkkmin0<>(SB), Y7, Y4
+	VPSHUFB   pkkmin1<>(SB), Y7, Y5
+	VCVTPH2PS (SI), Y6
+	VCVTPH2PS 16(SI), Y7
+	PKK4FIN(0, Y8, 128)
+	PKK4FIN(1, Y9, 160)
+	PKK4FIN(2, Y10, 192)
+	PKK4FIN(3, Y11, 224)
+	ADDQ      $1408, SI
+	ADDQ      $256, DI
+	ADDQ      $256, R8
+	ADDQ      $256, R9
+	ADDQ      $256, AX
+	ADDQ      $144, BX
+	DECQ      CX
+	JNZ       p54block
+
+	VMOVUPS 128(SP), Y0
+	VMOVUPS 160(SP), Y1
+	VMOVUPS 192(SP), Y2
+	VMOVUPS 224(SP), Y3
+	VMOVUPS Y0, (R14)
+	VMOVUPS Y1, (R14)(R15*1)
+	VMOVUPS Y2, (R14)(R15*2)
+	VMOVUPS Y3, (R14)(R11*1)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     p54group
+	VZEROUPPER
+	RET
+
 // The Q5_K VNNI kernels are the Q4_K ones with a fifth bit per quant: V5D<s>
 // decodes run k of sub-block s (chunk c = s/2) of both groups into z,
 // the nibble as VKZ8LO or VKZ8HI does and bit s of high-bit run k

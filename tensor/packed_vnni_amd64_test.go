@@ -62,18 +62,7 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 					}
 					return one, four, eight
 				}
-				ref := avx2Kernels.packed[typ]
-				if ref == nil {
-					// Q5_K: the AVX2 set has only the one-input kernel,
-					// which the VNNI set uses; held to it input by input.
-					one := vnniKernels.packed[typ].one
-					ref = &packedKernels{one: one, four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-						for k := range 4 {
-							one(out[k*ostride:k*ostride+groups*packRows], w, groups, nb, a.view(i+k))
-						}
-					}}
-				}
-				wantOne, wantFour, wantEight := run(ref)
+				wantOne, wantFour, wantEight := run(avx2Kernels.packed[typ])
 				if vnniKernels.packed[typ].eight == nil {
 					t.Fatalf("no eight-input VNNI kernel for %s", typ)
 				}
