@@ -154,22 +154,40 @@ func matMul(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *k
 func matMulInt(dst []float32, m Matrix, x []float32, n int, p *parallel.Pool, ks *kernelSet, kind Type) {
 	a := qactsPool.Get().(*qacts)
 	defer qactsPool.Put(a)
-	npad := n
-	if m.packed {
-		npad = ks.packedFor(m.Type).padded(n)
+	a.quantizeInputs(x, n, m.Cols, ks.paddedFor(m, n), p, ks, kind)
+	matMulQuantized(dst, m, n, p, ks, a)
+}
+
+// paddedFor is the number of inputs a batch of n is quantized as for m:
+// padded to the packed kernels' width (see packedKernels.padded).
+func (ks *kernelSet) paddedFor(m Matrix, n int) int {
+	if !m.packed {
+		return n
 	}
-	a.alloc(kind, npad, m.Cols)
+	return ks.packedFor(m.Type).padded(n)
+}
+
+// quantizeInputs fills a with the n input rows of x (cols elements each),
+// quantized to kind, and npad-n zero inputs after them.
+func (a *qacts) quantizeInputs(x []float32, n, cols, npad int, p *parallel.Pool, ks *kernelSet, kind Type) {
+	a.alloc(kind, npad, cols)
 	if n >= 4 {
 		p.For(n, 1, func(_, lo, hi int) { a.quantize(x, lo, hi, ks) })
 	} else {
 		a.quantize(x, 0, n, ks)
 	}
+	a.clearInputs(n, npad)
+}
+
+// matMulQuantized is matMulInt on inputs already quantized into a (with
+// padding inputs up to a's count where m is packed).
+func matMulQuantized(dst []float32, m Matrix, n int, p *parallel.Pool, ks *kernelSet, a *qacts) {
 	if m.packed {
+		npad := a.n
 		if npad == n {
 			matMulPacked(dst, m, n, p, ks, a)
 			return
 		}
-		a.clearInputs(n, npad)
 		a.out = grow(a.out, npad*m.Rows)
 		matMulPacked(a.out, m, npad, p, ks, a)
 		copy(dst[:n*m.Rows], a.out)

@@ -55,6 +55,7 @@ import (
 type qacts struct {
 	kind Type // Q8_0, Q8_1 or Q8_K
 	cols int  // elements per input row
+	n    int  // input rows, padding inputs included
 	qs   []int8
 	d    []float32
 	is   []int32
@@ -106,7 +107,7 @@ var qactsPool = sync.Pool{New: func() any { return new(qacts) }}
 // reusing them when they are large enough.
 func (a *qacts) alloc(kind Type, n, cols int) {
 	nb := n * cols / kind.BlockSize()
-	a.kind, a.cols = kind, cols
+	a.kind, a.cols, a.n = kind, cols, n
 	a.qs = grow(a.qs, n*cols)
 	a.d = grow(a.d, nb)
 	if kind == Q8_K {

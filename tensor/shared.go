@@ -14,11 +14,11 @@ type Product struct {
 
 // MatMuls is MatMul for several matrices applied to the same inputs: a
 // layer's query, key and value projections, or its gate and up projections.
-// For one input row (decoding) on the integer route the row is quantized
-// once for all of them, and the rows of every matrix are shared out over
-// the workers in one dispatch, so the workers meet once instead of once per
-// matrix: a decode step of a matrix this small is tens of microseconds, and
-// each meeting costs a few of them. Every output is computed by the same
+// On the integer route the inputs are quantized once for all of them; for
+// one input row (decoding) the rows of every matrix are also shared out
+// over the workers in one dispatch, so the workers meet once instead of
+// once per matrix: a decode step of a matrix this small is tens of
+// microseconds, and each meeting costs a few of them. Every output is computed by the same
 // kernel as MatMul's, so the results are bit for bit MatMul's.
 //
 // Each product's W must have the columns of the inputs; lengths are checked
@@ -29,10 +29,14 @@ func MatMuls(x []float32, n int, p *parallel.Pool, ps ...Product) {
 
 func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) {
 	kind, shared := sharedAct(ps)
-	if n != 1 || !shared {
+	if !shared || n < 1 {
 		for _, pr := range ps {
 			matMul(pr.Dst, pr.W, x, n, p, ks, true)
 		}
+		return
+	}
+	if n != 1 {
+		matMulsBatch(x, n, p, ks, kind, ps)
 		return
 	}
 	cols := ps[0].W.Cols
@@ -74,6 +78,29 @@ func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) 
 			rows(pr.Dst[l:h], m.Data[l*rb:h*rb], rb, v)
 		}
 	})
+}
+
+// matMulsBatch is matMuls for n > 1 inputs: they are quantized once, padded
+// to the widest any packed product wants, and each product runs as MatMul
+// would on them (a padding input adds nothing wherever it runs).
+func matMulsBatch(x []float32, n int, p *parallel.Pool, ks *kernelSet, kind Type, ps []Product) {
+	cols := ps[0].W.Cols
+	npad := n
+	for _, pr := range ps {
+		if pr.W.Cols != cols || len(x) < n*cols || len(pr.Dst) < n*pr.W.Rows {
+			panic(fmt.Sprintf("tensor.MatMuls: %s %dx%d with n=%d needs %d input columns, len(x) >= %d and len(dst) >= %d, have %d and %d",
+				pr.W.Type, pr.W.Rows, pr.W.Cols, n, cols, n*pr.W.Cols, n*pr.W.Rows, len(x), len(pr.Dst)))
+		}
+		npad = max(npad, ks.paddedFor(pr.W, n))
+	}
+	a := qactsPool.Get().(*qacts)
+	defer qactsPool.Put(a)
+	a.quantizeInputs(x, n, cols, npad, p, ks, kind)
+	for _, pr := range ps {
+		if pr.W.Rows > 0 {
+			matMulQuantized(pr.Dst, pr.W, n, p, ks, a)
+		}
+	}
 }
 
 // slots is the span MatMuls gives m's rows: its row count rounded up to a

@@ -25,8 +25,8 @@ func TestMatMulsMatchesMatMul(t *testing.T) {
 		{F16, F16},   // float route
 		{Q4_1, Q5_1},
 		// The last two are repacked below: 5 rows stay in the GGUF layout,
-		// 18 and 31 pack with tails of GGUF rows, and 44 Q8_0 rows pack
-		// whole while Q6_K has no packed layout.
+		// 18 and 31 pack with tails of GGUF rows, and the 44-row Q8_0 and
+		// Q6_K matrices pack whole.
 		{Q4_0, Q4_0, Q4_0, Q8_0},
 		{Q4_K, Q4_K, Q4_K, Q6_K},
 	}
