@@ -67,7 +67,12 @@ type qacts struct {
 	d8   []float32
 	o8   []int32
 	e8   []uint32
-	k4   []byte
+	// e8n and e8off are the input count and offset e8 was built for
+	// (e8n 0: not built since alloc): products sharing the inputs (see
+	// MatMuls) reuse the records.
+	e8n   int
+	e8off int32
+	k4    []byte
 	// scratch are the tiled kernels' per-worker buffers.
 	scratch []tiledScratch
 	// out holds the outputs of a batch padded to the packed kernels'
@@ -108,6 +113,7 @@ var qactsPool = sync.Pool{New: func() any { return new(qacts) }}
 func (a *qacts) alloc(kind Type, n, cols int) {
 	nb := n * cols / kind.BlockSize()
 	a.kind, a.cols, a.n = kind, cols, n
+	a.e8n = 0
 	a.qs = grow(a.qs, n*cols)
 	a.d = grow(a.d, nb)
 	if kind == Q8_K {
@@ -195,6 +201,10 @@ const (
 // (the last one partial): for Q8_0, for weights whose quants carry offset
 // off.
 func (a *qacts) interleave8(n int, off int32) {
+	if a.e8n == n && a.e8off == off {
+		return
+	}
+	a.e8n, a.e8off = n, off
 	if a.kind == Q8_K {
 		a.interleaveK8(n)
 		return
