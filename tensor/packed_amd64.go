@@ -143,7 +143,8 @@ func asmOne(bb int, one packedOneAsm) func(out []float32, w []byte, groups, nb i
 // memory and the other passes left it idle: 8-sequence decode steps of a
 // Q8_0 model +12% in the median of 8 alternating runs).
 //
-// The Q4_0 and Q8_0 kernels prefetch into L2 (PREFETCHT1), not L1. A
+// The Q4_0 and Q8_0 kernels and all 512-bit VNNI kernels prefetch into
+// L2 (PREFETCHT1), not L1. A
 // prefetch into L1 holds one of the core's few L1 miss buffers for the
 // whole trip to memory; once a kernel computes for long enough per byte
 // that it no longer waits on memory alone, those prefetches ran out of
@@ -151,6 +152,6 @@ func asmOne(bb int, one packedOneAsm) func(out []float32, w []byte, groups, nb i
 // turns. Prefetched into L2 they overlap: BenchmarkPackedStream, Q8_0,
 // eight inputs, 11-12 -> 17-20 GB/s on one core and 20-22 -> 27-32 on
 // two (the bandwidth the one-input kernel reaches); decode steps of 8
-// sequences of SmolLM2-135M Q8_0 +25-30%. The K-quant kernels measured
-// slower with it and keep PREFETCHT0.
+// sequences of SmolLM2-135M Q8_0 +25-30%. The AVX2 K-quant kernels
+// measured slower with it and keep PREFETCHT0.
 func prefetchDistance(tile int) int { return max(512, tile) }
