@@ -183,14 +183,7 @@ func (a *qacts) quantizeInputs(x []float32, n, cols, npad int, p *parallel.Pool,
 // padding inputs up to a's count where m is packed).
 func matMulQuantized(dst []float32, m Matrix, n int, p *parallel.Pool, ks *kernelSet, a *qacts) {
 	if m.packed {
-		npad := a.n
-		if npad == n {
-			matMulPacked(dst, m, n, p, ks, a)
-			return
-		}
-		a.out = grow(a.out, npad*m.Rows)
-		matMulPacked(a.out, m, npad, p, ks, a)
-		copy(dst[:n*m.Rows], a.out)
+		matMulsPacked([]Product{{Dst: dst, W: m}}, n, p, ks, a)
 		return
 	}
 	rows := ks.qrows[m.Type]

@@ -249,34 +249,93 @@ func (m Matrix) unpack() Matrix {
 	return m
 }
 
-// matMulPacked is matMulInt for a packed matrix (a quantized, n inputs).
-// Rows are shared out in whole groups, so that every row is always
-// computed by the same kernel whatever the worker count; the rows after the
-// last group, in GGUF layout, go to the set's row kernel.
-func matMulPacked(dst []float32, m Matrix, n int, p *parallel.Pool, ks *kernelSet, a *qacts) {
-	pk := ks.packedFor(m.Type)
+// packedPart is one product of a packed dispatch (see matMulsPacked): its
+// rows go out in units of grain rows, whole tiles of gtile groups, and its
+// units end at end, counted over the dispatch's parts.
+type packedPart struct {
+	dst               []float32
+	m                 Matrix
+	pk                *packedKernels
+	gtile, grain, end int
+}
+
+// matMulsPacked computes packed products on the a.n quantized inputs of a,
+// the first n real and the rest padding, in one dispatch: the workers meet
+// once for all of them and share their tiles out evenly, where a dispatch
+// per product made them meet three times for a layer's query, key and
+// value and cut each worker's stream of weights at every product's end.
+// Rows are shared out in whole groups, so that every row is computed by the
+// same kernel whatever the worker count; the rows after a product's last
+// group, in GGUF layout, go to the set's row kernel. It reports false,
+// computing nothing, unless every product is packed and their kernels read
+// the same interleaved input records.
+func matMulsPacked(ps []Product, n int, p *parallel.Pool, ks *kernelSet, a *qacts) bool {
+	npad := a.n
+	var first *packedKernels
+	a.parts = a.parts[:0]
+	units, scratch := 0, 0
+	for _, pr := range ps {
+		m := pr.W
+		if !m.packed {
+			return false
+		}
+		pk := ks.packedFor(m.Type)
+		if first == nil {
+			first = pk
+		} else if (pk.eight != nil) != (first.eight != nil) || pk.offset != first.offset {
+			return false
+		}
+		// A batch walks its groups in tiles that stay in the L1 cache
+		// while every input of a tile of inputs (in L2) passes over them;
+		// the eight-input kernels take groups in pairs.
+		gtile := max(1, packedTileBytes/(packRows*m.rowBytes()))
+		if pk.eight != nil {
+			gtile = max(2, gtile&^1)
+		}
+		grain := decodeGrain
+		if npad > 1 {
+			grain = packRows * gtile
+		}
+		units += (m.Rows + grain - 1) / grain
+		a.parts = append(a.parts, packedPart{dst: pr.Dst, m: m, pk: pk, gtile: gtile, grain: grain, end: units})
+		if npad != n {
+			scratch += npad * m.Rows
+		}
+	}
 	switch {
-	case n >= 4 && pk.eight != nil:
-		a.interleave8(n, pk.offset)
-	case n >= 4:
-		a.interleave(n, false)
+	case npad >= 4 && first.eight != nil:
+		a.interleave8(npad, first.offset)
+	case npad >= 4:
+		a.interleave(npad, false)
 	}
-	rb := m.rowBytes()
-	gb := packRows * rb
-	// A batch walks its groups in tiles that stay in the L1 cache while
-	// every input of a tile of inputs (in L2) passes over them.
-	gtile := max(1, packedTileBytes/gb)
-	if pk.eight != nil {
-		// The eight-input kernels take groups in pairs.
-		gtile = max(2, gtile&^1)
+	if npad != n {
+		// Padded outputs land in a.out and the real ones are copied out.
+		a.out = grow(a.out, scratch)
+		off := 0
+		for i := range a.parts {
+			pt := &a.parts[i]
+			pt.dst = a.out[off : off+npad*pt.m.Rows]
+			off += npad * pt.m.Rows
+		}
 	}
-	grain := decodeGrain
-	if n > 1 {
-		grain = packRows * gtile
-	}
-	p.For(m.Rows, grain, func(_, lo, hi int) {
-		packedRange(dst, m, n, a, ks, pk, lo, hi, gtile)
+	p.For(units, 1, func(_, lo, hi int) {
+		start := 0
+		for i := range a.parts {
+			pt := &a.parts[i]
+			l, h := max(lo, start), min(hi, pt.end)
+			if l < h {
+				packedRange(pt.dst, pt.m, npad, a, ks, pt.pk, (l-start)*pt.grain, min(pt.m.Rows, (h-start)*pt.grain), pt.gtile)
+			}
+			start = pt.end
+		}
 	})
+	if npad != n {
+		for i, pr := range ps {
+			pt := &a.parts[i]
+			copy(pr.Dst[:n*pt.m.Rows], pt.dst)
+		}
+	}
+	return true
 }
 
 const (

@@ -78,6 +78,8 @@ type qacts struct {
 	// out holds the outputs of a batch padded to the packed kernels'
 	// width (see packedKernels.padded), the padding's included.
 	out []float32
+	// parts are matMulsPacked's products.
+	parts []packedPart
 }
 
 // actView is the quantized form of one input row, sliced from a qacts.

@@ -15,10 +15,11 @@ type Product struct {
 // MatMuls is MatMul for several matrices applied to the same inputs: a
 // layer's query, key and value projections, or its gate and up projections.
 // On the integer route the inputs are quantized once for all of them; for
-// one input row (decoding) the rows of every matrix are also shared out
-// over the workers in one dispatch, so the workers meet once instead of
-// once per matrix: a decode step of a matrix this small is tens of
-// microseconds, and each meeting costs a few of them. Every output is computed by the same
+// one input row (decoding), and for a batch when every matrix is packed,
+// the rows of every matrix are also shared out over the workers in one
+// dispatch, so the workers meet once instead of once per matrix: a decode
+// step of a matrix this small is tens of microseconds, and each meeting
+// costs a few of them. Every output is computed by the same
 // kernel as MatMul's, so the results are bit for bit MatMul's.
 //
 // Each product's W must have the columns of the inputs; lengths are checked
@@ -81,8 +82,9 @@ func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) 
 }
 
 // matMulsBatch is matMuls for n > 1 inputs: they are quantized once, padded
-// to the widest any packed product wants, and each product runs as MatMul
-// would on them (a padding input adds nothing wherever it runs).
+// to the widest any packed product wants, and the products run in one
+// dispatch if matMulsPacked takes them, else each as MatMul would (a
+// padding input adds nothing wherever it runs).
 func matMulsBatch(x []float32, n int, p *parallel.Pool, ks *kernelSet, kind Type, ps []Product) {
 	cols := ps[0].W.Cols
 	npad := n
@@ -96,6 +98,9 @@ func matMulsBatch(x []float32, n int, p *parallel.Pool, ks *kernelSet, kind Type
 	a := qactsPool.Get().(*qacts)
 	defer qactsPool.Put(a)
 	a.quantizeInputs(x, n, cols, npad, p, ks, kind)
+	if matMulsPacked(ps, n, p, ks, a) {
+		return
+	}
 	for _, pr := range ps {
 		if pr.W.Rows > 0 {
 			matMulQuantized(pr.Dst, pr.W, n, p, ks, a)

@@ -11,41 +11,50 @@ import (
 
 // TestMatMulsMatchesMatMul holds MatMuls to separate MatMul calls bit for
 // bit: products sharing one quantized input (same and mixed weight types of
-// one input format, row counts that split unevenly over the workers), the
-// fallbacks (float types, mixed input formats, n > 1), and every kernel set
-// and worker count.
+// one input format, row counts that split unevenly over the workers), packed
+// products in one dispatch, the fallbacks (float types, mixed input formats,
+// packed and unpacked products together), and every kernel set and worker
+// count.
 func TestMatMulsMatchesMatMul(t *testing.T) {
 	const cols = 512
-	cases := [][]Type{
-		{Q8_0, Q8_0, Q8_0},
-		{Q4_0, Q4_0},
-		{Q4_K, Q4_K, Q6_K},
-		{Q4_0, Q8_0, Q5_0},
-		{Q4_K, Q4_0}, // Q8_K and Q8_0 inputs: no sharing
-		{F16, F16},   // float route
-		{Q4_1, Q5_1},
-		// The last two are repacked below: 5 rows stay in the GGUF layout,
-		// 18 and 31 pack with tails of GGUF rows, and the 44-row Q8_0 and
-		// Q6_K matrices pack whole.
-		{Q4_0, Q4_0, Q4_0, Q8_0},
-		{Q4_K, Q4_K, Q4_K, Q6_K},
+	// Products have rows0, rows0+13, ... rows. Packed, 5 rows stay in the
+	// GGUF layout, 18 and 31 pack with tails of GGUF rows, and 44 rows
+	// pack whole.
+	cases := []struct {
+		types []Type
+		pack  bool
+		rows0 int
+	}{
+		{[]Type{Q8_0, Q8_0, Q8_0}, false, 5},
+		{[]Type{Q4_0, Q4_0}, false, 5},
+		{[]Type{Q4_K, Q4_K, Q6_K}, false, 5},
+		{[]Type{Q4_0, Q8_0, Q5_0}, false, 5},
+		{[]Type{Q4_K, Q4_0}, false, 5}, // Q8_K and Q8_0 inputs: no sharing
+		{[]Type{F16, F16}, false, 5},   // float route
+		{[]Type{Q4_1, Q5_1}, false, 5},
+		{[]Type{Q4_0, Q4_0, Q4_0, Q8_0}, true, 5},
+		{[]Type{Q4_K, Q4_K, Q4_K, Q6_K}, true, 5},
+		{[]Type{Q4_0, Q4_0, Q4_0}, true, 18},
+		{[]Type{Q8_0, Q8_0, Q8_0}, true, 18},
+		{[]Type{Q4_K, Q5_K, Q6_K}, true, 18},
+		{[]Type{Q4_0, Q8_0}, true, 18}, // one dispatch where their records agree
 	}
-	for ci, types := range cases {
-		pack := ci >= len(cases)-2
+	for ci, c := range cases {
+		types := c.types
 		rng := rand.New(rand.NewPCG(uint64(ci), 3))
 		var ms []Matrix
 		for i, typ := range types {
-			rows := 5 + 13*i
+			rows := c.rows0 + 13*i
 			m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if pack {
+			if c.pack {
 				m, _ = Repack(m)
 			}
 			ms = append(ms, m)
 		}
-		for _, n := range []int{1, 2, 9} {
+		for _, n := range []int{1, 2, 8, 9, 70} {
 			x := make([]float32, n*cols)
 			for i := range x {
 				x[i] = float32(rng.NormFloat64())
@@ -104,34 +113,42 @@ func TestMatMulsBadLengthsPanic(t *testing.T) {
 	}
 }
 
+// BenchmarkMatMuls compares MatMuls with a MatMul per product on a
+// SmolLM2-sized layer's query, key and value (Q8_0, in the cache), as GGUF
+// rows and packed, for one input and eight: the time of the workers'
+// meetings and of quantizing the inputs, which MatMuls does once.
 func BenchmarkMatMuls(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
-	const cols = 768
-	var ms []Matrix
-	for _, rows := range []int{768, 768, 768} {
-		m, _ := NewMatrix(Q8_0, rows, cols, randomRow(rng, Q8_0, rows*cols))
-		ms = append(ms, m)
-	}
-	x := make([]float32, cols)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
+	const cols = 576
 	p := parallel.New(2)
 	defer p.Close()
-	ps := make([]Product, len(ms))
-	for i, m := range ms {
-		ps[i] = Product{Dst: make([]float32, m.Rows), W: m}
-	}
-	b.Run("shared", func(b *testing.B) {
-		for b.Loop() {
-			MatMuls(x, 1, p, ps...)
-		}
-	})
-	b.Run("separate", func(b *testing.B) {
-		for b.Loop() {
-			for _, pr := range ps {
-				MatMul(pr.Dst, pr.W, x, 1, p)
+	for _, pack := range []bool{false, true} {
+		var ps []Product
+		for _, rows := range []int{576, 192, 192} {
+			m, _ := NewMatrix(Q8_0, rows, cols, randomRow(rng, Q8_0, rows*cols))
+			if pack {
+				m, _ = Repack(m)
 			}
+			ps = append(ps, Product{Dst: make([]float32, 8*m.Rows), W: m})
 		}
-	})
+		for _, n := range []int{1, 8} {
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(rng.NormFloat64())
+			}
+			name := fmt.Sprintf("packed=%v/n=%d", pack, n)
+			b.Run(name+"/shared", func(b *testing.B) {
+				for b.Loop() {
+					MatMuls(x, n, p, ps...)
+				}
+			})
+			b.Run(name+"/separate", func(b *testing.B) {
+				for b.Loop() {
+					for _, pr := range ps {
+						MatMul(pr.Dst, pr.W, x, n, p)
+					}
+				}
+			})
+		}
+	}
 }
