@@ -9,265 +9,83 @@
 // top of a short row's dot product). The loop state lives in the frame
 // because the kernel may use every register.
 
+// ROWS loops the one-row kernel dot over the rows: its arguments (w, x,
+// n; with xs, also xsum) are at 0(SP) up, its result at res(SP); the
+// frame above them holds the row pointer, the rows left and the output
+// pointer at wp(SP), left(SP) and op(SP). The Go frame arguments are
+// rb+8(FP), rows+16(FP), x+24(FP), then xsum (when xs), n and out.
+#define ROWS(dot, xs, nArg, outArg, res, wp, left, op) \
+	MOVQ w+0(FP), AX;          \
+	MOVQ AX, wp(SP);           \
+	MOVQ rows+16(FP), AX;      \
+	MOVQ AX, left(SP);         \
+	MOVQ outArg, AX;           \
+	MOVQ AX, op(SP);           \
+loop:                      \
+	MOVQ  left(SP), AX;        \
+	TESTQ AX, AX;              \
+	JZ    done;                \
+	MOVQ  wp(SP), AX;          \
+	MOVQ  AX, 0(SP);           \
+	MOVQ  x+24(FP), AX;        \
+	MOVQ  AX, 8(SP);           \
+	xs;                        \
+	MOVQ  nArg, AX;            \
+	MOVQ  AX, res-8(SP);       \
+	CALL  dot;                 \
+	MOVSS res(SP), X0;         \
+	MOVQ  op(SP), AX;          \
+	MOVSS X0, (AX);            \
+	ADDQ  $4, op(SP);          \
+	MOVQ  rb+8(FP), AX;        \
+	ADDQ  AX, wp(SP);          \
+	DECQ  left(SP);            \
+	JMP   loop;                \
+done:                      \
+	RET
+
+// XSUM passes the kernel's xsum argument.
+#define XSUM MOVQ xsum+32(FP), AX; MOVQ AX, 16(SP)
+
+// ROWS5 is ROWS for kernels of (w, x, n): the signature
+// func(w *byte, rb, rows int, x *float32, n int, out *float32).
+#define ROWS5(dot) ROWS(dot, NOP, n+32(FP), out+40(FP), 24, 32, 40, 48)
+
+// ROWS6 is ROWS for kernels of (w, x, xsum, n): the signature
+// func(w *byte, rb, rows int, x, xsum *float32, n int, out *float32).
+#define ROWS6(dot) ROWS(dot, XSUM, n+40(FP), out+48(FP), 32, 40, 48, 56)
+
 // func dotF32RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 TEXT ·dotF32RowsAVX2(SB), NOSPLIT, $56-48
-	MOVQ w+0(FP), AX
-	MOVQ AX, 32(SP)
-	MOVQ rows+16(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ out+40(FP), AX
-	MOVQ AX, 48(SP)
-
-dotF32RowsAVX2loop:
-	MOVQ  40(SP), AX
-	TESTQ AX, AX
-	JZ    dotF32RowsAVX2done
-	MOVQ  32(SP), AX
-	MOVQ  AX, 0(SP)
-	MOVQ  x+24(FP), AX
-	MOVQ  AX, 8(SP)
-	MOVQ  n+32(FP), AX
-	MOVQ  AX, 16(SP)
-	CALL  ·dotF32AVX2(SB)
-	MOVSS 24(SP), X0
-	MOVQ  48(SP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, 48(SP)
-	MOVQ  rb+8(FP), AX
-	ADDQ  AX, 32(SP)
-	DECQ  40(SP)
-	JMP   dotF32RowsAVX2loop
-
-dotF32RowsAVX2done:
-	RET
+	ROWS5(·dotF32AVX2(SB))
 
 // func dotF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 TEXT ·dotF16RowsAVX2(SB), NOSPLIT, $56-48
-	MOVQ w+0(FP), AX
-	MOVQ AX, 32(SP)
-	MOVQ rows+16(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ out+40(FP), AX
-	MOVQ AX, 48(SP)
-
-dotF16RowsAVX2loop:
-	MOVQ  40(SP), AX
-	TESTQ AX, AX
-	JZ    dotF16RowsAVX2done
-	MOVQ  32(SP), AX
-	MOVQ  AX, 0(SP)
-	MOVQ  x+24(FP), AX
-	MOVQ  AX, 8(SP)
-	MOVQ  n+32(FP), AX
-	MOVQ  AX, 16(SP)
-	CALL  ·dotF16AVX2(SB)
-	MOVSS 24(SP), X0
-	MOVQ  48(SP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, 48(SP)
-	MOVQ  rb+8(FP), AX
-	ADDQ  AX, 32(SP)
-	DECQ  40(SP)
-	JMP   dotF16RowsAVX2loop
-
-dotF16RowsAVX2done:
-	RET
+	ROWS5(·dotF16AVX2(SB))
 
 // func dotBF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 TEXT ·dotBF16RowsAVX2(SB), NOSPLIT, $56-48
-	MOVQ w+0(FP), AX
-	MOVQ AX, 32(SP)
-	MOVQ rows+16(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ out+40(FP), AX
-	MOVQ AX, 48(SP)
-
-dotBF16RowsAVX2loop:
-	MOVQ  40(SP), AX
-	TESTQ AX, AX
-	JZ    dotBF16RowsAVX2done
-	MOVQ  32(SP), AX
-	MOVQ  AX, 0(SP)
-	MOVQ  x+24(FP), AX
-	MOVQ  AX, 8(SP)
-	MOVQ  n+32(FP), AX
-	MOVQ  AX, 16(SP)
-	CALL  ·dotBF16AVX2(SB)
-	MOVSS 24(SP), X0
-	MOVQ  48(SP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, 48(SP)
-	MOVQ  rb+8(FP), AX
-	ADDQ  AX, 32(SP)
-	DECQ  40(SP)
-	JMP   dotBF16RowsAVX2loop
-
-dotBF16RowsAVX2done:
-	RET
+	ROWS5(·dotBF16AVX2(SB))
 
 // func dotQ8_0RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 TEXT ·dotQ8_0RowsAVX2(SB), NOSPLIT, $56-48
-	MOVQ w+0(FP), AX
-	MOVQ AX, 32(SP)
-	MOVQ rows+16(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ out+40(FP), AX
-	MOVQ AX, 48(SP)
-
-dotQ8_0RowsAVX2loop:
-	MOVQ  40(SP), AX
-	TESTQ AX, AX
-	JZ    dotQ8_0RowsAVX2done
-	MOVQ  32(SP), AX
-	MOVQ  AX, 0(SP)
-	MOVQ  x+24(FP), AX
-	MOVQ  AX, 8(SP)
-	MOVQ  n+32(FP), AX
-	MOVQ  AX, 16(SP)
-	CALL  ·dotQ8_0AVX2(SB)
-	MOVSS 24(SP), X0
-	MOVQ  48(SP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, 48(SP)
-	MOVQ  rb+8(FP), AX
-	ADDQ  AX, 32(SP)
-	DECQ  40(SP)
-	JMP   dotQ8_0RowsAVX2loop
-
-dotQ8_0RowsAVX2done:
-	RET
+	ROWS5(·dotQ8_0AVX2(SB))
 
 // func dotQ4_0RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 TEXT ·dotQ4_0RowsAVX2(SB), NOSPLIT, $56-48
-	MOVQ w+0(FP), AX
-	MOVQ AX, 32(SP)
-	MOVQ rows+16(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ out+40(FP), AX
-	MOVQ AX, 48(SP)
-
-dotQ4_0RowsAVX2loop:
-	MOVQ  40(SP), AX
-	TESTQ AX, AX
-	JZ    dotQ4_0RowsAVX2done
-	MOVQ  32(SP), AX
-	MOVQ  AX, 0(SP)
-	MOVQ  x+24(FP), AX
-	MOVQ  AX, 8(SP)
-	MOVQ  n+32(FP), AX
-	MOVQ  AX, 16(SP)
-	CALL  ·dotQ4_0AVX2(SB)
-	MOVSS 24(SP), X0
-	MOVQ  48(SP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, 48(SP)
-	MOVQ  rb+8(FP), AX
-	ADDQ  AX, 32(SP)
-	DECQ  40(SP)
-	JMP   dotQ4_0RowsAVX2loop
-
-dotQ4_0RowsAVX2done:
-	RET
+	ROWS5(·dotQ4_0AVX2(SB))
 
 // func dotQ6KRowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 TEXT ·dotQ6KRowsAVX2(SB), NOSPLIT, $56-48
-	MOVQ w+0(FP), AX
-	MOVQ AX, 32(SP)
-	MOVQ rows+16(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ out+40(FP), AX
-	MOVQ AX, 48(SP)
-
-dotQ6KRowsAVX2loop:
-	MOVQ  40(SP), AX
-	TESTQ AX, AX
-	JZ    dotQ6KRowsAVX2done
-	MOVQ  32(SP), AX
-	MOVQ  AX, 0(SP)
-	MOVQ  x+24(FP), AX
-	MOVQ  AX, 8(SP)
-	MOVQ  n+32(FP), AX
-	MOVQ  AX, 16(SP)
-	CALL  ·dotQ6KAVX2(SB)
-	MOVSS 24(SP), X0
-	MOVQ  48(SP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, 48(SP)
-	MOVQ  rb+8(FP), AX
-	ADDQ  AX, 32(SP)
-	DECQ  40(SP)
-	JMP   dotQ6KRowsAVX2loop
-
-dotQ6KRowsAVX2done:
-	RET
+	ROWS5(·dotQ6KAVX2(SB))
 
 // func dotQ4KRowsAVX2(w *byte, rb, rows int, x, xsum *float32, n int, out *float32)
 TEXT ·dotQ4KRowsAVX2(SB), NOSPLIT, $64-56
-	MOVQ w+0(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ rows+16(FP), AX
-	MOVQ AX, 48(SP)
-	MOVQ out+48(FP), AX
-	MOVQ AX, 56(SP)
-
-dotQ4KRowsAVX2loop:
-	MOVQ  48(SP), AX
-	TESTQ AX, AX
-	JZ    dotQ4KRowsAVX2done
-	MOVQ  40(SP), AX
-	MOVQ  AX, 0(SP)
-	MOVQ  x+24(FP), AX
-	MOVQ  AX, 8(SP)
-	MOVQ  xsum+32(FP), AX
-	MOVQ  AX, 16(SP)
-	MOVQ  n+40(FP), AX
-	MOVQ  AX, 24(SP)
-	CALL  ·dotQ4KAVX2(SB)
-	MOVSS 32(SP), X0
-	MOVQ  56(SP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, 56(SP)
-	MOVQ  rb+8(FP), AX
-	ADDQ  AX, 40(SP)
-	DECQ  48(SP)
-	JMP   dotQ4KRowsAVX2loop
-
-dotQ4KRowsAVX2done:
-	RET
+	ROWS6(·dotQ4KAVX2(SB))
 
 // func dotQ5KRowsAVX2(w *byte, rb, rows int, x, xsum *float32, n int, out *float32)
 TEXT ·dotQ5KRowsAVX2(SB), NOSPLIT, $64-56
-	MOVQ w+0(FP), AX
-	MOVQ AX, 40(SP)
-	MOVQ rows+16(FP), AX
-	MOVQ AX, 48(SP)
-	MOVQ out+48(FP), AX
-	MOVQ AX, 56(SP)
-
-dotQ5KRowsAVX2loop:
-	MOVQ  48(SP), AX
-	TESTQ AX, AX
-	JZ    dotQ5KRowsAVX2done
-	MOVQ  40(SP), AX
-	MOVQ  AX, 0(SP)
-	MOVQ  x+24(FP), AX
-	MOVQ  AX, 8(SP)
-	MOVQ  xsum+32(FP), AX
-	MOVQ  AX, 16(SP)
-	MOVQ  n+40(FP), AX
-	MOVQ  AX, 24(SP)
-	CALL  ·dotQ5KAVX2(SB)
-	MOVSS 32(SP), X0
-	MOVQ  56(SP), AX
-	MOVSS X0, (AX)
-	ADDQ  $4, 56(SP)
-	MOVQ  rb+8(FP), AX
-	ADDQ  AX, 40(SP)
-	DECQ  48(SP)
-	JMP   dotQ5KRowsAVX2loop
-
-dotQ5KRowsAVX2done:
-	RET
+	ROWS6(·dotQ5KAVX2(SB))
 
 // HSUM leaves the sum of the eight lanes of y in lane 0 of x (x is y's low
 // half), using tmp; the same order as kernels_amd64.s's HSUM, so that a row
