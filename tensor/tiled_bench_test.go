@@ -92,7 +92,7 @@ func benchPrefill(b *testing.B, typ Type, rows, cols, n, workers int, ks *kernel
 // a decode step is bound by it as long as the kernels keep up.
 func BenchmarkPackedStream(b *testing.B) {
 	const rows, cols, total = 2048, 1536, 128 << 20
-	for _, typ := range []Type{Q4_0, Q8_0} {
+	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
 		rng := rand.New(rand.NewPCG(9, uint64(typ)))
 		one, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
 		if err != nil {
