@@ -22,7 +22,7 @@ func scoresF16AVX2(out *float32, q *float32, k *uint16, n, d int)
 func scoresF16x3AVX2(out *float32, stride int, q *float32, k *uint16, n, d int)
 
 //go:noescape
-func scoresF16x2AVX2(out *float32, stride int, q *float32, k *uint16, n, d int)
+func scoresF16x2AVX2(out *float32, stride int, q *float32, np int, k *uint16, n, d int)
 
 //go:noescape
 func accumF32AVX2(out *float32, w *float32, stride, nh int, v *float32, n, d int)
@@ -75,13 +75,13 @@ var avx2 = &kernels{
 			scoresF16Go(out, stride, q, nh, k, n, d, tmp)
 			return
 		}
-		// Heads in threes and twos (a four as two twos), each key row
-		// widened once per set; a lone head by itself.
+		// Heads in threes and, for the last two or four, in pairs, each
+		// key row widened once per set; a lone head by itself.
 		h := 0
 		for nh-h >= 2 {
 			if r := nh - h; r == 2 || r == 4 {
-				scoresF16x2AVX2(&out[h*stride], stride, &q[h*d], unsafe.SliceData(k), n, d)
-				h += 2
+				scoresF16x2AVX2(&out[h*stride], stride, &q[h*d], r/2, unsafe.SliceData(k), n, d)
+				h += r
 			} else {
 				scoresF16x3AVX2(&out[h*stride], stride, &q[h*d], unsafe.SliceData(k), n, d)
 				h += 3
