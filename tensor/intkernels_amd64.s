@@ -861,6 +861,53 @@ GLOBL q6shuf<>(SB), RODATA|NOPTR, $128
 	VPSLLD   $5, acc, acc;   \
 	VPSUBD   acc, Y15, acc
 
+// KX4MINS starts a K-quant block of the four-input row kernels: the
+// row's scales and minimums (KSCALES), the minimums' products with the
+// inputs' sums of 32 taken off the float sums, and the int32 sums Y1..Y4
+// cleared for the quants.
+#define KX4MINS \
+	KSCALES(4);                     \
+	LEAQ           (DX)(DX*2), R11; \
+	VPUNPCKLWD     X6, X6, X7;      \
+	VPUNPCKHWD     X6, X6, X6;      \
+	VINSERTI128    $1, X6, Y7, Y7;  \
+	VPMADDWD       16(BX), Y7, Y1;  \
+	VPMADDWD       48(BX), Y7, Y2;  \
+	VPMADDWD       80(BX), Y7, Y3;  \
+	VPMADDWD       112(BX), Y7, Y4; \
+	PHADD4(Y1, Y2, Y3, Y4);         \
+	VBROADCASTF128 (BX), Y10;       \
+	KX4FLOAT(2(SI), VFNMADD231PS);  \
+	VPXOR          Y1, Y1, Y1;      \
+	VPXOR          Y2, Y2, Y2;      \
+	VPXOR          Y3, Y3, Y3;      \
+	VPXOR          Y4, Y4, Y4
+
+// KX8MINS is KX4MINS for the eight-input row kernels (both groups of four
+// inputs, the second gstride bytes into the records), with the minimums'
+// scales widened into ws (wx its low half) and tz a scratch register.
+#define KX8MINS(wx, ws, tz) \
+	KSCALES(4);                                        \
+	LEAQ           (DX)(DX*2), R11;                    \
+	LEAQ           (DI)(DX*4), AX;                     \
+	MOVQ           gstride+56(FP), R13;                \
+	VPUNPCKLWD     X6, X6, X7;                         \
+	VPUNPCKHWD     X6, X6, X6;                         \
+	VINSERTI128    $1, X6, Y7, Y7;                     \
+	VPMADDWD       16(BX), Y7, Y0;                     \
+	VPMADDWD       48(BX), Y7, Y1;                     \
+	VPMADDWD       80(BX), Y7, Y2;                     \
+	VPMADDWD       112(BX), Y7, Y3;                    \
+	VPMADDWD       16(BX)(R13*1), Y7, Y4;              \
+	VPMADDWD       48(BX)(R13*1), Y7, Y10;             \
+	VPMADDWD       80(BX)(R13*1), Y7, Y11;             \
+	VPMADDWD       112(BX)(R13*1), Y7, Y13;            \
+	PHADD4(Y0, Y1, Y2, Y3);                            \
+	PHADD4(Y4, Y10, Y11, Y13);                         \
+	KX8WS(2(SI), wx, ws);                              \
+	KX8FLOAT(Y0, ws, (BX), 0, VFNMADD213PS, tz);       \
+	KX8FLOAT(Y4, ws, (BX)(R13*1), 32, VFNMADD213PS, tz)
+
 // func idotQ4KRowsAVX2(w *byte, rb, rows, nb int, y *int8, yd *float32, bs *int16, out *float32)
 TEXT ·idotQ4KRowsAVX2(SB), NOSPLIT, $0-64
 	ROWSETUP
@@ -1242,22 +1289,7 @@ q4kx4row:
 	KX4ROWSTART
 
 q4kx4blk:
-	KSCALES(4)
-	LEAQ           (DX)(DX*2), R11
-	VPUNPCKLWD     X6, X6, X7
-	VPUNPCKHWD     X6, X6, X6
-	VINSERTI128    $1, X6, Y7, Y7
-	VPMADDWD       16(BX), Y7, Y1
-	VPMADDWD       48(BX), Y7, Y2
-	VPMADDWD       80(BX), Y7, Y3
-	VPMADDWD       112(BX), Y7, Y4
-	PHADD4(Y1, Y2, Y3, Y4)
-	VBROADCASTF128 (BX), Y10
-	KX4FLOAT(2(SI), VFNMADD231PS)
-	VPXOR          Y1, Y1, Y1
-	VPXOR          Y2, Y2, Y2
-	VPXOR          Y3, Y3, Y3
-	VPXOR          Y4, Y4, Y4
+	KX4MINS
 	K4X4CHUNK(16, 0, 0)
 	K4X4CHUNK(48, 64, 64)
 	K4X4CHUNK(80, 128, 128)
@@ -1377,22 +1409,7 @@ q5kx4row:
 	KX4ROWSTART
 
 q5kx4blk:
-	KSCALES(4)
-	LEAQ           (DX)(DX*2), R11
-	VPUNPCKLWD     X6, X6, X7
-	VPUNPCKHWD     X6, X6, X6
-	VINSERTI128    $1, X6, Y7, Y7
-	VPMADDWD       16(BX), Y7, Y1
-	VPMADDWD       48(BX), Y7, Y2
-	VPMADDWD       80(BX), Y7, Y3
-	VPMADDWD       112(BX), Y7, Y4
-	PHADD4(Y1, Y2, Y3, Y4)
-	VBROADCASTF128 (BX), Y10
-	KX4FLOAT(2(SI), VFNMADD231PS)
-	VPXOR          Y1, Y1, Y1
-	VPXOR          Y2, Y2, Y2
-	VPXOR          Y3, Y3, Y3
-	VPXOR          Y4, Y4, Y4
+	KX4MINS
 	VMOVDQU        16(SI), Y13
 	K5X4CHUNK(48, 0, 0, VPSLLW, 4, VPSLLW, 3)
 	K5X4CHUNK(80, 64, 64, VPSLLW, 2, VPSLLW, 1)
@@ -2193,26 +2210,7 @@ q4kx8row:
 	KX8ROWSTART
 
 q4kx8blk:
-	KSCALES(4)
-	LEAQ           (DX)(DX*2), R11
-	LEAQ           (DI)(DX*4), AX
-	MOVQ           gstride+56(FP), R13
-	VPUNPCKLWD     X6, X6, X7
-	VPUNPCKHWD     X6, X6, X6
-	VINSERTI128    $1, X6, Y7, Y7
-	VPMADDWD       16(BX), Y7, Y0
-	VPMADDWD       48(BX), Y7, Y1
-	VPMADDWD       80(BX), Y7, Y2
-	VPMADDWD       112(BX), Y7, Y3
-	VPMADDWD       16(BX)(R13*1), Y7, Y4
-	VPMADDWD       48(BX)(R13*1), Y7, Y10
-	VPMADDWD       80(BX)(R13*1), Y7, Y11
-	VPMADDWD       112(BX)(R13*1), Y7, Y13
-	PHADD4(Y0, Y1, Y2, Y3)
-	PHADD4(Y4, Y10, Y11, Y13)
-	KX8WS(2(SI), X15, Y15)
-	KX8FLOAT(Y0, Y15, (BX), 0, VFNMADD213PS, Y12)
-	KX8FLOAT(Y4, Y15, (BX)(R13*1), 32, VFNMADD213PS, Y12)
+	KX8MINS(X15, Y15, Y12)
 	K4X8CHUNK(16, 0, 0, KX8SET)
 	K4X8CHUNK(48, 64, 64, KX8ALL)
 	K4X8CHUNK(80, 128, 128, KX8ALL)
@@ -2292,26 +2290,7 @@ q5kx8row:
 	KX8ROWSTART
 
 q5kx8blk:
-	KSCALES(4)
-	LEAQ           (DX)(DX*2), R11
-	LEAQ           (DI)(DX*4), AX
-	MOVQ           gstride+56(FP), R13
-	VPUNPCKLWD     X6, X6, X7
-	VPUNPCKHWD     X6, X6, X6
-	VINSERTI128    $1, X6, Y7, Y7
-	VPMADDWD       16(BX), Y7, Y0
-	VPMADDWD       48(BX), Y7, Y1
-	VPMADDWD       80(BX), Y7, Y2
-	VPMADDWD       112(BX), Y7, Y3
-	VPMADDWD       16(BX)(R13*1), Y7, Y4
-	VPMADDWD       48(BX)(R13*1), Y7, Y10
-	VPMADDWD       80(BX)(R13*1), Y7, Y11
-	VPMADDWD       112(BX)(R13*1), Y7, Y13
-	PHADD4(Y0, Y1, Y2, Y3)
-	PHADD4(Y4, Y10, Y11, Y13)
-	KX8WS(2(SI), X5, Y5)
-	KX8FLOAT(Y0, Y5, (BX), 0, VFNMADD213PS, Y6)
-	KX8FLOAT(Y4, Y5, (BX)(R13*1), 32, VFNMADD213PS, Y6)
+	KX8MINS(X5, Y5, Y6)
 	K5X8CHUNK(48, 0, 0, VPSLLW, 4, VPSLLW, 3, KX8SET)
 	K5X8CHUNK(80, 64, 64, VPSLLW, 2, VPSLLW, 1, KX8ALL)
 	K5X8CHUNK(112, 128, 128, VPSLLW, 0, VPSRLW, 1, KX8ALL)
