@@ -284,6 +284,57 @@
 	VBROADCASTSS so+24(SP), Y10; \
 	VFMADD231PS Y10, Y9, Y11
 
+// LOADF32, LOADF16 and LOADBF16 load the eight weights at mem into reg
+// as float32.
+#define LOADF32(mem, reg) VMOVUPS mem, reg
+#define LOADF16(mem, reg) VCVTPH2PS mem, reg
+#define LOADBF16(mem, reg) VPMOVZXWD mem, reg; VPSLLD $16, reg, reg
+
+// DOTFLOAT is the dot product of n weights of eb bytes each (a number, not
+// an immediate), loaded by load, with n float32 inputs: four FMA chains
+// over 32 elements at a time, then the first chain over 8 at a time, the
+// chains summed in a fixed order.
+#define DOTFLOAT(load, eb) \
+	MOVQ   w+0(FP), SI;          \
+	MOVQ   x+8(FP), DI;          \
+	MOVQ   n+16(FP), CX;         \
+	VXORPS Y0, Y0, Y0;           \
+	VXORPS Y1, Y1, Y1;           \
+	VXORPS Y2, Y2, Y2;           \
+	VXORPS Y3, Y3, Y3;           \
+loop32:                          \
+	CMPQ        CX, $32;         \
+	JLT         loop8;           \
+	load((SI), Y4);              \
+	load(eb*8(SI), Y5);          \
+	load(eb*16(SI), Y6);         \
+	load(eb*24(SI), Y7);         \
+	VFMADD231PS (DI), Y4, Y0;    \
+	VFMADD231PS 32(DI), Y5, Y1;  \
+	VFMADD231PS 64(DI), Y6, Y2;  \
+	VFMADD231PS 96(DI), Y7, Y3;  \
+	ADDQ        $(eb*32), SI;    \
+	ADDQ        $128, DI;        \
+	SUBQ        $32, CX;         \
+	JMP         loop32;          \
+loop8:                           \
+	CMPQ        CX, $8;          \
+	JLT         done;            \
+	load((SI), Y4);              \
+	VFMADD231PS (DI), Y4, Y0;    \
+	ADDQ        $(eb*8), SI;     \
+	ADDQ        $32, DI;         \
+	SUBQ        $8, CX;          \
+	JMP         loop8;           \
+done:                            \
+	VADDPS Y1, Y0, Y0;           \
+	VADDPS Y3, Y2, Y2;           \
+	VADDPS Y2, Y0, Y0;           \
+	HSUM(Y0, X0, X1);            \
+	VZEROUPPER;                  \
+	MOVSS  X0, ret+24(FP);       \
+	RET
+
 // func cpuidECX1() uint32
 TEXT ·cpuidECX1(SB), NOSPLIT, $0-4
 	MOVL $1, AX
@@ -295,145 +346,17 @@ TEXT ·cpuidECX1(SB), NOSPLIT, $0-4
 // func dotF32AVX2(w *byte, x *float32, n int) float32
 // n must be a multiple of 8.
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
-	MOVQ   w+0(FP), SI
-	MOVQ   x+8(FP), DI
-	MOVQ   n+16(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-
-f32loop32:
-	CMPQ        CX, $32
-	JLT         f32loop8
-	VMOVUPS     (SI), Y4
-	VMOVUPS     32(SI), Y5
-	VMOVUPS     64(SI), Y6
-	VMOVUPS     96(SI), Y7
-	VFMADD231PS (DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ        $128, SI
-	ADDQ        $128, DI
-	SUBQ        $32, CX
-	JMP         f32loop32
-
-f32loop8:
-	CMPQ        CX, $8
-	JLT         f32done
-	VMOVUPS     (SI), Y4
-	VFMADD231PS (DI), Y4, Y0
-	ADDQ        $32, SI
-	ADDQ        $32, DI
-	SUBQ        $8, CX
-	JMP         f32loop8
-
-f32done:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUM(Y0, X0, X1)
-	VZEROUPPER
-	MOVSS  X0, ret+24(FP)
-	RET
+	DOTFLOAT(LOADF32, 4)
 
 // func dotF16AVX2(w *byte, x *float32, n int) float32
 // n must be a multiple of 8.
 TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
-	MOVQ   w+0(FP), SI
-	MOVQ   x+8(FP), DI
-	MOVQ   n+16(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-
-f16loop32:
-	CMPQ        CX, $32
-	JLT         f16loop8
-	VCVTPH2PS   (SI), Y4
-	VCVTPH2PS   16(SI), Y5
-	VCVTPH2PS   32(SI), Y6
-	VCVTPH2PS   48(SI), Y7
-	VFMADD231PS (DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ        $64, SI
-	ADDQ        $128, DI
-	SUBQ        $32, CX
-	JMP         f16loop32
-
-f16loop8:
-	CMPQ        CX, $8
-	JLT         f16done
-	VCVTPH2PS   (SI), Y4
-	VFMADD231PS (DI), Y4, Y0
-	ADDQ        $16, SI
-	ADDQ        $32, DI
-	SUBQ        $8, CX
-	JMP         f16loop8
-
-f16done:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUM(Y0, X0, X1)
-	VZEROUPPER
-	MOVSS  X0, ret+24(FP)
-	RET
+	DOTFLOAT(LOADF16, 2)
 
 // func dotBF16AVX2(w *byte, x *float32, n int) float32
 // n must be a multiple of 8.
 TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
-	MOVQ   w+0(FP), SI
-	MOVQ   x+8(FP), DI
-	MOVQ   n+16(FP), CX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-
-bf16loop32:
-	CMPQ        CX, $32
-	JLT         bf16loop8
-	VPMOVZXWD   (SI), Y4
-	VPMOVZXWD   16(SI), Y5
-	VPMOVZXWD   32(SI), Y6
-	VPMOVZXWD   48(SI), Y7
-	VPSLLD      $16, Y4, Y4
-	VPSLLD      $16, Y5, Y5
-	VPSLLD      $16, Y6, Y6
-	VPSLLD      $16, Y7, Y7
-	VFMADD231PS (DI), Y4, Y0
-	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ        $64, SI
-	ADDQ        $128, DI
-	SUBQ        $32, CX
-	JMP         bf16loop32
-
-bf16loop8:
-	CMPQ        CX, $8
-	JLT         bf16done
-	VPMOVZXWD   (SI), Y4
-	VPSLLD      $16, Y4, Y4
-	VFMADD231PS (DI), Y4, Y0
-	ADDQ        $16, SI
-	ADDQ        $32, DI
-	SUBQ        $8, CX
-	JMP         bf16loop8
-
-bf16done:
-	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
-	HSUM(Y0, X0, X1)
-	VZEROUPPER
-	MOVSS  X0, ret+24(FP)
-	RET
+	DOTFLOAT(LOADBF16, 2)
 
 // func dotQ8_0AVX2(w *byte, x *float32, nb int) float32
 TEXT ·dotQ8_0AVX2(SB), NOSPLIT, $0-28
