@@ -261,9 +261,8 @@ type packedPart struct {
 
 // matMulsPacked computes packed products on the a.n quantized inputs of a,
 // the first n real and the rest padding, in one dispatch: the workers meet
-// once for all of them and share their tiles out evenly, where a dispatch
-// per product made them meet three times for a layer's query, key and
-// value and cut each worker's stream of weights at every product's end.
+// once for all of them (a layer's query, key and value: once instead of
+// three times) and share out all their tiles evenly.
 // Rows are shared out in whole groups, so that every row is computed by the
 // same kernel whatever the worker count; the rows after a product's last
 // group, in GGUF layout, go to the set's row kernel. It reports false,
