@@ -133,9 +133,14 @@ type step struct {
 	q, k, v []float32
 	att, o  []float32
 	g, u    []float32
-	cs      []float32     // per worker: rope cos/sin scratch
-	tiles   []attnTile    // attention work items' rows
-	attn    []attnScratch // per worker: attention buffers
+	// angles are the rows' rope cosines and sines (RopeDims a row) of the
+	// global layers' table ([0]) and the sliding-window layers' ([1]),
+	// computed by the first layer of each kind in the step (fresh says
+	// which are still to be).
+	angles [2][]float32
+	fresh  [2]bool
+	tiles  []attnTile    // attention work items' rows
+	attn   []attnScratch // per worker: attention buffers
 }
 
 func (m *Model) newStep(c *Cache, b *Batch) *step {
@@ -157,7 +162,7 @@ func (m *Model) newStep(c *Cache, b *Batch) *step {
 	st.o = resize(st.o, n*cf.Embd)
 	st.g = resize(st.g, n*cf.FF)
 	st.u = resize(st.u, n*cf.FF)
-	st.cs = resize(st.cs, m.pool.Workers()*cf.RopeDims)
+	st.fresh = [2]bool{true, true}
 	return st
 }
 
@@ -208,8 +213,17 @@ func (st *step) layer(l int, output []bool) {
 	// Rows are independent here and, over a prompt, this is as much work
 	// as a small matrix product: left to the caller alone, it idled the
 	// other cores for 5-8% of a Qwen3 prefill.
-	w.For(n, max(1, elementGrain/(nq+nk+nv)), func(worker, lo, hi int) {
-		cs := st.cs[worker*cf.RopeDims : worker*cf.RopeDims+2*len(ly.rope)]
+	t := 0
+	if ly.swa {
+		t = 1
+	}
+	fill := st.fresh[t]
+	if fill {
+		st.angles[t] = resize(st.angles[t], n*cf.RopeDims)
+		st.fresh[t] = false
+	}
+	angles := st.angles[t]
+	w.For(n, max(1, elementGrain/(nq+nk+nv)), func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			q := st.q[i*nq : (i+1)*nq]
 			k := st.k[i*nk : (i+1)*nk]
@@ -227,7 +241,10 @@ func (st *step) layer(l int, output []bool) {
 					tensor.RMSNorm(hk, hk, ly.kNorm, cf.NormEps)
 				}
 			}
-			ropeAngles(cs, ly.rope, st.pos[i])
+			cs := angles[i*cf.RopeDims : (i+1)*cf.RopeDims]
+			if fill {
+				ropeAngles(cs, ly.rope, st.pos[i])
+			}
 			rope(q, cf.Heads, cf.HeadDim, cf.RopeNeox, cs)
 			rope(k, cf.HeadsKV, cf.HeadDim, cf.RopeNeox, cs)
 			st.c.store(l, st.seq[i], st.pos[i], k, v)
