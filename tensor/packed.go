@@ -59,11 +59,21 @@ type packedKernels struct {
 // goPacked are the portable packed kernels, one set per type with a packed
 // layout.
 var goPacked = map[Type]*packedKernels{
-	Q4_0: {one: packedQ4_0Go, four: packedQ4_0x4Go},
-	Q8_0: {one: packedQ8_0Go, four: packedQ8_0x4Go},
-	Q4_K: {one: packedQ4KGo, four: packedQ4Kx4Go},
-	Q5_K: {one: packedQ5KGo, four: packedQ5Kx4Go},
-	Q6_K: {one: packedQ6KGo, four: packedQ6Kx4Go},
+	Q4_0: {one: packedQ4_0Go, four: fourOfOne(packedQ4_0Go)},
+	Q8_0: {one: packedQ8_0Go, four: fourOfOne(packedQ8_0Go)},
+	Q4_K: {one: packedQ4KGo, four: fourOfOne(packedQ4KGo)},
+	Q5_K: {one: packedQ5KGo, four: fourOfOne(packedQ5KGo)},
+	Q6_K: {one: packedQ6KGo, four: fourOfOne(packedQ6KGo)},
+}
+
+// fourOfOne is the portable sets' four-input kernel: one, a one-input
+// kernel, for each of the four inputs.
+func fourOfOne(one func(out []float32, w []byte, groups, nb int, a actView)) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+	return func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+		for k := 0; k < 4; k++ {
+			one(out[k*ostride:k*ostride+groups*packRows], w, groups, nb, a.view(i+k))
+		}
+	}
 }
 
 // padded is the number of inputs pk's kernels run a batch of n as. A last
@@ -448,19 +458,5 @@ func packedQ8_0Go(out []float32, w []byte, groups, nb int, a actView) {
 			}
 		}
 		copy(out[g*packRows:], acc[:])
-	}
-}
-
-// packedQ8_0x4Go is the portable four-input packed Q8_0 kernel.
-func packedQ8_0x4Go(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-	for k := 0; k < 4; k++ {
-		packedQ8_0Go(out[k*ostride:k*ostride+groups*packRows], w, groups, nb, a.view(i+k))
-	}
-}
-
-// packedQ4_0x4Go is the portable four-input packed kernel.
-func packedQ4_0x4Go(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-	for k := 0; k < 4; k++ {
-		packedQ4_0Go(out[k*ostride:k*ostride+groups*packRows], w, groups, nb, a.view(i+k))
 	}
 }

@@ -140,10 +140,3 @@ func packedQ45KGo(out []float32, w []byte, groups, nb int, a actView, gb int) {
 		copy(out[g*packRows:], acc[:])
 	}
 }
-
-// packedQ4Kx4Go is the portable four-input packed Q4_K kernel.
-func packedQ4Kx4Go(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-	for k := 0; k < 4; k++ {
-		packedQ4KGo(out[k*ostride:k*ostride+groups*packRows], w, groups, nb, a.view(i+k))
-	}
-}

@@ -57,10 +57,3 @@ func getQ5K(blk []byte, r int, dst []byte) {
 func packedQ5KGo(out []float32, w []byte, groups, nb int, a actView) {
 	packedQ45KGo(out, w, groups, nb, a, q5kGroupBytes)
 }
-
-// packedQ5Kx4Go is the portable four-input packed Q5_K kernel.
-func packedQ5Kx4Go(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-	for k := 0; k < 4; k++ {
-		packedQ5KGo(out[k*ostride:k*ostride+groups*packRows], w, groups, nb, a.view(i+k))
-	}
-}

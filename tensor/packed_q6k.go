@@ -151,10 +151,3 @@ func packedQ6KGo(out []float32, w []byte, groups, nb int, a actView) {
 		copy(out[g*packRows:], acc[:])
 	}
 }
-
-// packedQ6Kx4Go is the portable four-input packed Q6_K kernel.
-func packedQ6Kx4Go(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-	for k := 0; k < 4; k++ {
-		packedQ6KGo(out[k*ostride:k*ostride+groups*packRows], w, groups, nb, a.view(i+k))
-	}
-}
