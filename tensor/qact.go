@@ -207,36 +207,23 @@ func (a *qacts) interleave8(n int, off int32) {
 		return
 	}
 	a.e8n, a.e8off = n, off
+	words := q8RecordWords
 	if a.kind == Q8_K {
-		a.interleaveK8(n)
-		return
+		words = q8kRecordWords
 	}
-	nb := a.cols / 32
+	nb := a.cols / a.kind.BlockSize()
 	groups := (n + 7) / 8
-	a.e8 = grow(a.e8, groups*nb*q8RecordWords)
+	a.e8 = grow(a.e8, groups*nb*words)
 	for g := 0; g < groups; g++ {
 		for k := 0; k < min(8, n-8*g); k++ {
 			src := (8*g + k) * nb
 			for b := 0; b < nb; b++ {
-				rec := a.e8[(g*nb+b)*q8RecordWords : (g*nb+b+1)*q8RecordWords]
+				rec := a.e8[(g*nb+b)*words : (g*nb+b+1)*words]
 				rec[k] = math.Float32bits(a.d[src+b])
-				rec[8+k] = uint32(-off * a.is[src+b])
-			}
-		}
-	}
-}
-
-// interleaveK8 fills the Q8_K e8 records of a's n inputs.
-func (a *qacts) interleaveK8(n int) {
-	nb := a.cols / 256
-	groups := (n + 7) / 8
-	a.e8 = grow(a.e8, groups*nb*q8kRecordWords)
-	for g := 0; g < groups; g++ {
-		for k := 0; k < min(8, n-8*g); k++ {
-			src := (8*g + k) * nb
-			for b := 0; b < nb; b++ {
-				rec := a.e8[(g*nb+b)*q8kRecordWords : (g*nb+b+1)*q8kRecordWords]
-				rec[k] = math.Float32bits(a.d[src+b])
+				if a.kind != Q8_K {
+					rec[8+k] = uint32(-off * a.is[src+b])
+					continue
+				}
 				bs := a.bs[16*(src+b) : 16*(src+b)+16]
 				for p := range 4 {
 					lo, hi := bs[4*p]+bs[4*p+1], bs[4*p+2]+bs[4*p+3]
