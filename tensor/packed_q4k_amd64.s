@@ -774,52 +774,58 @@ pkk4block:
 	VFNMADD231PS  Z8, Z6, Z14;           \
 	VMOVUPS       Z14, acc(SP)
 
+// KZ8KERNEL is the eight-input VNNI kernel of Q4_K and Q5_K: blocks of bb
+// bytes, pref prefetching the block ahead's lines past its first 1024
+// (the sub-blocks prefetch those), d0..d7 decoding the sub-blocks' runs.
+#define KZ8KERNEL(bb, pref, d0, d1, d2, d3, d4, d5, d6, d7) \
+	VZARGS(bb, pkk0f<>(SB));                          \
+group:                                                \
+	VZ8SINGLE(pair);                                  \
+pair:                                                 \
+	VZPASSARGS;                                       \
+	PK8INPUTS;                                        \
+	LEAQ (R13)(AX*1), R12;                            \
+	VZ8FRAMECLEAR;                                    \
+block:                                                \
+	pref;                                             \
+	VKZ8SCALES;                                       \
+	VPXORD Z24, Z24, Z24;                             \
+	VPXORD Z25, Z25, Z25;                             \
+	VPXORD Z26, Z26, Z26;                             \
+	VPXORD Z27, Z27, Z27;                             \
+	VPXORD Z28, Z28, Z28;                             \
+	VPXORD Z29, Z29, Z29;                             \
+	VPXORD Z30, Z30, Z30;                             \
+	VPXORD Z31, Z31, Z31;                             \
+	VKZSUBS(VKZ8SUB, d0, d1, d2, d3, d4, d5, d6, d7); \
+	VKZ8FINPREP;                                      \
+	VKZ8FIN(0, Z24, 0);                               \
+	VKZ8FIN(1, Z25, 64);                              \
+	VKZ8FIN(2, Z26, 128);                             \
+	VKZ8FIN(3, Z27, 192);                             \
+	VKZ8FIN(4, Z28, 256);                             \
+	VKZ8FIN(5, Z29, 320);                             \
+	VKZ8FIN(6, Z30, 384);                             \
+	VKZ8FIN(7, Z31, 448);                             \
+	ADDQ bb, SI;                                      \
+	ADDQ $256, DI;                                    \
+	ADDQ $256, R8;                                    \
+	ADDQ $256, R9;                                    \
+	ADDQ $Q8KRECORD, BX;                              \
+	DECQ CX;                                          \
+	JNZ  block;                                       \
+	VZ8FRAMEEND(group)
+
+// K4PREF prefetches the block ahead's lines past its first 1024 bytes.
+#define K4PREF \
+	VZPREF(1024); \
+	VZPREF(1088)
+
 // func packedQ4Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 //
 // The frame holds the eight inputs' float sums, 64 bytes each.
 TEXT ·packedQ4Kx8VNNI(SB), 0, $512-72
-	VZARGS($1152, pkk0f<>(SB))
-
-vk8group:
-	VZ8SINGLE(vk8pair)
-
-vk8pair:
-	VZPASSARGS
-	PK8INPUTS
-	LEAQ    (R13)(AX*1), R12
-	VZ8FRAMECLEAR
-
-vk8block:
-	VZPREF(1024)
-	VZPREF(1088)
-	VKZ8SCALES
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
-	VKZSUBS(VKZ8SUB, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI)
-	VKZ8FINPREP
-	VKZ8FIN(0, Z24, 0)
-	VKZ8FIN(1, Z25, 64)
-	VKZ8FIN(2, Z26, 128)
-	VKZ8FIN(3, Z27, 192)
-	VKZ8FIN(4, Z28, 256)
-	VKZ8FIN(5, Z29, 320)
-	VKZ8FIN(6, Z30, 384)
-	VKZ8FIN(7, Z31, 448)
-	ADDQ $1152, SI
-	ADDQ $256, DI
-	ADDQ $256, R8
-	ADDQ $256, R9
-	ADDQ $Q8KRECORD, BX
-	DECQ CX
-	JNZ  vk8block
-
-	VZ8FRAMEEND(vk8group)
+	KZ8KERNEL($1152, K4PREF, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI)
 
 // The four-input VNNI kernel is the eight-input one for the last four
 // inputs of a batch (starting a group of eight, whose records' first
@@ -879,39 +885,38 @@ vk8block:
 	VFMADD231PS   Z7, isum, facc;        \
 	VFNMADD231PS  Z8, Z6, facc
 
+// KZ4KERNEL is KZ8KERNEL for four inputs.
+#define KZ4KERNEL(bb, pref, d0, d1, d2, d3, d4, d5, d6, d7) \
+	VZARGS(bb, pkk0f<>(SB));                          \
+group:                                                \
+	VZ8SINGLE(pair);                                  \
+pair:                                                 \
+	VZPASSARGS;                                       \
+	VZ4PASS(Z28, Z29, Z30, Z31);                      \
+block:                                                \
+	pref;                                             \
+	VKZ8SCALES;                                       \
+	VPXORD Z24, Z24, Z24;                             \
+	VPXORD Z25, Z25, Z25;                             \
+	VPXORD Z26, Z26, Z26;                             \
+	VPXORD Z27, Z27, Z27;                             \
+	VKZSUBS(VKZ4SUB, d0, d1, d2, d3, d4, d5, d6, d7); \
+	VKZ8FINPREP;                                      \
+	VKZ4FIN(0, Z24, Z28);                             \
+	VKZ4FIN(1, Z25, Z29);                             \
+	VKZ4FIN(2, Z26, Z30);                             \
+	VKZ4FIN(3, Z27, Z31);                             \
+	ADDQ bb, SI;                                      \
+	ADDQ $256, DI;                                    \
+	ADDQ $256, R8;                                    \
+	ADDQ $Q8KRECORD, BX;                              \
+	DECQ CX;                                          \
+	JNZ  block;                                       \
+	VZ4END(group, Z28, Z29, Z30, Z31)
+
 // func packedQ4Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 TEXT ·packedQ4Kx4VNNI(SB), NOSPLIT, $0-72
-	VZARGS($1152, pkk0f<>(SB))
-
-vk4group:
-	VZ8SINGLE(vk4pair)
-
-vk4pair:
-	VZPASSARGS
-	VZ4PASS(Z28, Z29, Z30, Z31)
-
-vk4block:
-	VZPREF(1024)
-	VZPREF(1088)
-	VKZ8SCALES
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	VKZSUBS(VKZ4SUB, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI)
-	VKZ8FINPREP
-	VKZ4FIN(0, Z24, Z28)
-	VKZ4FIN(1, Z25, Z29)
-	VKZ4FIN(2, Z26, Z30)
-	VKZ4FIN(3, Z27, Z31)
-	ADDQ $1152, SI
-	ADDQ $256, DI
-	ADDQ $256, R8
-	ADDQ $Q8KRECORD, BX
-	DECQ CX
-	JNZ  vk4block
-
-	VZ4END(vk4group, Z28, Z29, Z30, Z31)
+	KZ4KERNEL($1152, K4PREF, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI)
 
 // The four-input AVX2 Q5_K kernel is packedQ4Kx4AVX2 with the fifth bit
 // (Y12 is free while a chunk's runs are decoded) and, as in the one-input
@@ -1114,8 +1119,7 @@ p54block:
 #define V5D6(c, k, y, z) V5DEC(c, k, y, z, VKZ8LO, P5SH6)
 #define V5D7(c, k, y, z) V5DEC(c, k, y, z, VKZ8HI, P5SH7)
 
-// V5PREF prefetches the lines of a Q5_K block past its first 1024 bytes
-// (the sub-blocks prefetch those).
+// V5PREF is K4PREF for the 22 lines of a Q5_K block.
 #define V5PREF \
 	VZPREF(1024); \
 	VZPREF(1088); \
@@ -1128,77 +1132,8 @@ p54block:
 //
 // The frame holds the eight inputs' float sums, 64 bytes each.
 TEXT ·packedQ5Kx8VNNI(SB), 0, $512-72
-	VZARGS($1408, pkk0f<>(SB))
-
-vq58group:
-	VZ8SINGLE(vq58pair)
-
-vq58pair:
-	VZPASSARGS
-	PK8INPUTS
-	LEAQ (R13)(AX*1), R12
-	VZ8FRAMECLEAR
-
-vq58block:
-	V5PREF
-	VKZ8SCALES
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
-	VKZSUBS(VKZ8SUB, V5D0, V5D1, V5D2, V5D3, V5D4, V5D5, V5D6, V5D7)
-	VKZ8FINPREP
-	VKZ8FIN(0, Z24, 0)
-	VKZ8FIN(1, Z25, 64)
-	VKZ8FIN(2, Z26, 128)
-	VKZ8FIN(3, Z27, 192)
-	VKZ8FIN(4, Z28, 256)
-	VKZ8FIN(5, Z29, 320)
-	VKZ8FIN(6, Z30, 384)
-	VKZ8FIN(7, Z31, 448)
-	ADDQ $1408, SI
-	ADDQ $256, DI
-	ADDQ $256, R8
-	ADDQ $256, R9
-	ADDQ $Q8KRECORD, BX
-	DECQ CX
-	JNZ  vq58block
-
-	VZ8FRAMEEND(vq58group)
+	KZ8KERNEL($1408, V5PREF, V5D0, V5D1, V5D2, V5D3, V5D4, V5D5, V5D6, V5D7)
 
 // func packedQ5Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 TEXT ·packedQ5Kx4VNNI(SB), NOSPLIT, $0-72
-	VZARGS($1408, pkk0f<>(SB))
-
-vq54group:
-	VZ8SINGLE(vq54pair)
-
-vq54pair:
-	VZPASSARGS
-	VZ4PASS(Z28, Z29, Z30, Z31)
-
-vq54block:
-	V5PREF
-	VKZ8SCALES
-	VPXORD Z24, Z24, Z24
-	VPXORD Z25, Z25, Z25
-	VPXORD Z26, Z26, Z26
-	VPXORD Z27, Z27, Z27
-	VKZSUBS(VKZ4SUB, V5D0, V5D1, V5D2, V5D3, V5D4, V5D5, V5D6, V5D7)
-	VKZ8FINPREP
-	VKZ4FIN(0, Z24, Z28)
-	VKZ4FIN(1, Z25, Z29)
-	VKZ4FIN(2, Z26, Z30)
-	VKZ4FIN(3, Z27, Z31)
-	ADDQ $1408, SI
-	ADDQ $256, DI
-	ADDQ $256, R8
-	ADDQ $Q8KRECORD, BX
-	DECQ CX
-	JNZ  vq54block
-
-	VZ4END(vq54group, Z28, Z29, Z30, Z31)
+	KZ4KERNEL($1408, V5PREF, V5D0, V5D1, V5D2, V5D3, V5D4, V5D5, V5D6, V5D7)
