@@ -216,6 +216,62 @@ GLOBL pkkdw3<>(SB), RODATA|NOPTR, $64
 	VPMADDWD   Y14, Y13, Y13; \
 	VPADDD     Y13, Y8, Y8
 
+// PKK4BLOCK and PKK4END begin and end a block of the four-input AVX2
+// kernels (packedQ4Kx4AVX2, packedQ5Kx4AVX2). They stand before the first
+// TEXT because go vet reads their frame offsets as those of the function
+// above them.
+
+// PKK4BLOCK starts a block: its scales and minimums rebuilt into the
+// frame, the four inputs' int32 sums cleared.
+#define PKK4BLOCK \
+	PKKSCALES(pkk0f<>(SB)); \
+	VMOVDQU Y4, 0(SP);      \
+	VMOVDQU Y5, 32(SP);     \
+	VMOVDQU Y6, 64(SP);     \
+	VMOVDQU Y7, 96(SP);     \
+	VPXOR   Y8, Y8, Y8;     \
+	VPXOR   Y9, Y9, Y9;     \
+	VPXOR   Y10, Y10, Y10;  \
+	VPXOR   Y11, Y11, Y11
+
+// PKK4END ends a block of bb bytes of the four-input AVX2 kernels (the
+// minimums' terms and the float sums, PKK4FIN), loops to block while
+// blocks remain, then stores the group's outputs and loops to group.
+#define PKK4END(bb, block, group) \
+	VMOVDQU   64(SP), Y6;                 \
+	VMOVDQU   96(SP), Y7;                 \
+	VPSHUFB   pkkmin0<>(SB), Y6, Y2;      \
+	VPSHUFB   pkkmin1<>(SB), Y6, Y3;      \
+	VPSHUFB   pkkmin0<>(SB), Y7, Y4;      \
+	VPSHUFB   pkkmin1<>(SB), Y7, Y5;      \
+	VCVTPH2PS (SI), Y6;                   \
+	VCVTPH2PS 16(SI), Y7;                 \
+	PKK4FIN(0, Y8, 128);                  \
+	PKK4FIN(1, Y9, 160);                  \
+	PKK4FIN(2, Y10, 192);                 \
+	PKK4FIN(3, Y11, 224);                 \
+	ADDQ      bb, SI;                     \
+	ADDQ      $256, DI;                   \
+	ADDQ      $256, R8;                   \
+	ADDQ      $256, R9;                   \
+	ADDQ      $256, AX;                   \
+	ADDQ      $144, BX;                   \
+	DECQ      CX;                         \
+	JNZ       block;                      \
+	VMOVUPS   128(SP), Y0;                \
+	VMOVUPS   160(SP), Y1;                \
+	VMOVUPS   192(SP), Y2;                \
+	VMOVUPS   224(SP), Y3;                \
+	VMOVUPS   Y0, (R14);                  \
+	VMOVUPS   Y1, (R14)(R15*1);           \
+	VMOVUPS   Y2, (R14)(R15*2);           \
+	VMOVUPS   Y3, (R14)(R11*1);           \
+	ADDQ      $32, R14;                   \
+	DECQ      R10;                        \
+	JNZ       group;                      \
+	VZEROUPPER;                           \
+	RET
+
 // func packedQ4KAVX2(w *byte, groups, nb int, y *int8, yd *float32, bs *int16, out *float32)
 TEXT ·packedQ4KAVX2(SB), NOSPLIT, $0-56
 	MOVQ    w+0(FP), SI
@@ -556,15 +612,7 @@ pkk4block:
 	PKKPREF(2)
 	PKKPREF(3)
 	PKKPREF(4)
-	PKKSCALES(pkk0f<>(SB))
-	VMOVDQU Y4, 0(SP)
-	VMOVDQU Y5, 32(SP)
-	VMOVDQU Y6, 64(SP)
-	VMOVDQU Y7, 96(SP)
-	VPXOR   Y8, Y8, Y8
-	VPXOR   Y9, Y9, Y9
-	VPXOR   Y10, Y10, Y10
-	VPXOR   Y11, Y11, Y11
+	PKK4BLOCK
 	PKK4LO(0)
 	PKK4SUB(0, pkksc0<>(SB), 0)
 	PKK4HI(0)
@@ -594,41 +642,7 @@ pkk4block:
 	PKK4SUB(32, pkksc2<>(SB), 192)
 	PKK4HI(3)
 	PKK4SUB(32, pkksc3<>(SB), 224)
-
-	VMOVDQU   64(SP), Y6
-	VMOVDQU   96(SP), Y7
-	VPSHUFB   pkkmin0<>(SB), Y6, Y2
-	VPSHUFB   pkkmin1<>(SB), Y6, Y3
-	VPSHUFB   pkkmin0<>(SB), Y7, Y4
-	VPSHUFB   pkkmin1<>(SB), Y7, Y5
-	VCVTPH2PS (SI), Y6
-	VCVTPH2PS 16(SI), Y7
-	PKK4FIN(0, Y8, 128)
-	PKK4FIN(1, Y9, 160)
-	PKK4FIN(2, Y10, 192)
-	PKK4FIN(3, Y11, 224)
-	ADDQ      $1152, SI
-	ADDQ      $256, DI
-	ADDQ      $256, R8
-	ADDQ      $256, R9
-	ADDQ      $256, AX
-	ADDQ      $144, BX
-	DECQ      CX
-	JNZ       pkk4block
-
-	VMOVUPS 128(SP), Y0
-	VMOVUPS 160(SP), Y1
-	VMOVUPS 192(SP), Y2
-	VMOVUPS 224(SP), Y3
-	VMOVUPS Y0, (R14)
-	VMOVUPS Y1, (R14)(R15*1)
-	VMOVUPS Y2, (R14)(R15*2)
-	VMOVUPS Y3, (R14)(R11*1)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     pkk4group
-	VZEROUPPER
-	RET
+	PKK4END($1152, pkk4block, pkk4group)
 
 // The eight-input VNNI kernel works as the Q4_0 and Q8_0 ones do (see
 // packed_amd64.s): two groups of rows in the halves of 512-bit registers,
@@ -1021,15 +1035,7 @@ p54block:
 	P5KPREF(3)
 	P5KPREF(4)
 	P5KPREF(5)
-	PKKSCALES(pkk0f<>(SB))
-	VMOVDQU Y4, 0(SP)
-	VMOVDQU Y5, 32(SP)
-	VMOVDQU Y6, 64(SP)
-	VMOVDQU Y7, 96(SP)
-	VPXOR   Y8, Y8, Y8
-	VPXOR   Y9, Y9, Y9
-	VPXOR   Y10, Y10, Y10
-	VPXOR   Y11, Y11, Y11
+	PKK4BLOCK
 	P54LO(0, P5SH0)
 	P54SUB(0, pkksc0<>(SB), 0)
 	P54HI(0, P5SH1)
@@ -1062,41 +1068,7 @@ p54block:
 	P54SUB(32, pkksc2<>(SB), 192)
 	P54HI(3, P5SH7)
 	P54SUB(32, pkksc3<>(SB), 224)
-
-	VMOVDQU   64(SP), Y6
-	VMOVDQU   96(SP), Y7
-	VPSHUFB   pkkmin0<>(SB), Y6, Y2
-	VPSHUFB   pkkmin1<>(SB), Y6, Y3
-	VPSHUFB   pkkmin0<>(SB), Y7, Y4
-	VPSHUFB   pkkmin1<>(SB), Y7, Y5
-	VCVTPH2PS (SI), Y6
-	VCVTPH2PS 16(SI), Y7
-	PKK4FIN(0, Y8, 128)
-	PKK4FIN(1, Y9, 160)
-	PKK4FIN(2, Y10, 192)
-	PKK4FIN(3, Y11, 224)
-	ADDQ      $1408, SI
-	ADDQ      $256, DI
-	ADDQ      $256, R8
-	ADDQ      $256, R9
-	ADDQ      $256, AX
-	ADDQ      $144, BX
-	DECQ      CX
-	JNZ       p54block
-
-	VMOVUPS 128(SP), Y0
-	VMOVUPS 160(SP), Y1
-	VMOVUPS 192(SP), Y2
-	VMOVUPS 224(SP), Y3
-	VMOVUPS Y0, (R14)
-	VMOVUPS Y1, (R14)(R15*1)
-	VMOVUPS Y2, (R14)(R15*2)
-	VMOVUPS Y3, (R14)(R11*1)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     p54group
-	VZEROUPPER
-	RET
+	PKK4END($1408, p54block, p54group)
 
 // The Q5_K VNNI kernels are the Q4_K ones with a fifth bit per quant: V5D<s>
 // decodes run k of sub-block s (chunk c = s/2) of both groups into z,
