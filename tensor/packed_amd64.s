@@ -595,12 +595,7 @@ vn81block:
 	VMOVUPS Z29, K1, (R12)(R15*1); \
 	VMOVUPS Z30, K1, (R12)(R15*2); \
 	VMOVUPS Z31, K1, (R12)(R11*1); \
-	ADDQ    AX, SI;                \
-	ADDQ    $64, R14;              \
-	SUBQ    $2, R10;               \
-	JG      label;                 \
-	VZEROUPPER;                    \
-	RET
+	VZPASSEND(label)
 
 // VZQ4DECODE prefetches and splits a Q4_0 block of both groups (as
 // PKDECODE does for one): nibbles in Z0..Z7, the rows' scales in Z12.

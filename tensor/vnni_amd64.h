@@ -95,6 +95,17 @@
 	VMOVUPS Z14, 384(SP);  \
 	VMOVUPS Z14, 448(SP)
 
+// VZPASSEND ends a pass whose outputs are stored: SI past its second
+// group, R14 at the next pair's outputs, and on to label while groups
+// remain; else the kernel returns.
+#define VZPASSEND(label) \
+	ADDQ AX, SI;   \
+	ADDQ       $64, R14; \
+	SUBQ       $2, R10;  \
+	JG         label;    \
+	VZEROUPPER;          \
+	RET
+
 // VZ8FRAMESTORE stores the float sums at acc(SP) to out under K1.
 #define VZ8FRAMESTORE(acc, out) \
 	VMOVUPS acc(SP), Z14; \
@@ -111,12 +122,7 @@
 	VZ8FRAMESTORE(320, (R12)(R15*1));    \
 	VZ8FRAMESTORE(384, (R12)(R15*2));    \
 	VZ8FRAMESTORE(448, (R12)(R11*1));    \
-	ADDQ AX, SI;                         \
-	ADDQ $64, R14;                       \
-	SUBQ $2, R10;                        \
-	JG   label;                          \
-	VZEROUPPER;                          \
-	RET
+	VZPASSEND(label)
 
 // VZ4PASS starts a pass of a four-input kernel over a pair of groups, the
 // first input at DI (R8 = the fourth), clearing the float sums a0..a3.
@@ -137,9 +143,4 @@
 	VMOVUPS a1, K1, (R14)(R15*1); \
 	VMOVUPS a2, K1, (R14)(R15*2); \
 	VMOVUPS a3, K1, (R14)(R11*1); \
-	ADDQ    AX, SI;               \
-	ADDQ    $64, R14;             \
-	SUBQ    $2, R10;              \
-	JG      label;                \
-	VZEROUPPER;                   \
-	RET
+	VZPASSEND(label)
