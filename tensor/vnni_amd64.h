@@ -99,11 +99,11 @@
 // group, R14 at the next pair's outputs, and on to label while groups
 // remain; else the kernel returns.
 #define VZPASSEND(label) \
-	ADDQ AX, SI;   \
-	ADDQ       $64, R14; \
-	SUBQ       $2, R10;  \
-	JG         label;    \
-	VZEROUPPER;          \
+	ADDQ AX, SI;     \
+	ADDQ $64, R14;   \
+	SUBQ $2, R10;    \
+	JG   label;      \
+	VZEROUPPER;      \
 	RET
 
 // VZ8FRAMESTORE stores the float sums at acc(SP) to out under K1.
