@@ -312,10 +312,7 @@ func (st *step) residual(postNorm []float32) {
 			if postNorm != nil {
 				tensor.RMSNorm(o, o, postNorm, st.m.Config.NormEps)
 			}
-			x := st.x[i*e : (i+1)*e]
-			for j, v := range o {
-				x[j] += v
-			}
+			tensor.Add(st.x[i*e:(i+1)*e], o)
 		}
 	})
 }

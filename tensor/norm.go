@@ -14,6 +14,21 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 	scaleMul(dst[:len(x)], x, w[:len(x)], scale)
 }
 
+// Add adds x to dst element by element: the residual stream's update after
+// each block, which as a Go loop was 2.4% of a small model's prefill.
+func Add(dst, x []float32) {
+	if len(dst) < len(x) {
+		panic("tensor.Add: dst shorter than x")
+	}
+	add(dst[:len(x)], x)
+}
+
+func addGo(dst, x []float32) {
+	for i, v := range x {
+		dst[i] += v
+	}
+}
+
 func sumSquaresGo(x []float32) float64 {
 	var ss float64
 	for _, v := range x {

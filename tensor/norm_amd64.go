@@ -12,6 +12,17 @@ func sumSquaresAVX2(x *float32, n int) float64
 //go:noescape
 func scaleMulAVX2(dst, x, w *float32, n int, scale float32)
 
+//go:noescape
+func addAVX2(dst, x *float32, n int)
+
+func add(dst, x []float32) {
+	n8 := len(x) &^ 7
+	if vecExpAVX2 && n8 > 0 {
+		addAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), n8)
+	}
+	addGo(dst[n8:], x[n8:])
+}
+
 func sumSquares(x []float32) float64 {
 	n8 := len(x) &^ 7
 	if !vecExpAVX2 || n8 == 0 {

@@ -50,3 +50,36 @@ smloop:
 	JNZ     smloop
 	VZEROUPPER
 	RET
+
+// func addAVX2(dst, x *float32, n int)
+//
+// dst[i] += x[i], sixteen at a time, then eight.
+TEXT ·addAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+
+add16:
+	CMPQ    CX, $16
+	JLT     add8
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VADDPS  (SI), Y0, Y0
+	VADDPS  32(SI), Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     add16
+
+add8:
+	TESTQ   CX, CX
+	JZ      adddone
+	VMOVUPS (DI), Y0
+	VADDPS  (SI), Y0, Y0
+	VMOVUPS Y0, (DI)
+
+adddone:
+	VZEROUPPER
+	RET

@@ -5,3 +5,5 @@ package tensor
 func sumSquares(x []float32) float64 { return sumSquaresGo(x) }
 
 func scaleMul(dst, x, w []float32, scale float32) { scaleMulGo(dst, x, w, scale) }
+
+func add(dst, x []float32) { addGo(dst, x) }

@@ -52,6 +52,33 @@ func TestRMSNorm(t *testing.T) {
 	}
 }
 
+// TestAdd checks Add bit for bit against the scalar sums, for lengths with
+// and without a tail past a multiple of 8 and 16, and that it writes
+// nothing past len(x).
+func TestAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 24, 576, 1027} {
+		x := make([]float32, n)
+		dst := make([]float32, n+3)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+		}
+		for i := range dst {
+			dst[i] = float32(rng.NormFloat64())
+		}
+		want := append([]float32(nil), dst...)
+		for i, v := range x {
+			want[i] += v
+		}
+		Add(dst, x)
+		for i := range dst {
+			if dst[i] != want[i] {
+				t.Fatalf("n=%d: dst[%d] = %v, want %v", n, i, dst[i], want[i])
+			}
+		}
+	}
+}
+
 func BenchmarkRMSNorm(b *testing.B) {
 	for _, n := range []int{128, 1024} {
 		x := make([]float32, n)
