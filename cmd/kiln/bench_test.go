@@ -37,8 +37,8 @@ func TestBenchJSON(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &raw); err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []string{"bandwidth_gb_s", "peak_gflop_s", "prefill_tok_s", "prefill_gflop_s",
-				"prefill_peak_share", "decode_tok_s", "decode_bytes_per_token", "decode_bandwidth_share",
+			for _, k := range []string{"bandwidth_gb_s", "peak_gflop_s", "peak_fma_gflop_s", "prefill_tok_s", "prefill_gflop_s",
+				"prefill_peak_share", "prefill_attention_gflop", "prefill_routes_share", "decode_tok_s", "decode_bytes_per_token", "decode_bandwidth_share",
 				"decode_bandwidth_share_file", "file_bytes", "weight_bytes", "params"} {
 				v, ok := raw[k].(float64)
 				if !ok || !(v > 0) || math.IsInf(v, 0) {
@@ -63,6 +63,26 @@ func TestBenchJSON(t *testing.T) {
 			}
 			if r.WeightBytes >= r.FileBytes {
 				t.Errorf("weight bytes read per token %d not below the file size %d", r.WeightBytes, r.FileBytes)
+			}
+			// tiny: 2 layers of 4 heads of 16, queries times keys and
+			// weights times values over the causal triangle of 16 tokens.
+			if want := 2 * 2 * 4 * (16 + 16) * 16 * 17 / 2 / 1e9; math.Abs(r.PrefillAttnGFLOP-want) > 1e-12 {
+				t.Errorf("attention %g GFLOP, want %g", r.PrefillAttnGFLOP, want)
+			}
+			// The two-route share: the weights' work at the route's peak,
+			// attention's at the FMA peak, over the prefill's time; on the
+			// FMA route it is the plain share.
+			secs := float64(r.PromptTokens) / r.PrefillTokS
+			weights := r.PrefillGFLOP*secs - r.PrefillAttnGFLOP
+			want := (weights/r.PeakGFLOPs + r.PrefillAttnGFLOP/r.PeakFMAGFLOPs) / secs
+			if r.PeakRoute == "fma" {
+				want = r.PrefillShare
+				if r.PeakFMAGFLOPs != r.PeakGFLOPs {
+					t.Errorf("fma route: FMA peak %g differs from the route's %g", r.PeakFMAGFLOPs, r.PeakGFLOPs)
+				}
+			}
+			if math.Abs(r.PrefillRoutesShare-want) > 1e-9*want {
+				t.Errorf("two-route prefill share %g, want %g", r.PrefillRoutesShare, want)
 			}
 			// The ratios cannot exceed the limit by much; a large excess means
 			// the byte or FLOP accounting is wrong.
