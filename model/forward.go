@@ -336,12 +336,13 @@ func (st *step) keep(output []bool, nq int) {
 	st.n = j
 }
 
+// addBias adds the bias b to each of the rows of x (len(b) elements each).
 func addBias(x, b []float32) {
 	if b == nil {
 		return
 	}
-	for i := range x {
-		x[i] += b[i%len(b)]
+	for i := 0; i < len(x); i += len(b) {
+		tensor.Add(x[i:i+len(b)], b)
 	}
 }
 
