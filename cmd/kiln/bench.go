@@ -167,8 +167,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var outParams int64
 	r.Type, r.WeightBytes, r.Params, outParams = weightStats(l.file, cf)
 
-	// The limits are measured again before every repetition and the best
-	// kept: on a shared machine a single measurement taken while a neighbour
+	// The limits are measured again with every repetition (the bandwidth
+	// before and after it) and the best kept: on a shared machine a single measurement taken while a neighbour
 	// is busy understates them and makes every share look too good.
 	peakFn := bench.Peak
 	r.PeakRoute = "fma"
@@ -183,13 +183,18 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var bw, peak, fma float64
 	var prefill, decode time.Duration
-	for i := range *reps {
-		// The scan's buffer is far above the heap limit the model runs
-		// under: lifted, or the collector would fight the scan.
+	// The scan's buffer is far above the heap limit the model runs under:
+	// lifted, or the collector would fight the scan.
+	scan := func() error {
 		limit := debug.SetMemoryLimit(math.MaxInt64)
 		b, err := bench.Bandwidth(ctx, *threads, *bwMiB<<20, 2)
 		debug.SetMemoryLimit(limit)
-		if err != nil {
+		bw = max(bw, b)
+		debug.FreeOSMemory()
+		return err
+	}
+	for i := range *reps {
+		if err := scan(); err != nil {
 			return err
 		}
 		pk, err := peakFn(ctx, *threads, *peakDur)
@@ -202,13 +207,19 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return err
 			}
 		}
-		bw, peak, fma = max(bw, b), max(peak, pk), max(fma, pf)
-		debug.FreeOSMemory()
+		peak, fma = max(peak, pk), max(fma, pf)
 		p, d, err := prefillDecode(ctx, m, *prompt, *gen, *depth)
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
 		r.RSSBytes = max(r.RSSBytes, residentBytes())
+		// The bandwidth this host gives swings between about 30 and 65
+		// GB/s within seconds; a scan after the run as well as before it
+		// makes a decode that caught a fast moment less likely to be held
+		// against a scan that caught a slow one.
+		if err := scan(); err != nil {
+			return err
+		}
 		if i == 0 || p < prefill {
 			prefill = p
 		}
