@@ -168,8 +168,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	r.Type, r.WeightBytes, r.Params, outParams = weightStats(l.file, cf)
 
 	// The limits are measured again with every repetition (the bandwidth
-	// before and after it) and the best kept: on a shared machine a single measurement taken while a neighbour
-	// is busy understates them and makes every share look too good.
+	// before and after it) and the best kept: on a shared machine a single
+	// measurement taken while a neighbour is busy understates them and
+	// makes every share look too good.
 	peakFn := bench.Peak
 	r.PeakRoute = "fma"
 	if t, err := tensor.ParseType(r.Type); err == nil {
