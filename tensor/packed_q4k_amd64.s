@@ -221,6 +221,29 @@ GLOBL pkkdw3<>(SB), RODATA|NOPTR, $64
 // TEXT because go vet reads their frame offsets as those of the function
 // above them.
 
+// PKK4START loads the four-input AVX2 kernels' arguments and starts a
+// group at label group: the inputs' quant pointers, the records, the block
+// count and the four float sums in the frame cleared.
+#define PKK4START(group) \
+	MOVQ    w+0(FP), SI;         \
+	MOVQ    groups+8(FP), R10;   \
+	MOVQ    ystride+32(FP), DX;  \
+	MOVQ    out+48(FP), R14;     \
+	MOVQ    ostride+56(FP), R15; \
+	LEAQ    (R15)(R15*2), R11;   \
+group:                           \
+	MOVQ    y+24(FP), DI;        \
+	LEAQ    (DI)(DX*1), R8;      \
+	LEAQ    (DI)(DX*2), R9;      \
+	LEAQ    (R8)(DX*2), AX;      \
+	MOVQ    k4+40(FP), BX;       \
+	MOVQ    nb+16(FP), CX;       \
+	VXORPS  Y0, Y0, Y0;          \
+	VMOVUPS Y0, 128(SP);         \
+	VMOVUPS Y0, 160(SP);         \
+	VMOVUPS Y0, 192(SP);         \
+	VMOVUPS Y0, 224(SP)
+
 // PKK4BLOCK starts a block: its scales and minimums rebuilt into the
 // frame, the four inputs' int32 sums cleared.
 #define PKK4BLOCK \
@@ -586,25 +609,7 @@ pk51block:
 // The frame holds the block's rebuilt scales and minimums (0..127) and the
 // four inputs' float accumulators (128..255).
 TEXT ·packedQ4Kx4AVX2(SB), NOSPLIT, $256-64
-	MOVQ w+0(FP), SI
-	MOVQ groups+8(FP), R10
-	MOVQ ystride+32(FP), DX
-	MOVQ out+48(FP), R14
-	MOVQ ostride+56(FP), R15
-	LEAQ (R15)(R15*2), R11
-
-pkk4group:
-	MOVQ    y+24(FP), DI
-	LEAQ    (DI)(DX*1), R8
-	LEAQ    (DI)(DX*2), R9
-	LEAQ    (R8)(DX*2), AX
-	MOVQ    k4+40(FP), BX
-	MOVQ    nb+16(FP), CX
-	VXORPS  Y0, Y0, Y0
-	VMOVUPS Y0, 128(SP)
-	VMOVUPS Y0, 160(SP)
-	VMOVUPS Y0, 192(SP)
-	VMOVUPS Y0, 224(SP)
+	PKK4START(pkk4group)
 
 pkk4block:
 	PKKPREF(0)
@@ -1008,25 +1013,7 @@ TEXT ·packedQ4Kx4VNNI(SB), NOSPLIT, $0-72
 //
 // As packedQ4Kx4AVX2, whose frame it has.
 TEXT ·packedQ5Kx4AVX2(SB), NOSPLIT, $256-64
-	MOVQ w+0(FP), SI
-	MOVQ groups+8(FP), R10
-	MOVQ ystride+32(FP), DX
-	MOVQ out+48(FP), R14
-	MOVQ ostride+56(FP), R15
-	LEAQ (R15)(R15*2), R11
-
-p54group:
-	MOVQ    y+24(FP), DI
-	LEAQ    (DI)(DX*1), R8
-	LEAQ    (DI)(DX*2), R9
-	LEAQ    (R8)(DX*2), AX
-	MOVQ    k4+40(FP), BX
-	MOVQ    nb+16(FP), CX
-	VXORPS  Y0, Y0, Y0
-	VMOVUPS Y0, 128(SP)
-	VMOVUPS Y0, 160(SP)
-	VMOVUPS Y0, 192(SP)
-	VMOVUPS Y0, 224(SP)
+	PKK4START(p54group)
 
 p54block:
 	P5KPREF(0)
