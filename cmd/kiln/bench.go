@@ -414,8 +414,14 @@ type httpLevel struct {
 	// tokens. AggregateTokS also counts the time spent on the prompts,
 	// which with 8 clients arriving at once is a third of the run.
 	DecodeTokS float64 `json:"decode_tok_s"`
-	TTFTp50ms  float64 `json:"ttft_p50_ms"`
-	TTFTp99ms  float64 `json:"ttft_p99_ms"`
+	// AllDecodingTokS is the rate at which the clients together receive
+	// tokens while every one of them has a stream between its first and last
+	// token: the decode rate of Clients streams, without the gaps in which
+	// the server computed other clients' prompts (zero if the streams never
+	// all decoded at once).
+	AllDecodingTokS float64 `json:"all_decoding_tok_s"`
+	TTFTp50ms       float64 `json:"ttft_p50_ms"`
+	TTFTp99ms       float64 `json:"ttft_p99_ms"`
 	// TTFT is the time to the first chunk carrying a token; ITL the time
 	// between tokens. A chunk may carry several tokens (or text held back
 	// for partial UTF-8): logprobs name them, and k tokens arriving after a
@@ -592,18 +598,20 @@ func benchHTTP(ctx context.Context, hb httpBench, asJSON bool, stdout, stderr io
 			p.PromptTokens, hb.prefix, p.ColdTTFTms, p.WarmTTFTms, p.WarmCached, p.Speedup)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "clients\trequests\ttok/s\tdecode tok/s\tTTFT p50\tTTFT p99\tITL p50\tITL p99\t\n")
+	fmt.Fprintf(tw, "clients\trequests\ttok/s\tdecode tok/s\tall decoding\tTTFT p50\tTTFT p99\tITL p50\tITL p99\t\n")
 	for _, l := range res.Levels {
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.0f ms\t%.0f ms\t%.1f ms\t%.1f ms\t\n",
-			l.Clients, l.Requests, l.AggregateTokS, l.DecodeTokS, l.TTFTp50ms, l.TTFTp99ms, l.ITLp50ms, l.ITLp99ms)
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.1f\t%.1f\t%.0f ms\t%.0f ms\t%.1f ms\t%.1f ms\t\n",
+			l.Clients, l.Requests, l.AggregateTokS, l.DecodeTokS, l.AllDecodingTokS, l.TTFTp50ms, l.TTFTp99ms, l.ITLp50ms, l.ITLp99ms)
 	}
 	return tw.Flush()
 }
 
 // streamStats is what one streamed request measured.
 type streamStats struct {
-	ttft                       time.Duration
-	gaps                       []time.Duration
+	ttft time.Duration
+	gaps []time.Duration
+	// arrivals holds when each token arrived, those of the first chunk too.
+	arrivals                   []time.Time
 	prompt, completion, cached int
 }
 
@@ -634,8 +642,10 @@ func runLevel(ctx context.Context, url string, body func() []byte, clients, roun
 	}
 	lv := httpLevel{Clients: clients, Seconds: d.Seconds()}
 	var ttft, gaps []time.Duration
+	var arrivals [][]time.Time
 	for _, ss := range stats {
 		for _, s := range ss {
+			arrivals = append(arrivals, s.arrivals)
 			lv.Requests++
 			lv.CompletionTokens += s.completion
 			lv.PromptTokens = s.prompt
@@ -651,6 +661,7 @@ func runLevel(ctx context.Context, url string, body func() []byte, clients, roun
 	if sum > 0 {
 		lv.DecodeTokS = float64(clients) * float64(len(gaps)) / sum.Seconds()
 	}
+	lv.AllDecodingTokS = allDecodingRate(arrivals, clients)
 	lv.TTFTp50ms, lv.TTFTp99ms = percentileMs(ttft, 0.5), percentileMs(ttft, 0.99)
 	lv.ITLp50ms, lv.ITLp99ms = percentileMs(gaps, 0.5), percentileMs(gaps, 0.99)
 	return lv, nil
@@ -669,6 +680,67 @@ func runClients(n int, fn func(i int)) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(t0)
+}
+
+// allDecodingRate is the rate at which the streams, each given by the
+// arrival times of its tokens, delivered tokens while n of them were
+// between their first and last token at once. A stream's first tokens come
+// when its prompt is done; until the last of n streams arriving together
+// has its first, the others' gaps include computing its prompt, which says
+// what a prompt costs the streams already decoding, not the rate of n
+// streams decoding. Tokens arriving as a window opens are its opening
+// stream's first and do not count. Zero if n streams never overlapped.
+func allDecodingRate(streams [][]time.Time, n int) float64 {
+	type event struct {
+		t     time.Time
+		delta int
+	}
+	var events []event
+	for _, s := range streams {
+		// A stream whose tokens all came at once never decoded.
+		if len(s) > 0 && s[len(s)-1].After(s[0]) {
+			events = append(events, event{s[0], +1}, event{s[len(s)-1], -1})
+		}
+	}
+	// Ends before starts at the same instant: a stream that ends as another
+	// begins does not overlap it.
+	slices.SortFunc(events, func(a, b event) int {
+		if c := a.t.Compare(b.t); c != 0 {
+			return c
+		}
+		return a.delta - b.delta
+	})
+	type window struct{ from, to time.Time }
+	var windows []window
+	open := 0
+	for _, e := range events {
+		open += e.delta
+		switch {
+		case open == n && e.delta > 0:
+			windows = append(windows, window{from: e.t})
+		case open == n-1 && e.delta < 0:
+			windows[len(windows)-1].to = e.t
+		}
+	}
+	var span time.Duration
+	for _, w := range windows {
+		span += w.to.Sub(w.from)
+	}
+	if span <= 0 {
+		return 0
+	}
+	tokens := 0
+	for _, s := range streams {
+		for _, t := range s {
+			for _, w := range windows {
+				if t.After(w.from) && !t.After(w.to) {
+					tokens++
+					break
+				}
+			}
+		}
+	}
+	return float64(tokens) / span.Seconds()
 }
 
 // streamOnce posts one streaming completion and times its chunks: the first
@@ -751,6 +823,9 @@ func streamOnce(ctx context.Context, url string, body []byte) (streamStats, erro
 			}
 		}
 		last = now
+		for range k {
+			s.arrivals = append(s.arrivals, now)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return s, fmt.Errorf("reading stream: %w", err)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kiln-llm/kiln/synth"
 	"github.com/kiln-llm/kiln/tensor"
@@ -154,6 +155,12 @@ func TestBenchConcurrency(t *testing.T) {
 				t.Errorf("level %d: %s = %v, want positive and finite", i, name, v)
 			}
 		}
+		// One client's stream decodes alone from its first token to its
+		// last: the two rates are the same up to the gaps' rounding to
+		// nanoseconds.
+		if clients == 1 && math.Abs(l.AllDecodingTokS-l.DecodeTokS) > 1e-3*l.DecodeTokS {
+			t.Errorf("level %d: all-decoding rate %v, want the decode rate %v", i, l.AllDecodingTokS, l.DecodeTokS)
+		}
 		if l.TTFTp50ms > l.TTFTp99ms || l.ITLp50ms > l.ITLp99ms {
 			t.Errorf("level %d: p50 above p99: %+v", i, l)
 		}
@@ -169,6 +176,46 @@ func TestBenchConcurrency(t *testing.T) {
 	for _, bad := range []string{"-1", "2.5", "NaN"} {
 		if _, _, err := kiln(t, "bench", "--model", path, "--concurrency", "1", "--temperature", bad); err == nil {
 			t.Errorf("--temperature %s: no error", bad)
+		}
+	}
+}
+
+func TestAllDecodingRate(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	// at turns milliseconds after t0 into arrival times.
+	at := func(ms ...int) []time.Time {
+		var ts []time.Time
+		for _, m := range ms {
+			ts = append(ts, t0.Add(time.Duration(m)*time.Millisecond))
+		}
+		return ts
+	}
+	cases := []struct {
+		name    string
+		streams [][]time.Time
+		n       int
+		want    float64 // tokens per second
+	}{
+		// One stream: the tokens after its first over the time from first to last.
+		{"one", [][]time.Time{at(0, 10, 20, 30, 40)}, 1, 4 / 0.040},
+		// The second stream's prompt delays the first's tokens 10->100; only
+		// from 100 to 140 do both decode: 4 + 4 tokens in 40 ms.
+		{"staggered", [][]time.Time{at(0, 100, 110, 120, 130, 140), at(100, 110, 120, 130, 140)}, 2, 8 / 0.040},
+		// The first stream's tokens before the window and its first chunk's
+		// two tokens (arriving together) do not count; the window closes
+		// when the first stream ends at 120: tokens 110 and 120 of each.
+		{"first chunk and end", [][]time.Time{at(0, 0, 50, 110, 120), at(100, 100, 110, 120, 130, 200)}, 2, 4 / 0.020},
+		// Never both decoding: one ends as the other begins.
+		{"disjoint", [][]time.Time{at(0, 10, 20), at(20, 30, 40)}, 2, 0},
+		// A stream whose tokens came in one chunk never decodes.
+		{"one chunk", [][]time.Time{at(0, 10, 20), at(5, 5)}, 2, 0},
+		// Two windows of three clients: a client's second request overlaps
+		// the others again (20 ms with 2+2+2, 10 ms with 1+1+1 tokens).
+		{"rounds", [][]time.Time{at(0, 10, 20), at(0, 10, 20, 30, 40), at(0, 10, 20, 30, 40, 50), at(30, 40)}, 3, 9 / 0.030},
+	}
+	for _, c := range cases {
+		if got := allDecodingRate(c.streams, c.n); math.Abs(got-c.want) > 1e-9*c.want {
+			t.Errorf("%s: %v tok/s, want %v", c.name, got, c.want)
 		}
 	}
 }
