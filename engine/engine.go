@@ -570,8 +570,9 @@ func (e *Engine) step() {
 		return
 	}
 	e.timing.observe(len(b.Tokens)-decoding, time.Since(start))
-	for _, w := range works {
-		e.process(w, logits[w.row:w.row+w.rows])
+	picks := e.chooseAll(works, logits)
+	for i, w := range works {
+		e.process(w, logits[w.row:w.row+w.rows], picks[i])
 	}
 	e.followUp(nil)
 }
@@ -620,9 +621,52 @@ func (e *Engine) forward(b *model.Batch, works []work) (out [][]float32, err err
 	return e.m.Forward(e.ctx, e.cache, b)
 }
 
+// sampled is the index among w's logits rows of the position a token is
+// sampled from in this step, or -1: the decode row, or a prompt's last
+// position (the only row unless prompt logprobs asked for all).
+func (w work) sampled() int {
+	if w.decode {
+		return 0
+	}
+	last := len(w.s.req.Prompt) - 1
+	switch {
+	case w.p0+w.n-1 != last:
+		return -1
+	case w.s.req.PromptLogprobs:
+		return last - w.p0
+	}
+	return 0
+}
+
+// chooseAll runs choose for every work of a step that samples, spread over
+// the model's workers; a panic fails only its sequence (see process).
+func (e *Engine) chooseAll(works []work, logits [][]float32) []pick {
+	picks := make([]pick, len(works))
+	var todo []int
+	for i, w := range works {
+		if w.sampled() >= 0 {
+			todo = append(todo, i)
+		}
+	}
+	e.m.Workers().For(len(todo), 1, func(_, lo, hi int) {
+		for _, i := range todo[lo:hi] {
+			w := works[i]
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						picks[i] = pick{caught: r}
+					}
+				}()
+				picks[i] = e.choose(w.s, logits[w.row+w.sampled()])
+			}()
+		}
+	})
+	return picks
+}
+
 // process applies a step's result to one sequence. A panic (a bug, or a
 // misbehaving Constraint) fails that sequence only.
-func (e *Engine) process(w work, rows [][]float32) {
+func (e *Engine) process(w work, rows [][]float32, p pick) {
 	s := w.s
 	defer func() {
 		if r := recover(); r != nil {
@@ -636,7 +680,7 @@ func (e *Engine) process(w work, rows [][]float32) {
 		s.fed = append(s.fed, s.next)
 		s.next = -1
 		e.publish(s)
-		e.advance(s, rows[0])
+		e.advance(s, p)
 		return
 	}
 	s.fed = append(s.fed, s.req.Prompt[w.p0:w.p0+w.n]...)
@@ -644,14 +688,14 @@ func (e *Engine) process(w work, rows [][]float32) {
 	last := len(s.req.Prompt) - 1
 	if !s.req.PromptLogprobs {
 		if w.p0+w.n-1 == last {
-			e.advance(s, rows[0])
+			e.advance(s, p)
 		}
 		return
 	}
 	for j, row := range rows {
 		pos := w.p0 + j
 		if pos == last {
-			e.advance(s, row)
+			e.advance(s, p)
 			return
 		}
 		s.promptToks = append(s.promptToks, e.token(s.req.Prompt[pos+1], row, true, s.req.TopLogprobs))

@@ -159,15 +159,51 @@ func (e *Engine) allowed(s *seq) (mask []bool, end bool) {
 // errNoToken reports a Constraint that is not done yet allows no token.
 var errNoToken = errors.New("engine: the constraint allows no next token")
 
-// advance samples the next token of s from logits (the row of its last fed
-// position) and streams the result.
-func (e *Engine) advance(s *seq, logits []float32) {
+// pick is what the logits of a sequence's last fed position decide before
+// anything is streamed: the sampled id and its Token, or that a complete
+// constraint admits only the end.
+type pick struct {
+	end bool
+	id  int
+	tok Token
+	// caught is a panic of choose, re-raised in process so it fails only
+	// its sequence.
+	caught any
+}
+
+// choose samples the next token of s from logits. It reads and writes only
+// s (its sampler, constraint and mask), so a step chooses for all its
+// sequences at once on the model's workers: with many streams, a large
+// vocabulary or a grammar, sampling, log-probabilities and masks are a
+// part of each decode step that would otherwise run on one core while the
+// others wait.
+func (e *Engine) choose(s *seq, logits []float32) (p pick) {
 	mask, end := e.allowed(s)
 	if end {
+		return pick{end: true}
+	}
+	p.id = s.sampler.Sample(logits, mask)
+	if p.id >= 0 && !e.stopsAt(s, p.id) {
+		p.tok = e.token(p.id, logits, s.req.Logprobs || s.req.TopLogprobs > 0, s.req.TopLogprobs)
+	}
+	return p
+}
+
+// stopsAt reports whether sampling id ends s's output without emitting it.
+func (e *Engine) stopsAt(s *seq, id int) bool {
+	return (!s.req.IgnoreEOS && e.tok.IsEOG(id)) || slices.Contains(s.req.StopTokens, id)
+}
+
+// advance streams what choose picked for s.
+func (e *Engine) advance(s *seq, p pick) {
+	if p.caught != nil {
+		panic(p.caught)
+	}
+	if p.end {
 		e.finish(s, FinishStop, "", false)
 		return
 	}
-	id := s.sampler.Sample(logits, mask)
+	id := p.id
 	if id < 0 {
 		if s.req.Constraint != nil {
 			e.fail(s, errNoToken)
@@ -178,7 +214,7 @@ func (e *Engine) advance(s *seq, logits []float32) {
 		}
 		return
 	}
-	if (!s.req.IgnoreEOS && e.tok.IsEOG(id)) || slices.Contains(s.req.StopTokens, id) {
+	if e.stopsAt(s, id) {
 		e.finish(s, FinishStop, "", false)
 		return
 	}
@@ -191,7 +227,7 @@ func (e *Engine) advance(s *seq, logits []float32) {
 	}
 	s.generated++
 	text := s.dec.Add(id)
-	s.addToken(e.token(id, logits, s.req.Logprobs || s.req.TopLogprobs > 0, s.req.TopLogprobs), text)
+	s.addToken(p.tok, text)
 	out, stopped := s.stop.push(text)
 	if stopped {
 		e.finish(s, FinishStop, out, true)

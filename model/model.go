@@ -169,6 +169,10 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 // type has one. The token embedding is packed only when the output
 // projection is tied to it (it is then the largest matrix of most small
 // models); its rows are looked up through Matrix.DequantizeRow either way.
+// Workers are the threads Forward computes on. Between Forward calls they
+// are free: the engine samples a step's sequences on them.
+func (m *Model) Workers() *parallel.Pool { return m.pool }
+
 func (m *Model) repack() {
 	pack := func(w *tensor.Matrix) { *w, _ = tensor.Repack(*w) }
 	for i := range m.layers {
