@@ -12,11 +12,14 @@ import "unsafe"
 // four per block), outputs ostride bytes apart, weights prefetched pf
 // bytes ahead. Kernels of weights without an offset (Q8_0 on AVX2) ignore
 // the sums. The VNNI four- and eight-input kernels read their inputs'
-// scales and offset terms from records instead (e8: see qacts).
+// scales and offset terms from records instead (e8: see qacts); the
+// eight-input ones take sets sets of eight inputs, one after the other,
+// over the same groups.
 type (
 	packedOneAsm   func(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
 	packedFourAsm  func(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-	packedEightAsm func(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+	packedVNNI4Asm func(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+	packedVNNI8Asm func(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 )
 
 //go:noescape
@@ -44,10 +47,10 @@ func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32,
 func packedQ8_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 //go:noescape
-func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 
 //go:noescape
-func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 
 var (
 	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2)
@@ -93,33 +96,50 @@ func asmPacked(bb int, one packedOneAsm, four packedFourAsm) *packedKernels {
 // vnniPacked wraps the VNNI assembly kernels of a type of bb bytes per
 // group and block, whose quants carry offset off: four and eight read the
 // eight-input records (see packedKernels).
-func vnniPacked(bb int, one packedOneAsm, four, eight packedEightAsm, off int32) *packedKernels {
+func vnniPacked(bb int, one packedOneAsm, four packedVNNI4Asm, eight packedVNNI8Asm, off int32) *packedKernels {
 	return &packedKernels{
 		one:    asmOne(bb, one),
-		four:   vnniWrap(bb, 32, q8RecordWords, four, 4),
-		eight:  vnniWrap(bb, 32, q8RecordWords, eight, 8),
+		four:   vnniFour(bb, 32, q8RecordWords, four),
+		eight:  vnniEight(bb, 32, q8RecordWords, eight),
 		offset: off,
 		route:  "vnni",
 	}
 }
 
-// vnniWrap wraps k, a VNNI kernel of the given number of inputs over a
-// type of bb bytes per group and be elements per block, whose input records
-// have rw words per block: it runs k on inputs i..i+inputs-1 (i a multiple
-// of 8), reading the records of the group of eight i starts. The slice
-// expressions check every bound the assembly relies on.
-func vnniWrap(bb, be, rw int, k packedEightAsm, inputs int) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
+// vnniFour and vnniEight wrap the VNNI kernels of a type of bb bytes per
+// group and be elements per block, whose input records have rw words per
+// block: four runs on inputs i..i+3, eight on the sets groups of eight
+// from i (i a multiple of 8 in both), reading the records of the groups of
+// eight from the one i starts.
+func vnniFour(bb, be, rw int, k packedVNNI4Asm) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
 	return func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
-		if packedEmpty(out, ostride, inputs, groups, nb) {
+		if packedEmpty(out, ostride, 4, groups, nb) {
 			return
 		}
-		cols := a.cols
-		out = out[:(inputs-1)*ostride+groups*packRows]
-		w = w[:groups*nb*bb]
-		y := a.qs[i*cols : (inputs-1)*cols+i*cols+be*nb]
-		e8 := a.e8[i/8*nb*rw : (i/8+1)*nb*rw]
-		k(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(e8), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
+		pw, py, pe, po := vnniArgs(out, ostride, w, groups, nb, a, i, 4, bb, be, rw)
+		k(pw, groups, nb, py, a.cols, pe, po, 4*ostride, prefetchDistance(groups*nb*bb))
 	}
+}
+
+func vnniEight(bb, be, rw int, k packedVNNI8Asm) func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i, sets int) {
+	return func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i, sets int) {
+		if sets <= 0 || packedEmpty(out, ostride, 8*sets, groups, nb) {
+			return
+		}
+		pw, py, pe, po := vnniArgs(out, ostride, w, groups, nb, a, i, 8*sets, bb, be, rw)
+		k(pw, groups, nb, py, a.cols, pe, po, 4*ostride, prefetchDistance(groups*nb*bb), sets)
+	}
+}
+
+// vnniArgs are the pointers a VNNI kernel takes for the inputs i..i+n-1,
+// after slice expressions that check every bound the assembly relies on.
+func vnniArgs(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i, n, bb, be, rw int) (*byte, *int8, *uint32, *float32) {
+	cols := a.cols
+	out = out[:(n-1)*ostride+groups*packRows]
+	w = w[:groups*nb*bb]
+	y := a.qs[i*cols : (n-1)*cols+i*cols+be*nb]
+	e8 := a.e8[i/8*nb*rw : (i+n+7)/8*nb*rw]
+	return unsafe.SliceData(w), unsafe.SliceData(y), unsafe.SliceData(e8), unsafe.SliceData(out)
 }
 
 // asmOne wraps a one-input assembly kernel of a type of bb bytes per group

@@ -583,9 +583,8 @@ vn81block:
 	ADDQ $64, BX
 
 // VZ8END stores a pass's float sums at R14, the inputs' outputs R15 bytes
-// apart (R11 = 3*R15), under K1, moves SI past the second group and loops
-// to label while groups remain.
-#define VZ8END(label) \
+// apart (R11 = 3*R15), under K1, and ends the pass (VZSETEND).
+#define VZ8END(label, setlabel) \
 	VMOVUPS Z24, K1, (R14);        \
 	VMOVUPS Z25, K1, (R14)(R15*1); \
 	VMOVUPS Z26, K1, (R14)(R15*2); \
@@ -595,7 +594,7 @@ vn81block:
 	VMOVUPS Z29, K1, (R12)(R15*1); \
 	VMOVUPS Z30, K1, (R12)(R15*2); \
 	VMOVUPS Z31, K1, (R12)(R11*1); \
-	VZPASSEND(label)
+	VZSETEND(label, setlabel)
 
 // VZQ4DECODE prefetches and splits a Q4_0 block of both groups (as
 // PKDECODE does for one): nibbles in Z0..Z7, the rows' scales in Z12.
@@ -629,9 +628,12 @@ vn81block:
 	VZPREF(192); \
 	VZPREF(256)
 
-// func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-TEXT ·packedQ4_0x8VNNI(SB), NOSPLIT, $0-72
-	VZARGS($144, pk0f<>(SB))
+// func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
+TEXT ·packedQ4_0x8VNNI(SB), NOSPLIT, $0-80
+	VZCONSTS(pk0f<>(SB))
+
+vz4set:
+	VZSETARGS($144)
 
 vz4group:
 	VZ8SINGLE(vz4pair)
@@ -657,7 +659,7 @@ vz4block:
 	DECQ CX
 	JNZ  vz4block
 
-	VZ8END(vz4group)
+	VZ8END(vz4group, vz4set)
 
 // VZ8RUN8 makes the Q8_0 runs at wo(SI) unsigned in zreg and multiplies
 // them with the eight inputs' quants at offset yo.
@@ -666,9 +668,12 @@ vz4block:
 	VPXORD Z15, zreg, zreg;     \
 	VZ8MUL8(yo, zreg)
 
-// func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-TEXT ·packedQ8_0x8VNNI(SB), NOSPLIT, $0-72
-	VZARGS($272, pk80<>(SB))
+// func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
+TEXT ·packedQ8_0x8VNNI(SB), NOSPLIT, $0-80
+	VZCONSTS(pk80<>(SB))
+
+vz8set:
+	VZSETARGS($272)
 
 vz8group:
 	VZ8SINGLE(vz8pair)
@@ -695,7 +700,7 @@ vz8block:
 	DECQ CX
 	JNZ  vz8block
 
-	VZ8END(vz8group)
+	VZ8END(vz8group, vz8set)
 
 // The four-input kernels of the VNNI set are the eight-input kernels for
 // the last four inputs of a batch (starting a group of eight, whose

@@ -22,13 +22,13 @@ func packedQ5Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, ou
 func packedQ5Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 //go:noescape
-func packedQ5Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+func packedQ5Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 
 //go:noescape
 func packedQ4Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 //go:noescape
-func packedQ4Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+func packedQ4Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 
 // The AVX2 K-quant packed kernels have one of two signatures: one input,
 // whose quants, block scales and Q8_K sums of 16 are y, yd and bs; or four
@@ -85,11 +85,11 @@ var vnniPackedQ4K = vnniPackedK(q4kGroupBytes, avx2PackedQ4K.one, packedQ4Kx4VNN
 // vnniPackedK wraps the VNNI kernels of a K-quant of gb bytes per group
 // and block, whose four- and eight-input kernels read the Q8_K e8 records
 // (see qacts).
-func vnniPackedK(gb int, one func(out []float32, w []byte, groups, nb int, a actView), four, eight packedEightAsm) *packedKernels {
+func vnniPackedK(gb int, one func(out []float32, w []byte, groups, nb int, a actView), four packedVNNI4Asm, eight packedVNNI8Asm) *packedKernels {
 	return &packedKernels{
 		one:   one,
-		four:  vnniWrap(gb, 256, q8kRecordWords, four, 4),
-		eight: vnniWrap(gb, 256, q8kRecordWords, eight, 8),
+		four:  vnniFour(gb, 256, q8kRecordWords, four),
+		eight: vnniEight(gb, 256, q8kRecordWords, eight),
 		route: "vnni",
 	}
 }

@@ -797,7 +797,9 @@ pkk4block:
 // bytes, pref prefetching the block ahead's lines past its first 1024
 // (the sub-blocks prefetch those), d0..d7 decoding the sub-blocks' runs.
 #define KZ8KERNEL(bb, pref, d0, d1, d2, d3, d4, d5, d6, d7) \
-	VZARGS(bb, pkk0f<>(SB));                          \
+	VZCONSTS(pkk0f<>(SB));                            \
+set:                                                  \
+	VZSETARGS(bb);                                    \
 group:                                                \
 	VZ8SINGLE(pair);                                  \
 pair:                                                 \
@@ -833,17 +835,17 @@ block:                                                \
 	ADDQ $Q8KRECORD, BX;                              \
 	DECQ CX;                                          \
 	JNZ  block;                                       \
-	VZ8FRAMEEND(group)
+	VZ8FRAMEEND(group, set)
 
 // K4PREF prefetches the block ahead's lines past its first 1024 bytes.
 #define K4PREF \
 	VZPREF(1024); \
 	VZPREF(1088)
 
-// func packedQ4Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+// func packedQ4Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 //
 // The frame holds the eight inputs' float sums, 64 bytes each.
-TEXT ·packedQ4Kx8VNNI(SB), 0, $512-72
+TEXT ·packedQ4Kx8VNNI(SB), 0, $512-80
 	KZ8KERNEL($1152, K4PREF, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI, VKZ8LO, VKZ8HI)
 
 // The four-input VNNI kernel is the eight-input one for the last four
@@ -1087,10 +1089,10 @@ p54block:
 	VZPREF(1280); \
 	VZPREF(1344)
 
-// func packedQ5Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+// func packedQ5Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 //
 // The frame holds the eight inputs' float sums, 64 bytes each.
-TEXT ·packedQ5Kx8VNNI(SB), 0, $512-72
+TEXT ·packedQ5Kx8VNNI(SB), 0, $512-80
 	KZ8KERNEL($1408, V5PREF, V5D0, V5D1, V5D2, V5D3, V5D4, V5D5, V5D6, V5D7)
 
 // func packedQ5Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)

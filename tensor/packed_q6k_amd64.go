@@ -14,7 +14,7 @@ func packedQ6Kx4AVX2(w *byte, groups, nb int, y *int8, ystride int, k4 *byte, ou
 func packedQ6Kx4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
 
 //go:noescape
-func packedQ6Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+func packedQ6Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 
 // avx2PackedQ6K are the packed Q6_K kernels of the AVX2 set.
 var avx2PackedQ6K = avx2PackedK(q6kGroupBytes, packedQ6KAVX2, packedQ6Kx4AVX2)

@@ -623,11 +623,14 @@ p6k4chunk:
 	VFMADD231PS Z12, isum, Z14;    \
 	VMOVUPS     Z14, acc(SP)
 
-// func packedQ6Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+// func packedQ6Kx8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 //
 // The frame holds the eight inputs' float sums, 64 bytes each.
-TEXT ·packedQ6Kx8VNNI(SB), 0, $512-72
-	VZARGS($1680, p6k0f<>(SB))
+TEXT ·packedQ6Kx8VNNI(SB), 0, $512-80
+	VZCONSTS(p6k0f<>(SB))
+
+v6k8set:
+	VZSETARGS($1680)
 
 v6k8group:
 	VZ8SINGLE(v6k8pair)
@@ -671,7 +674,7 @@ v6k8chunk:
 	DECQ CX
 	JNZ  v6k8block
 
-	VZ8FRAMEEND(v6k8group)
+	VZ8FRAMEEND(v6k8group, v6k8set)
 
 // The four-input kernel is the eight-input one for the last four inputs
 // of a batch (starting a group of eight, whose records' first halves it

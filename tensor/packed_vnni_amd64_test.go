@@ -10,7 +10,8 @@ import (
 )
 
 // TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0, Q8_0, Q4_K, Q5_K and Q6_K kernels to
-// the AVX2 ones bit for bit, for one, four and eight inputs: their int32
+// the AVX2 ones bit for bit, for one, four and three sets of eight inputs
+// in one call: their int32
 // block sums are exact in both, and the scaling is the same products, so a
 // model's outputs do not depend on which of the two sets a CPU picks.
 // Weights are random bytes (Q8_0 quants of -128 included, which the VNNI
@@ -23,7 +24,7 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 	for _, typ := range []Type{Q4_0, Q8_0, Q4_K, Q5_K, Q6_K} {
 		for _, c := range []struct{ groups, nb int }{{1, 1}, {3, 2}, {2, 9}, {5, 64}} {
 			t.Run(fmt.Sprintf("%s/g%d/nb%d", typ, c.groups, c.nb), func(t *testing.T) {
-				const n = 8
+				const n = 24
 				rows, cols := c.groups*packRows, c.nb*typ.BlockSize()
 				rng := rand.New(rand.NewPCG(uint64(c.groups), uint64(c.nb)))
 				m, err := NewMatrix(typ, rows, cols, randomRow(rng, typ, rows*cols))
@@ -55,10 +56,11 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 					}
 					pk.four(four, stride, m.Data, c.groups, c.nb, &a, 0)
 					if pk.eight != nil {
-						pk.eight(eight, stride, m.Data, c.groups, c.nb, &a, 0)
+						pk.eight(eight, stride, m.Data, c.groups, c.nb, &a, 0, n/8)
 					} else {
-						pk.four(eight, stride, m.Data, c.groups, c.nb, &a, 0)
-						pk.four(eight[4*stride:], stride, m.Data, c.groups, c.nb, &a, 4)
+						for i := 0; i < n; i += 4 {
+							pk.four(eight[i*stride:], stride, m.Data, c.groups, c.nb, &a, i)
+						}
 					}
 					return one, four, eight
 				}

@@ -5,22 +5,30 @@
 // VZARGS and VZPASSARGS load the arguments of the 512-bit VNNI kernels
 // (all have the same frame), the first at entry with the type's block
 // bytes bb (AX = the group stride) and byte constant c (Z15), the second at
-// the start of each pass. Kept in this header, out of vet's sight, so that
+// the start of each pass. VZARGS is VZCONSTS, the arguments that stay, and
+// VZSETARGS, those an eight-input kernel loads again for each set of eight
+// inputs (see VZSETEND). Kept in this header, out of vet's sight, so that
 // vet does not check their frame offsets against whichever function stands
 // before them.
 #define VZARGS(bb, c) \
-	MOVQ         w+0(FP), SI;        \
-	MOVQ         groups+8(FP), R10;  \
-	MOVQ         ystride+32(FP), DX; \
-	MOVQ         out+48(FP), R14;    \
+	VZCONSTS(c);      \
+	VZSETARGS(bb)
+
+#define VZCONSTS(c) \
+	MOVQ         ystride+32(FP), DX;  \
 	MOVQ         ostride+56(FP), R15; \
-	MOVQ         pf+64(FP), R13;     \
-	LEAQ         (R15)(R15*2), R11;  \
-	MOVQ         nb+16(FP), AX;      \
-	IMUL3Q       bb, AX, AX;         \
-	MOVL         $0xffff, R12;       \
-	KMOVW        R12, K1;            \
+	MOVQ         pf+64(FP), R13;      \
+	LEAQ         (R15)(R15*2), R11;   \
 	VPBROADCASTD c, Z15
+
+#define VZSETARGS(bb) \
+	MOVQ   w+0(FP), SI;       \
+	MOVQ   groups+8(FP), R10; \
+	MOVQ   out+48(FP), R14;   \
+	MOVQ   nb+16(FP), AX;     \
+	IMUL3Q bb, AX, AX;        \
+	MOVL   $0xffff, R12;      \
+	KMOVW  R12, K1
 
 #define VZPASSARGS \
 	MOVQ y+24(FP), DI;  \
@@ -106,12 +114,35 @@
 	VZEROUPPER;      \
 	RET
 
+// VZSETEND is VZPASSEND for the eight-input kernels, which take sets+72(FP)
+// sets of eight inputs: after a set's last pass it moves to the next set,
+// whose quants are 8*DX bytes further, whose records start where BX
+// stopped (every pass walks one record per block) and whose outputs are
+// 8*R15 bytes further, and starts it at setlabel (VZSETARGS) over the same
+// groups, which the set before left in L1.
+#define VZSETEND(label, setlabel) \
+	ADDQ AX, SI;            \
+	ADDQ $64, R14;          \
+	SUBQ $2, R10;           \
+	JG   label;             \
+	MOVQ BX, e8+40(FP);     \
+	MOVQ y+24(FP), DI;      \
+	LEAQ (DI)(DX*8), DI;    \
+	MOVQ DI, y+24(FP);      \
+	MOVQ out+48(FP), R14;   \
+	LEAQ (R14)(R15*8), R14; \
+	MOVQ R14, out+48(FP);   \
+	DECQ sets+72(FP);       \
+	JG   setlabel;          \
+	VZEROUPPER;             \
+	RET
+
 // VZ8FRAMESTORE stores the float sums at acc(SP) to out under K1.
 #define VZ8FRAMESTORE(acc, out) \
 	VMOVUPS acc(SP), Z14; \
 	VMOVUPS Z14, K1, out
 
-#define VZ8FRAMEEND(label) \
+#define VZ8FRAMEEND(label, setlabel) \
 	LEAQ (R15)(R15*2), R11;              \
 	VZ8FRAMESTORE(0, (R14));             \
 	VZ8FRAMESTORE(64, (R14)(R15*1));     \
@@ -122,7 +153,7 @@
 	VZ8FRAMESTORE(320, (R12)(R15*1));    \
 	VZ8FRAMESTORE(384, (R12)(R15*2));    \
 	VZ8FRAMESTORE(448, (R12)(R11*1));    \
-	VZPASSEND(label)
+	VZSETEND(label, setlabel)
 
 // VZ4PASS starts a pass of a four-input kernel over a pair of groups, the
 // first input at DI (R8 = the fourth), clearing the float sums a0..a3.
