@@ -171,8 +171,9 @@ type pick struct {
 	caught any
 }
 
-// choose samples the next token of s from logits. It reads and writes only
-// s (its sampler, constraint and mask), so a step chooses for all its
+// choose samples the next token of s from logits. Besides the engine's
+// fixed state it reads and writes only s (its sampler, constraint and
+// mask), so a step chooses for all its
 // sequences at once on the model's workers: with many streams, a large
 // vocabulary or a grammar, sampling, log-probabilities and masks are a
 // part of each decode step that would otherwise run on one core while the

@@ -165,14 +165,14 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	return m, nil
 }
 
-// repack rewrites the weights MatMul reads into packed layouts where their
-// type has one. The token embedding is packed only when the output
-// projection is tied to it (it is then the largest matrix of most small
-// models); its rows are looked up through Matrix.DequantizeRow either way.
 // Workers are the threads Forward computes on. Between Forward calls they
 // are free: the engine samples a step's sequences on them.
 func (m *Model) Workers() *parallel.Pool { return m.pool }
 
+// repack rewrites the weights MatMul reads into packed layouts where their
+// type has one. The token embedding is packed only when the output
+// projection is tied to it (it is then the largest matrix of most small
+// models); its rows are looked up through Matrix.DequantizeRow either way.
 func (m *Model) repack() {
 	pack := func(w *tensor.Matrix) { *w, _ = tensor.Repack(*w) }
 	for i := range m.layers {
