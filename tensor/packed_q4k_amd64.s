@@ -706,29 +706,36 @@ pkk4block:
 	VPMULLD Z8, sum, sum; \
 	VPADDD  sum, isum, isum
 
+// VKZSUBSTART starts a sub-block of the eight- and four-input kernels:
+// it prefetches the lines p0 and p1 of the block ahead, decodes the
+// sub-block's eight runs (dec, as in VKZ8SUB) into Z0..Z7 and clears the
+// int32 sums Z16..Z23.
+#define VKZSUBSTART(dec, c, p0, p1) \
+	VZPREF(p0);        \
+	VZPREF(p1);        \
+	dec(c, 0, Y0, Z0); \
+	dec(c, 1, Y1, Z1); \
+	dec(c, 2, Y2, Z2); \
+	dec(c, 3, Y3, Z3); \
+	dec(c, 4, Y4, Z4); \
+	dec(c, 5, Y5, Z5); \
+	dec(c, 6, Y6, Z6); \
+	dec(c, 7, Y7, Z7); \
+	VPXORD Z16, Z16, Z16; \
+	VPXORD Z17, Z17, Z17; \
+	VPXORD Z18, Z18, Z18; \
+	VPXORD Z19, Z19, Z19; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD Z21, Z21, Z21; \
+	VPXORD Z22, Z22, Z22; \
+	VPXORD Z23, Z23, Z23
+
 // VKZ8SUB does sub-block 2c (dec VKZ8LO) or 2c+1 (VKZ8HI) for the eight
 // inputs, their quants at offset yo of the input block: its scales are
 // those of sc chosen by the shuffle ctl. p0 and p1 are two lines of the
 // block ahead to prefetch.
 #define VKZ8SUB(dec, c, yo, sc, ctl, p0, p1) \
-	VZPREF(p0);                 \
-	VZPREF(p1);                 \
-	dec(c, 0, Y0, Z0);          \
-	dec(c, 1, Y1, Z1);          \
-	dec(c, 2, Y2, Z2);          \
-	dec(c, 3, Y3, Z3);          \
-	dec(c, 4, Y4, Z4);          \
-	dec(c, 5, Y5, Z5);          \
-	dec(c, 6, Y6, Z6);          \
-	dec(c, 7, Y7, Z7);          \
-	VPXORD  Z16, Z16, Z16;      \
-	VPXORD  Z17, Z17, Z17;      \
-	VPXORD  Z18, Z18, Z18;      \
-	VPXORD  Z19, Z19, Z19;      \
-	VPXORD  Z20, Z20, Z20;      \
-	VPXORD  Z21, Z21, Z21;      \
-	VPXORD  Z22, Z22, Z22;      \
-	VPXORD  Z23, Z23, Z23;      \
+	VKZSUBSTART(dec, c, p0, p1);  \
 	VZ8MUL8((yo), Z0);          \
 	VZ8MUL8((yo+4), Z1);        \
 	VZ8MUL8((yo+8), Z2);        \
@@ -856,24 +863,7 @@ TEXT ·packedQ4Kx8VNNI(SB), 0, $512-80
 
 // VKZ4SUB is VKZ8SUB for four inputs.
 #define VKZ4SUB(dec, c, yo, sc, ctl, p0, p1) \
-	VZPREF(p0);                                  \
-	VZPREF(p1);                                  \
-	dec(c, 0, Y0, Z0);                           \
-	dec(c, 1, Y1, Z1);                           \
-	dec(c, 2, Y2, Z2);                           \
-	dec(c, 3, Y3, Z3);                           \
-	dec(c, 4, Y4, Z4);                           \
-	dec(c, 5, Y5, Z5);                           \
-	dec(c, 6, Y6, Z6);                           \
-	dec(c, 7, Y7, Z7);                           \
-	VPXORD  Z16, Z16, Z16;                       \
-	VPXORD  Z17, Z17, Z17;                       \
-	VPXORD  Z18, Z18, Z18;                       \
-	VPXORD  Z19, Z19, Z19;                       \
-	VPXORD  Z20, Z20, Z20;                       \
-	VPXORD  Z21, Z21, Z21;                       \
-	VPXORD  Z22, Z22, Z22;                       \
-	VPXORD  Z23, Z23, Z23;                       \
+	VKZSUBSTART(dec, c, p0, p1);                 \
 	VZ4MUL4((yo), Z0, Z16, Z17, Z18, Z19);       \
 	VZ4MUL4((yo+4), Z1, Z20, Z21, Z22, Z23);     \
 	VZ4MUL4((yo+8), Z2, Z16, Z17, Z18, Z19);     \
