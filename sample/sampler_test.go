@@ -497,3 +497,73 @@ func TestArgmax(t *testing.T) {
 		})
 	}
 }
+
+// TestDrawAcrossChunks checks drawAll, which skips chunks of drawChunk
+// weights by their sums, against one walk through all the weights in id
+// order with the same draws: rows longer than several chunks and not a
+// multiple of them or of the vector width, with masked runs that end at and
+// cross chunk boundaries. Draws within 1e-9 of the total from a boundary
+// between two tokens are skipped, where the two summation orders may
+// round apart.
+func TestDrawAcrossChunks(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	const vocab = 3*drawChunk + 477
+	tests := []struct {
+		name   string
+		masked [][2]int // [lo, hi) ranges set to -Inf
+	}{
+		{"dense", nil},
+		{"a chunk masked", [][2]int{{drawChunk, 2 * drawChunk}}},
+		{"masked across a boundary", [][2]int{{drawChunk - 3, drawChunk + 5}, {2*drawChunk - 1, 3*drawChunk + 1}}},
+		{"only the last token", [][2]int{{0, vocab - 1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			row := make([]float32, vocab)
+			for i := range row {
+				row[i] = float32(r.NormFloat64() * 2)
+			}
+			for _, m := range tt.masked {
+				for i := m[0]; i < m[1]; i++ {
+					row[i] = ninf
+				}
+			}
+			maxV := slices.Max(row)
+			s := New(Params{Temperature: 0.7}, vocab)
+			buf := make([]float32, vocab)
+			hits := map[int]bool{}
+			for range 3000 {
+				u := r.Float64()
+				copy(buf, row)
+				got := s.drawAll(buf, float64(maxV), u)
+				// buf now holds the weights drawAll drew from.
+				var z float64
+				for _, w := range buf {
+					z += float64(w)
+				}
+				target, cum, want, near := u*z, 0.0, -1, false
+				for i, w := range buf {
+					cum += float64(w)
+					near = near || math.Abs(cum-target) < 1e-9*z
+					if target < cum && w > 0 {
+						want = i
+						break
+					}
+				}
+				if near {
+					continue
+				}
+				if got != want {
+					t.Fatalf("u=%v: drawAll = %d, walk in order = %d", u, got, want)
+				}
+				if row[got] == ninf {
+					t.Fatalf("u=%v: drew masked token %d", u, got)
+				}
+				hits[got/drawChunk] = true
+			}
+			if tt.name == "dense" && len(hits) != (vocab+drawChunk-1)/drawChunk {
+				t.Errorf("draws fell in chunks %v, want every chunk", hits)
+			}
+		})
+	}
+}
