@@ -23,7 +23,7 @@ const (
 	// bounds (a bucket's weights are within 6% of each other) and small sorts.
 	binsPerNat = 16
 	numBins    = cutoffNats*binsPerNat + 1
-	noBin      = math.MaxUint16
+	noBin      = tensor.NoBucket
 )
 
 // Sampler is one sequence's sampling state: its own random stream (seeded by
@@ -411,26 +411,21 @@ func (s *Sampler) filter(buf []float32, maxV float64) []candidate {
 	if s.minP > 0 && s.topP == 0 {
 		bar = min(bar, -math.Log(s.minP)+1e-9)
 	}
-	lastBin := int(s.lastBin)
-	for i, v := range buf {
-		d := (maxV - float64(v)) * invT
-		if !(d <= bar) {
-			bins[i] = noBin
-			continue
+	tensor.Buckets(bins, buf, maxV, invT, binsPerNat, bar)
+	cnt := &s.cnt
+	for _, b := range bins {
+		if b != noBin {
+			cnt[b]++
 		}
-		b := int(d * binsPerNat)
-		bins[i] = uint16(b)
-		s.cnt[b]++
-		lastBin = max(lastBin, b)
 	}
-	s.lastBin = int32(lastBin)
 	last := 0
-	for b := lastBin; b >= 0; b-- {
-		if s.cnt[b] > 0 {
+	for b := numBins - 1; b >= 0; b-- {
+		if cnt[b] > 0 {
 			last = b
 			break
 		}
 	}
+	s.lastBin = int32(last)
 
 	// hi is the last bucket a cut can reach.
 	hi := last

@@ -157,3 +157,29 @@ func siluMulGo(g, u []float32) {
 		g[j] = x / (1 + Expf(-x)) * u[j]
 	}
 }
+
+// NoBucket is the bucket Buckets gives an element above its bar.
+const NoBucket = math.MaxUint16
+
+// Buckets sets dst[j] to the bucket of x[j] by its distance below m: with
+// d = (m-x[j])*scale in float64, int(d*width), or NoBucket where d is above
+// bar or NaN. Samplers bucket a whole vocabulary by distance from the best
+// logit on every token to find their top_k, top_p and min_p cuts without
+// sorting it, which a float64 conversion, compare and truncation per element
+// in Go made as slow as sorting a few thousand. bar*width must be below
+// NoBucket. The operations are those of the Go expression, in its order, so
+// every kernel gives the same buckets. m must be at least every element.
+func Buckets(dst []uint16, x []float32, m, scale, width, bar float64) {
+	buckets(dst[:len(x)], x, m, scale, width, bar)
+}
+
+func bucketsGo(dst []uint16, x []float32, m, scale, width, bar float64) {
+	for j, v := range x {
+		d := (m - float64(v)) * scale
+		b := NoBucket
+		if d <= bar {
+			b = int(d * width)
+		}
+		dst[j] = uint16(b)
+	}
+}

@@ -86,3 +86,16 @@ func expWeights(x []float32, m, scale, cutoff float32) float64 {
 	}
 	return expWeightsAVX2(unsafe.SliceData(x), n8, m, scale, cutoff) + expWeightsGo(x[n8:], m, scale, cutoff)
 }
+
+//go:noescape
+func bucketsAVX2(dst *uint16, x *float32, n int, m, scale, width, bar float64)
+
+func buckets(dst []uint16, x []float32, m, scale, width, bar float64) {
+	n8 := len(x) &^ 7
+	if !vecExpAVX2 || n8 == 0 {
+		bucketsGo(dst, x, m, scale, width, bar)
+		return
+	}
+	bucketsAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), n8, m, scale, width, bar)
+	bucketsGo(dst[n8:], x[n8:], m, scale, width, bar)
+}

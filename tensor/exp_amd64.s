@@ -309,3 +309,45 @@ idxnone:
 	MOVQ $-1, ret+24(FP)
 	VZEROUPPER
 	RET
+
+DATA nobucket<>+0(SB)/8, $65535.0
+GLOBL nobucket<>(SB), RODATA|NOPTR, $8
+
+// func bucketsAVX2(dst *uint16, x *float32, n int, m, scale, width, bar float64)
+//
+// Eight elements at a time, in two halves of four float64 lanes: d =
+// (m-x)*scale, then d*width where d <= bar (an ordered compare, false for
+// NaN) and NoBucket elsewhere, truncated to int32 and packed to uint16.
+TEXT ·bucketsAVX2(SB), NOSPLIT, $0-56
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD m+24(FP), Y15
+	VBROADCASTSD scale+32(FP), Y14
+	VBROADCASTSD width+40(FP), Y13
+	VBROADCASTSD bar+48(FP), Y12
+	VBROADCASTSD nobucket<>(SB), Y11
+
+bucketloop:
+	VCVTPS2PD   (SI), Y0
+	VCVTPS2PD   16(SI), Y1
+	VSUBPD      Y0, Y15, Y0
+	VSUBPD      Y1, Y15, Y1
+	VMULPD      Y14, Y0, Y0
+	VMULPD      Y14, Y1, Y1
+	VCMPPD      $0x12, Y12, Y0, Y2 // d <= bar, ordered
+	VCMPPD      $0x12, Y12, Y1, Y3
+	VMULPD      Y13, Y0, Y0
+	VMULPD      Y13, Y1, Y1
+	VBLENDVPD   Y2, Y0, Y11, Y0
+	VBLENDVPD   Y3, Y1, Y11, Y1
+	VCVTTPD2DQY Y0, X0
+	VCVTTPD2DQY Y1, X1
+	VPACKUSDW   X1, X0, X0
+	VMOVDQU     X0, (DI)
+	ADDQ        $32, SI
+	ADDQ        $16, DI
+	SUBQ        $8, CX
+	JNZ         bucketloop
+	VZEROUPPER
+	RET

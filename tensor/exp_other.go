@@ -15,3 +15,7 @@ func expWeights(x []float32, m, scale, cutoff float32) float64 {
 }
 
 func index(s []float32, v float32) int { return indexGo(s, v) }
+
+func buckets(dst []uint16, x []float32, m, scale, width, bar float64) {
+	bucketsGo(dst, x, m, scale, width, bar)
+}

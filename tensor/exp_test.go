@@ -327,3 +327,58 @@ func BenchmarkVectorExp(b *testing.B) {
 		})
 	}
 }
+
+// TestBuckets holds Buckets to the float64 expression it documents, bucket
+// for bucket, over lengths with and without a vector tail, at temperatures
+// that scale distances up and down, with elements on bucket edges and at
+// the bar (in), just past it (out), NaN and -Inf (out) and the maximum
+// itself (bucket 0).
+func TestBuckets(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	const width, bar = 16, 50
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 100, 1003} {
+		for _, scale := range []float64{1, 1 / 0.7, 1 / 1.9, 1e5} {
+			const m = 12.5
+			x := make([]float32, n)
+			for i := range x {
+				switch i % 9 {
+				case 0:
+					x[i] = float32(m - math.Abs(r.NormFloat64()*8))
+				case 1:
+					x[i] = float32(m - float64(r.IntN(800))/width/scale) // on an edge
+				case 2:
+					x[i] = float32(m - bar/scale) // at the bar, up to rounding
+				case 3:
+					x[i] = float32(math.NaN())
+				case 4:
+					x[i] = float32(math.Inf(-1))
+				case 5:
+					x[i] = m
+				default:
+					x[i] = float32(m - r.Float64()*60/scale)
+				}
+			}
+			got, want := make([]uint16, n), make([]uint16, n)
+			Buckets(got, x, m, scale, width, bar)
+			for j, v := range x {
+				d := (m - float64(v)) * scale
+				want[j] = NoBucket
+				if d <= bar {
+					want[j] = uint16(int(d * width))
+				}
+			}
+			if !slices.Equal(got, want) {
+				for j := range got {
+					if got[j] != want[j] {
+						t.Fatalf("n=%d scale=%v: x[%d]=%v: bucket %d, want %d", n, scale, j, x[j], got[j], want[j])
+					}
+				}
+			}
+			for j, v := range x {
+				if got[j] == 0 && v != m && !(m-float64(v) < 1/(width*scale)) {
+					t.Fatalf("x[%d]=%v in bucket 0", j, v)
+				}
+			}
+		}
+	}
+}
