@@ -84,6 +84,7 @@ type Sampler struct {
 	sums []float64
 	bin  []uint16
 	cand []candidate
+	ids  []int32 // the tokens of cand, in id order, before the counting sort
 	cnt  [numBins]int32
 	// lastBin bounds the buckets any call has used, so the per-call
 	// clearing and scans stop there (small vocabularies use few buckets).
@@ -469,16 +470,17 @@ func (s *Sampler) filter(buf []float32, maxV float64) []candidate {
 	n := int(s.start[hi+1])
 	if cap(s.cand) < n {
 		s.cand = make([]candidate, n, max(n, 1024))
+		s.ids = make([]int32, n, max(n, 1024))
 	}
 	cand := s.cand[:n]
 	pos := s.pos[:hi+1]
 	copy(pos, s.start[:hi+1])
-	for i, b := range bins {
-		if int(b) <= hi {
-			d := (maxV - float64(buf[i])) * invT
-			cand[pos[b]] = candidate{id: int32(i), l: buf[i], w: expNeg(-d)}
-			pos[b]++
-		}
+	ids := s.ids[:tensor.AtMost(s.ids[:n], bins, uint16(hi))]
+	for _, i := range ids {
+		b := bins[i]
+		d := (maxV - float64(buf[i])) * invT
+		cand[pos[b]] = candidate{id: i, l: buf[i], w: expNeg(-d)}
+		pos[b]++
 	}
 	clear(s.sorted[:hi+1])
 

@@ -183,3 +183,25 @@ func bucketsGo(dst []uint16, x []float32, m, scale, width, bar float64) {
 		dst[j] = uint16(b)
 	}
 }
+
+// AtMost writes the indices j of x with x[j] <= v to dst in increasing
+// order, up to len(dst) of them, and returns how many it wrote. A sampler
+// gathers the few tokens of its best buckets from a whole vocabulary of
+// Buckets with it: a compare and branch per element in Go took longer than
+// bucketing the row.
+func AtMost(dst []int32, x []uint16, v uint16) int { return atMost(dst, x, v) }
+
+// atMostGo is AtMost with the indices offset by base.
+func atMostGo(dst []int32, x []uint16, v uint16, base int) int {
+	k := 0
+	for j, b := range x {
+		if b <= v {
+			if k == len(dst) {
+				break
+			}
+			dst[k] = int32(base + j)
+			k++
+		}
+	}
+	return k
+}

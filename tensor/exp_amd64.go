@@ -99,3 +99,17 @@ func buckets(dst []uint16, x []float32, m, scale, width, bar float64) {
 	bucketsAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), n8, m, scale, width, bar)
 	bucketsGo(dst[n8:], x[n8:], m, scale, width, bar)
 }
+
+// n must be a positive multiple of 16; room is dst's length.
+//
+//go:noescape
+func atMostAVX2(dst *int32, room int, x *uint16, n int, v uint16) int
+
+func atMost(dst []int32, x []uint16, v uint16) int {
+	n16 := len(x) &^ 15
+	if !vecExpAVX2 || n16 == 0 || len(dst) == 0 {
+		return atMostGo(dst, x, v, 0)
+	}
+	k := atMostAVX2(unsafe.SliceData(dst), len(dst), unsafe.SliceData(x), n16, v)
+	return k + atMostGo(dst[k:], x[n16:], v, n16)
+}

@@ -351,3 +351,54 @@ bucketloop:
 	JNZ         bucketloop
 	VZEROUPPER
 	RET
+
+// func atMostAVX2(dst *int32, room int, x *uint16, n int, v uint16) int
+//
+// Sixteen elements at a time: x <= v where min(x, v) == x; a group with
+// no such element costs a compare and a branch, the others' indices come
+// out of the byte mask one set bit at a time (two mask bits an element).
+// Stops once room indices are written.
+TEXT ·atMostAVX2(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), DI
+	MOVQ         room+8(FP), R10
+	LEAQ         (DI)(R10*4), R10 // end of dst
+	MOVQ         dst+0(FP), R8
+	MOVQ         x+16(FP), SI
+	MOVQ         n+24(FP), CX
+	MOVWLZX      v+32(FP), AX
+	VMOVD        AX, X15
+	VPBROADCASTW X15, Y15
+	XORQ         DX, DX
+
+atmostloop:
+	VMOVDQU   (SI)(DX*2), Y0
+	VPMINUW   Y15, Y0, Y1
+	VPCMPEQW  Y1, Y0, Y1
+	VPMOVMSKB Y1, BX
+	TESTL     BX, BX
+	JZ        atmostnext
+	ANDL      $0x55555555, BX
+
+atmostbits:
+	CMPQ  DI, R10
+	JGE   atmostdone
+	BSFL  BX, R9
+	SHRL  $1, R9
+	ADDL  DX, R9
+	MOVL  R9, (DI)
+	ADDQ  $4, DI
+	LEAL  -1(BX), R11
+	ANDL  R11, BX
+	JNZ   atmostbits
+
+atmostnext:
+	ADDQ $16, DX
+	CMPQ DX, CX
+	JLT  atmostloop
+
+atmostdone:
+	VZEROUPPER
+	SUBQ R8, DI
+	SHRQ $2, DI
+	MOVQ DI, ret+40(FP)
+	RET

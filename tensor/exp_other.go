@@ -19,3 +19,5 @@ func index(s []float32, v float32) int { return indexGo(s, v) }
 func buckets(dst []uint16, x []float32, m, scale, width, bar float64) {
 	bucketsGo(dst, x, m, scale, width, bar)
 }
+
+func atMost(dst []int32, x []uint16, v uint16) int { return atMostGo(dst, x, v, 0) }

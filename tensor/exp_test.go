@@ -382,3 +382,39 @@ func TestBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestAtMost holds AtMost to a scan in order, over lengths with and without
+// a vector tail, bounds that select none, some and all elements (65535
+// included), and rooms shorter than the count, where it must stop at the
+// room and write nothing past it.
+func TestAtMost(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 100, 1000} {
+		x := make([]uint16, n)
+		for i := range x {
+			x[i] = uint16(r.IntN(800))
+			if i%7 == 0 {
+				x[i] = 65535
+			}
+		}
+		for _, v := range []uint16{0, 5, 400, 799, 65534, 65535} {
+			var want []int32
+			for j, b := range x {
+				if b <= v {
+					want = append(want, int32(j))
+				}
+			}
+			for _, room := range []int{len(want), len(want) / 2, 1, 0} {
+				dst := make([]int32, room+1)
+				dst[room] = -7
+				k := AtMost(dst[:room], x, v)
+				if exp := min(room, len(want)); k != exp || !slices.Equal(dst[:k], want[:k]) {
+					t.Fatalf("n=%d v=%d room=%d: %d indices %v, want %v", n, v, room, k, dst[:k], want[:exp])
+				}
+				if dst[room] != -7 {
+					t.Fatalf("n=%d v=%d room=%d: wrote past the room", n, v, room)
+				}
+			}
+		}
+	}
+}
