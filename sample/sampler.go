@@ -86,8 +86,8 @@ type Sampler struct {
 	cand []candidate
 	ids  []int32 // the tokens of cand, in id order, before the counting sort
 	cnt  [numBins]int32
-	// lastBin bounds the buckets any call has used, so the per-call
-	// clearing and scans stop there (small vocabularies use few buckets).
+	// lastBin is the last bucket the previous call counted a token in, so
+	// the next call's clearing stops there (rows use few of the buckets).
 	lastBin int32
 	start   [numBins + 1]int32
 	pos     [numBins]int32

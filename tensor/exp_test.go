@@ -15,9 +15,12 @@ var expImpls = []struct {
 	scores func(s []float32, scale, m float32) float32
 	silu   func(g, u []float32)
 	max    func(s []float32, scale float32) float32
+	bucket func(dst []uint16, x []float32, m, scale, width, bar float64)
+	atMost func(dst []int32, x []uint16, v uint16) int
 }{
-	{"host", expScores, siluMul, maxScaled},
-	{"go", expScoresGo, siluMulGo, maxScaledGo},
+	{"host", expScores, siluMul, maxScaled, buckets, atMost},
+	{"go", expScoresGo, siluMulGo, maxScaledGo, bucketsGo,
+		func(dst []int32, x []uint16, v uint16) int { return atMostGo(dst, x, v, 0) }},
 }
 
 // TestMaxScaled holds the largest scaled score to Go's max over lengths
@@ -323,6 +326,25 @@ func BenchmarkVectorExp(b *testing.B) {
 					s[i] = float32(i-512) * 0.01
 				}
 				k.silu(s, u)
+			}
+		})
+		// A sampler's row: logits 0 to -10 below the best, sixteen buckets
+		// a nat, of which the best two nats' are gathered.
+		bins := make([]uint16, len(s))
+		b.Run("buckets/"+k.name, func(b *testing.B) {
+			b.SetBytes(4 * int64(len(s)))
+			for i := range s {
+				s[i] = -float32((i*7919)%1024) / 100
+			}
+			for b.Loop() {
+				k.bucket(bins, s, 0, 1, 16, 50)
+			}
+		})
+		ids := make([]int32, len(s))
+		b.Run("atmost/"+k.name, func(b *testing.B) {
+			b.SetBytes(2 * int64(len(s)))
+			for b.Loop() {
+				k.atMost(ids, bins, 32)
 			}
 		})
 	}
