@@ -40,13 +40,9 @@ func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) 
 		matMulsBatch(x, n, p, ks, kind, ps)
 		return
 	}
-	cols := ps[0].W.Cols
+	cols := checkProducts(x, 1, ps)
 	total := 0
 	for _, pr := range ps {
-		if pr.W.Cols != cols || len(x) < cols || len(pr.Dst) < pr.W.Rows {
-			panic(fmt.Sprintf("tensor.MatMuls: %s %dx%d needs %d input columns, len(x) >= %d and len(dst) >= %d, have %d and %d",
-				pr.W.Type, pr.W.Rows, pr.W.Cols, cols, pr.W.Cols, pr.W.Rows, len(x), len(pr.Dst)))
-		}
 		total += slots(pr.W)
 	}
 	a := qactsPool.Get().(*qacts)
@@ -86,13 +82,9 @@ func matMuls(x []float32, n int, p *parallel.Pool, ks *kernelSet, ps []Product) 
 // dispatch if matMulsPacked takes them, else each as MatMul would (a
 // padding input adds nothing wherever it runs).
 func matMulsBatch(x []float32, n int, p *parallel.Pool, ks *kernelSet, kind Type, ps []Product) {
-	cols := ps[0].W.Cols
+	cols := checkProducts(x, n, ps)
 	npad := n
 	for _, pr := range ps {
-		if pr.W.Cols != cols || len(x) < n*cols || len(pr.Dst) < n*pr.W.Rows {
-			panic(fmt.Sprintf("tensor.MatMuls: %s %dx%d with n=%d needs %d input columns, len(x) >= %d and len(dst) >= %d, have %d and %d",
-				pr.W.Type, pr.W.Rows, pr.W.Cols, n, cols, n*pr.W.Cols, n*pr.W.Rows, len(x), len(pr.Dst)))
-		}
 		npad = max(npad, ks.paddedFor(pr.W, n))
 	}
 	a := qactsPool.Get().(*qacts)
@@ -106,6 +98,19 @@ func matMulsBatch(x []float32, n int, p *parallel.Pool, ks *kernelSet, kind Type
 			matMulQuantized(pr.Dst, pr.W, n, p, ks, a)
 		}
 	}
+}
+
+// checkProducts panics unless every product of ps takes the columns of
+// the first and x and the outputs hold n rows; it returns the columns.
+func checkProducts(x []float32, n int, ps []Product) int {
+	cols := ps[0].W.Cols
+	for _, pr := range ps {
+		if pr.W.Cols != cols || len(x) < n*cols || len(pr.Dst) < n*pr.W.Rows {
+			panic(fmt.Sprintf("tensor.MatMuls: %s %dx%d with n=%d needs %d input columns, len(x) >= %d and len(dst) >= %d, have %d and %d",
+				pr.W.Type, pr.W.Rows, pr.W.Cols, n, cols, n*pr.W.Cols, n*pr.W.Rows, len(x), len(pr.Dst)))
+		}
+	}
+	return cols
 }
 
 // slots is the span MatMuls gives m's rows: its row count rounded up to a
