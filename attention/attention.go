@@ -8,10 +8,11 @@
 // (grouped-query attention), so each cached row is read from memory once per
 // step however many query heads use it. For many heads against the same
 // rows (the rows of a prompt processed together), the float32 kernels work
-// on register tiles of two heads, and the Tile variants widen F16 rows once
-// into scratch for all heads instead of once per head. On amd64 with AVX2,
-// FMA and F16C they run in assembly; elsewhere, or built with -tags purego,
-// in portable Go. Both follow the same float32 arithmetic up to summation order.
+// on register tiles of two heads (four for the weighted sums with AVX-512),
+// and the Tile variants widen F16 rows once into scratch for all heads
+// instead of once per head. On amd64 with AVX2, FMA and F16C they run in
+// assembly; elsewhere, or built with -tags purego, in portable Go. Both
+// follow the same float32 arithmetic up to summation order.
 package attention
 
 import (
@@ -20,7 +21,8 @@ import (
 	"github.com/kiln-llm/kiln/tensor"
 )
 
-// Impl names the kernels in use ("avx2" or "go"), for logs and benchmarks.
+// Impl names the kernels in use ("avx512", "avx2" or "go"), for logs and
+// benchmarks.
 func Impl() string { return active.name }
 
 // ScoresF32 sets out[h*stride+j] to the dot product of query head h
