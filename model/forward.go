@@ -245,8 +245,9 @@ func (st *step) layer(l int, output []bool) {
 			if fill {
 				ropeAngles(cs, ly.rope, st.pos[i])
 			}
-			rope(q, cf.Heads, cf.HeadDim, cf.RopeNeox, cs)
-			rope(k, cf.HeadsKV, cf.HeadDim, cf.RopeNeox, cs)
+			cos, sin := cs[:cf.RopeDims/2], cs[cf.RopeDims/2:]
+			tensor.Rope(q, cf.Heads, cf.HeadDim, cos, sin, cf.RopeNeox)
+			tensor.Rope(k, cf.HeadsKV, cf.HeadDim, cos, sin, cf.RopeNeox)
 			st.c.store(l, st.seq[i], st.pos[i], k, v)
 		}
 	})

@@ -19,38 +19,14 @@ func ropeFreqs(dims int, base, scale float64, factors []float32) []float64 {
 }
 
 // ropeAngles writes to cs the cosines and then the sines of position pos's
-// angles, one per rotated pair: what rope applies to a row's queries and
-// keys alike.
+// angles, one per rotated pair: what tensor.Rope applies to a row's
+// queries and keys alike.
 func ropeAngles(cs []float32, freqs []float64, pos int) {
 	half := len(freqs)
 	cos, sin := cs[:half], cs[half:2*half]
 	for i, f := range freqs {
 		s, c := math.Sincos(float64(pos) * f)
 		cos[i], sin[i] = float32(c), float32(s)
-	}
-}
-
-// rope rotates the first len(cs) dimensions of each head of x (heads
-// consecutive rows of headDim) by the angles ropeAngles wrote to cs.
-// Interleaved mode rotates pairs (2i, 2i+1); neox mode rotates (i, i+half).
-func rope(x []float32, heads, headDim int, neox bool, cs []float32) {
-	half := len(cs) / 2
-	cos, sin := cs[:half], cs[half:]
-	for h := 0; h < heads; h++ {
-		v := x[h*headDim : (h+1)*headDim]
-		if neox {
-			for i := 0; i < half; i++ {
-				a, b := v[i], v[i+half]
-				v[i] = a*cos[i] - b*sin[i]
-				v[i+half] = a*sin[i] + b*cos[i]
-			}
-		} else {
-			for i := 0; i < half; i++ {
-				a, b := v[2*i], v[2*i+1]
-				v[2*i] = a*cos[i] - b*sin[i]
-				v[2*i+1] = a*sin[i] + b*cos[i]
-			}
-		}
 	}
 }
 
