@@ -110,23 +110,31 @@ store64:
 	JMP     cols64
 
 cols16:
-	MOVQ    R13, DX
-	SUBQ    AX, DX
-	CMPQ    DX, $64
-	JLT     cols8
-	LEAQ    (DI)(AX*1), DX
-	LEAQ    (DX)(R13*2), BX
-	VMOVUPS (DX), Z0
-	VMOVUPS (DX)(R13*1), Z4
-	VMOVUPS (BX), Z8
-	VMOVUPS (BX)(R13*1), Z12
-	LEAQ    (R10)(AX*1), BX
-	XORQ    CX, CX
+	// 16 columns at a time, the last 8 (d is a multiple of 8) under
+	// the mask K1, whose loads read nothing past them.
+	MOVQ     R13, DX
+	SUBQ     AX, DX
+	JLE      next
+	MOVQ     $0xffff, CX
+	CMPQ     DX, $64
+	JGE      mask16
+	MOVQ     $0xff, CX
+
+mask16:
+	KMOVW    CX, K1
+	LEAQ     (DI)(AX*1), DX
+	LEAQ     (DX)(R13*2), BX
+	VMOVUPS.Z (DX), K1, Z0
+	VMOVUPS.Z (DX)(R13*1), K1, Z4
+	VMOVUPS.Z (BX), K1, Z8
+	VMOVUPS.Z (BX)(R13*1), K1, Z12
+	LEAQ     (R10)(AX*1), BX
+	XORQ     CX, CX
 
 rows16:
 	CMPQ         CX, R11
 	JGE          store16
-	VMOVUPS      (BX), Z16
+	VMOVUPS.Z    (BX), K1, Z16
 	VBROADCASTSS (SI)(CX*4), Z20
 	VBROADCASTSS (R12)(CX*4), Z21
 	VBROADCASTSS (R14)(CX*4), Z22
@@ -142,50 +150,12 @@ rows16:
 store16:
 	LEAQ    (DI)(AX*1), DX
 	LEAQ    (DX)(R13*2), BX
-	VMOVUPS Z0, (DX)
-	VMOVUPS Z4, (DX)(R13*1)
-	VMOVUPS Z8, (BX)
-	VMOVUPS Z12, (BX)(R13*1)
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z4, K1, (DX)(R13*1)
+	VMOVUPS Z8, K1, (BX)
+	VMOVUPS Z12, K1, (BX)(R13*1)
 	ADDQ    $64, AX
 	JMP     cols16
-
-cols8:
-	CMPQ    AX, R13
-	JGE     next
-	LEAQ    (DI)(AX*1), DX
-	LEAQ    (DX)(R13*2), BX
-	VMOVUPS (DX), Y0
-	VMOVUPS (DX)(R13*1), Y4
-	VMOVUPS (BX), Y8
-	VMOVUPS (BX)(R13*1), Y12
-	LEAQ    (R10)(AX*1), BX
-	XORQ    CX, CX
-
-rows8:
-	CMPQ         CX, R11
-	JGE          store8
-	VMOVUPS      (BX), Y1
-	VBROADCASTSS (SI)(CX*4), Y2
-	VBROADCASTSS (R12)(CX*4), Y3
-	VBROADCASTSS (R14)(CX*4), Y5
-	VBROADCASTSS (R15)(CX*4), Y6
-	VFMADD231PS  Y1, Y2, Y0
-	VFMADD231PS  Y1, Y3, Y4
-	VFMADD231PS  Y1, Y5, Y8
-	VFMADD231PS  Y1, Y6, Y12
-	ADDQ         R13, BX
-	INCQ         CX
-	JMP          rows8
-
-store8:
-	LEAQ    (DI)(AX*1), DX
-	LEAQ    (DX)(R13*2), BX
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y4, (DX)(R13*1)
-	VMOVUPS Y8, (BX)
-	VMOVUPS Y12, (BX)(R13*1)
-	ADDQ    $32, AX
-	JMP     cols8
 
 next:
 	LEAQ (DI)(R13*4), DI
