@@ -11,12 +11,16 @@ func Rope(x []float32, heads, headDim int, cos, sin []float32, neox bool) {
 	if heads <= 0 || half == 0 {
 		return
 	}
+	if 2*half > headDim {
+		panic("tensor.Rope: more rotated dimensions than a head has")
+	}
 	_ = x[heads*headDim-1]
-	_ = x[(heads-1)*headDim+2*half-1]
-	sin = sin[:half]
-	rope(x, heads, headDim, cos, sin, neox)
+	rope(x, heads, headDim, cos, sin[:half], neox)
 }
 
+// ropeGo's conversions keep the compiler from fusing a product into the
+// sum (as it may on hosts with FMA), which would round once instead of
+// twice and part from the vector kernels.
 func ropeGo(x []float32, heads, headDim int, cos, sin []float32, neox bool) {
 	half := len(cos)
 	for h := 0; h < heads; h++ {
