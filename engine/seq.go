@@ -173,11 +173,10 @@ type pick struct {
 
 // choose samples the next token of s from logits. Besides the engine's
 // fixed state it reads and writes only s (its sampler, constraint and
-// mask), so a step chooses for all its
-// sequences at once on the model's workers: with many streams, a large
-// vocabulary or a grammar, sampling, log-probabilities and masks are a
-// part of each decode step that would otherwise run on one core while the
-// others wait.
+// mask), so a step chooses for all its sequences at once on the model's
+// workers: with many streams, a large vocabulary or a grammar, sampling,
+// log-probabilities and masks are a part of each decode step that would
+// otherwise run on one core while the others wait.
 func (e *Engine) choose(s *seq, logits []float32) (p pick) {
 	mask, end := e.allowed(s)
 	if end {

@@ -16,11 +16,9 @@ func ropePairsAVX2(x *float32, heads, headDim int, cos, sin *float32, half int)
 func rope(x []float32, heads, headDim int, cos, sin []float32, neox bool) {
 	half := len(cos)
 	switch {
-	case !vecExpAVX2:
-		ropeGo(x, heads, headDim, cos, sin, neox)
-	case neox && half%8 == 0:
+	case vecExpAVX2 && neox && half%8 == 0:
 		ropeNeoxAVX2(unsafe.SliceData(x), heads, headDim, unsafe.SliceData(cos), unsafe.SliceData(sin), half)
-	case !neox && half%4 == 0:
+	case vecExpAVX2 && !neox && half%4 == 0:
 		ropePairsAVX2(unsafe.SliceData(x), heads, headDim, unsafe.SliceData(cos), unsafe.SliceData(sin), half)
 	default:
 		ropeGo(x, heads, headDim, cos, sin, neox)
