@@ -228,3 +228,110 @@ func TestAttentionTilesMixed(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanItems checks how a step's tiles become work items: whole tiles
+// while there are enough of them for the workers, else one item per run of
+// a tile with several (see attnSegment), each with its place in st.parts.
+func TestPlanItems(t *testing.T) {
+	type row struct{ seq, pos int }
+	tests := []struct {
+		name       string
+		rows       []row
+		window     int // sliding window: 0 for none
+		splitBelow int
+		items      []attnItem
+		split      []attnSplit
+	}{
+		{"short rows stay whole", []row{{0, 3}, {1, 7}}, 0, 100,
+			[]attnItem{{attnTile{0, 1}, 0, 1, -1}, {attnTile{1, 1}, 0, 1, -1}}, nil},
+		{"long decode row split", []row{{0, 25}}, 0, 100,
+			[]attnItem{{attnTile{0, 1}, 0, 1, 0}, {attnTile{0, 1}, 1, 2, 0}, {attnTile{0, 1}, 2, 3, 0}, {attnTile{0, 1}, 3, 4, 0}},
+			[]attnSplit{{attnTile{0, 1}, 0, 4, 0}}},
+		{"enough items", []row{{0, 25}, {1, 9}}, 0, 2,
+			[]attnItem{{attnTile{0, 1}, 0, 4, -1}, {attnTile{1, 1}, 0, 2, -1}}, nil},
+		{"window", []row{{0, 25}, {1, 9}}, 10, 100,
+			[]attnItem{{attnTile{0, 1}, 2, 3, 0}, {attnTile{0, 1}, 3, 4, 0}, {attnTile{1, 1}, 0, 1, 1}, {attnTile{1, 1}, 1, 2, 1}},
+			[]attnSplit{{attnTile{0, 1}, 2, 4, 0}, {attnTile{1, 1}, 0, 2, 2}}},
+		{"tile across runs", []row{{0, 6}, {0, 7}, {0, 8}}, 0, 100,
+			[]attnItem{{attnTile{0, 3}, 0, 1, 0}, {attnTile{0, 3}, 1, 2, 0}},
+			[]attnSplit{{attnTile{0, 3}, 0, 2, 0}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Model{Config: Config{HeadsKV: 1}, seg: 8, splitBelow: tc.splitBelow}
+			st := &step{m: m, n: len(tc.rows)}
+			for _, r := range tc.rows {
+				st.seq = append(st.seq, r.seq)
+				st.pos = append(st.pos, r.pos)
+			}
+			first := func(p int) int { return max(0, p-tc.window+1) }
+			if tc.window == 0 {
+				first = func(int) int { return 0 }
+			}
+			st.makeTiles()
+			parts := st.planItems(first, 1)
+			if !slices.Equal(st.items, tc.items) || !slices.Equal(st.split, tc.split) {
+				t.Errorf("items %v split %v, want %v and %v", st.items, st.split, tc.items, tc.split)
+			}
+			want := 0
+			for _, it := range tc.split {
+				want += it.s1 - it.s0
+			}
+			if parts != want {
+				t.Errorf("parts %d, want %d", parts, want)
+			}
+		})
+	}
+}
+
+// TestAttentionRuns checks attention cut into short runs: decoding one
+// token at a time with each run an item of its own (folded after) gives
+// the same logits bit for bit as with one item folding a row's runs in
+// turn; the cut moves logits by at most tileTol from one run of
+// attnSegment with F32 keys and values (F16 and Q8_0 round the next
+// layers' keys and values, turning 1e-7 differences into 1e-4 ones: see
+// checkTiles); and prompts in tiles, their runs split or not, agree with
+// rows taken one at a time as in TestAttentionTiles. Runs of 8 fall inside
+// blocks of 16, runs of 13 across blocks of 5.
+func TestAttentionRuns(t *testing.T) {
+	const n = 45 // past gemma3's window of 16
+	for _, file := range tileFiles() {
+		m := openModel(t, file)
+		seq := randomTokens(rand.New(rand.NewPCG(7, 8)), m.Config.Vocab, n)
+		for _, typ := range []KVType{KVF32, KVF16, KVQ8_0} {
+			for _, c := range []struct{ seg, bs int }{{8, 16}, {13, 5}} {
+				t.Run(fmt.Sprintf("%s/%s/run%d/bs%d", file, typ, c.seg, c.bs), func(t *testing.T) {
+					defer func() { m.seg, m.splitBelow = attnSegment, attnSplitItems }()
+					o := CacheOptions{Type: typ, BlockSize: c.bs}
+					whole := oneByOne(t, m, seq, o)
+					m.seg, m.splitBelow = c.seg, 0
+					together := oneByOne(t, m, seq, o)
+					m.splitBelow = 1 << 20
+					split := oneByOne(t, m, seq, o)
+					cut, worst := 0, 0.0
+					for p := range split {
+						if !slices.Equal(split[p], together[p]) {
+							t.Fatalf("pos %d: logits with runs split differ from runs folded by one item", p)
+						}
+						if !slices.Equal(split[p], whole[p]) {
+							cut++
+						}
+						d := relDiff(split[p], whole[p])
+						worst = math.Max(worst, d)
+						if d > tileTol && typ == KVF32 {
+							t.Errorf("pos %d: runs of %d move logits by %.3g of the largest", p, c.seg, d)
+						}
+					}
+					if cut == 0 {
+						t.Errorf("runs of %d changed no position's logits: were rows cut?", c.seg)
+					}
+					t.Logf("runs of %d: %d of %d positions' logits differ from one run, by at most %.3g of the largest", c.seg, cut, n, worst)
+					steps := [][]part{{{0, 20}}, {{0, 25}}}
+					checkTiles(t, m, o, [][]int{seq}, steps)
+					m.splitBelow = 0
+					checkTiles(t, m, o, [][]int{seq}, steps)
+				})
+			}
+		}
+	}
+}

@@ -3,6 +3,8 @@ package model
 import (
 	"context"
 	"fmt"
+	"math"
+	"sync/atomic"
 
 	"github.com/kiln-llm/kiln/attention"
 	"github.com/kiln-llm/kiln/tensor"
@@ -139,8 +141,12 @@ type step struct {
 	// which are still to be).
 	angles [2][]float32
 	fresh  [2]bool
-	tiles  []attnTile    // attention work items' rows
-	attn   []attnScratch // per worker: attention buffers
+	tiles  []attnTile     // attention work items' rows
+	items  []attnItem     // attention work items (each for every key/value head)
+	split  []attnSplit    // tiles whose runs are items of their own
+	parts  []float32      // the split tiles' runs' results (partAt)
+	left   []atomic.Int32 // per split tile and key/value head: runs not done
+	attn   []attnScratch  // per worker: attention buffers
 }
 
 func (m *Model) newStep(c *Cache, b *Batch) *step {
@@ -355,6 +361,23 @@ func addBias(x, b []float32) {
 // still has hundreds of items per layer to share out.
 const attnTileRows = 8
 
+// attnSegment is how many positions attention sums in one run (Model.seg).
+// A row's positions are cut into runs at multiples of it from position 0,
+// the same cut however the row is batched; each run gets its own maximum,
+// weights' sum and weighted sum of values, and the runs are folded in
+// order. The fixed cut lets a decode step whose (row, key/value head) items
+// are too few to keep every worker busy (one stream of SmolLM2's three
+// key/value heads on two workers left one idle a third of the time, a
+// third of a long context's decode) hand out the runs as items of their
+// own, and fold them after, with the same bits as one worker folding them
+// in turn. Rows shorter than a run are computed exactly as without the cut.
+const attnSegment = 256
+
+// attnSplitItems is Model.splitBelow's default: a step splits its tiles'
+// runs into items of their own when it has fewer than this many items a
+// worker. More items even out the workers' shares; each costs a fold.
+const attnSplitItems = 4
+
 // kvAhead is how many KV blocks ahead of its multiplications attention
 // prefetches. One block (2-4 KB of a head's keys or values) was too short
 // a lead for a decode step of many sequences, whose walks are bound by
@@ -367,30 +390,92 @@ const kvAhead = 4
 // one slot at consecutive positions, from batch row row.
 type attnTile struct{ row, n int }
 
+// attnItem is a tile's work over runs s0 to s1-1 (see attnSegment), for
+// each key/value head: all the tile's runs, or one run of a tile whose runs
+// are items of their own, the tile's entry split in step.split.
+type attnItem struct {
+	t      attnTile
+	s0, s1 int
+	split  int // -1: the item folds its runs itself
+}
+
+// attnSplit is a tile whose runs s0 to s1-1 are items of their own. Their
+// results are runs part to part+s1-s0-1 of step.parts (per key/value
+// head), folded by whichever worker finishes the last of them.
+type attnSplit struct {
+	t            attnTile
+	s0, s1, part int
+}
+
+// attnPart is attention's partial result for nh heads over a run of
+// positions, per head: the largest scaled score, the sum of the weights
+// exp(scaled score - m) and the unnormalized weighted sum of value rows.
+// m is -Inf when the head saw no position of the run.
+type attnPart struct {
+	m, l []float32 // nh each
+	out  []float32 // nh*hdv
+}
+
+// partAt lays an attnPart for nh heads of hdv values over buf.
+func partAt(buf []float32, nh, hdv int) attnPart {
+	return attnPart{m: buf[:nh], l: buf[nh : 2*nh], out: buf[2*nh : 2*nh+nh*hdv]}
+}
+
+// partLen is the floats partAt takes.
+func partLen(nh, hdv int) int { return nh * (hdv + 2) }
+
+// fold adds run b, which follows a, into a: both rescaled to the larger
+// maximum. A head that saw nothing of b keeps a; one that saw nothing of a
+// takes b as it is.
+func (a attnPart) fold(b attnPart) {
+	hdv := len(a.out) / len(a.m)
+	for h, mb := range b.m {
+		if math.IsInf(float64(mb), -1) {
+			continue
+		}
+		ao, bo := a.out[h*hdv:(h+1)*hdv], b.out[h*hdv:(h+1)*hdv]
+		ma := a.m[h]
+		if math.IsInf(float64(ma), -1) {
+			a.m[h], a.l[h] = mb, b.l[h]
+			copy(ao, bo)
+			continue
+		}
+		mx := max(ma, mb)
+		ca, cb := tensor.Expf(ma-mx), tensor.Expf(mb-mx)
+		a.m[h], a.l[h] = mx, a.l[h]*ca+b.l[h]*cb
+		for k := range ao {
+			ao[k] = ao[k]*ca + bo[k]*cb
+		}
+	}
+}
+
 // attnScratch is one worker's attention buffers.
 type attnScratch struct {
-	q   []float32 // a tile's query heads, gathered
-	sc  []float32 // scores, then weights: a row per head
-	sum []float32 // per head: the weights' sum
-	kv  []float32 // one block's keys or values, widened
-	out []float32 // a tile's unnormalized outputs
+	q    []float32 // a tile's query heads, gathered
+	sc   []float32 // a run's scores, then weights: a row per head
+	kv   []float32 // one block's keys or values, widened
+	acc  []float32 // the item's result (partAt)
+	run  []float32 // one run's result before it is folded into acc
+	walk []int32   // the item's blocks in reading order: table index<<1 | values
 }
 
 // attention computes softmax(q.K^T * scale) V for every row and query head
 // against the cached keys and values of the row's slot, up to its position.
 //
-// Work items are (tile, key/value head): the query heads sharing a
+// Work items are (tile, key/value head, runs): the query heads sharing a
 // key/value head are done together, so each cached row is read once per
 // item. A tile of one row (decode) scores against every visible position
-// block by block through the slot's table, takes the exponentials (shifted
-// by the maximum) and the weighted sum of value rows divided by the
-// weights' sum, widening F16 rows on the fly. A tile of several rows of a
-// prompt does the same for all their heads at once over the union of the
-// positions they see; each row's weights outside its own range (later
-// positions, or before a sliding window) are set to exactly 0. The kernels
-// sum every score and output in one fixed order however many heads and
-// rows they take (see package attention), so a row of a tile gets
-// bit for bit what it would get alone.
+// of a run block by block through the slot's table, takes the
+// exponentials (shifted by the run's maximum) and the weighted sum of
+// value rows, widening F16 rows on the fly, and folds the run into the
+// ones before; the total is divided by the weights' sum at the end. A tile
+// of several rows of a prompt does the same for all their heads at once
+// over the union of the positions they see; each row's weights outside
+// its own range (later positions, or before a sliding window) are set to
+// exactly 0. The kernels sum every score and output in one fixed order
+// however many heads and rows they take (see package attention), and the
+// runs are cut and folded in one fixed order however they are shared out,
+// so a row of a tile gets bit for bit what it would get alone.
 func (st *step) attention(l int) {
 	m, cf, c := st.m, &st.m.Config, st.c
 	ly := &m.layers[l]
@@ -405,6 +490,8 @@ func (st *step) attention(l int) {
 		return 0
 	}
 	st.makeTiles()
+	parts := st.planItems(first, m.pool.Workers())
+	hkv, hdv := cf.HeadsKV, cf.HeadDimV
 	span := 0
 	for _, t := range st.tiles {
 		span = max(span, st.pos[t.row+t.n-1]-first(st.pos[t.row])+1)
@@ -412,21 +499,54 @@ func (st *step) attention(l int) {
 	if len(st.attn) < m.pool.Workers() {
 		st.attn = make([]attnScratch, m.pool.Workers())
 	}
-	group := cf.Heads / cf.HeadsKV
+	group := cf.Heads / hkv
 	heads := min(attnTileRows, st.n) * group
-	nt, hkv := len(st.tiles), cf.HeadsKV
-	m.pool.For(nt*hkv, 1, func(worker, lo, hi int) {
+	ps := partLen(heads, hdv)
+	st.parts = resize(st.parts, parts*hkv*ps)
+	if len(st.left) < len(st.split)*hkv {
+		st.left = make([]atomic.Int32, len(st.split)*hkv)
+	}
+	for i, sp := range st.split {
+		for g := range hkv {
+			st.left[i*hkv+g].Store(int32(sp.s1 - sp.s0))
+		}
+	}
+	ni := len(st.items)
+	m.pool.For(ni*hkv, 1, func(worker, lo, hi int) {
 		buf := &st.attn[worker]
 		buf.q = resize(buf.q, heads*cf.HeadDim)
-		buf.sc = resize(buf.sc, heads*span)
-		buf.sum = resize(buf.sum, heads)
-		buf.kv = resize(buf.kv, c.bs*max(cf.HeadDim, cf.HeadDimV))
-		buf.out = resize(buf.out, heads*cf.HeadDimV)
+		buf.sc = resize(buf.sc, heads*min(span, m.seg))
+		buf.kv = resize(buf.kv, c.bs*max(cf.HeadDim, hdv))
+		buf.acc = resize(buf.acc, ps)
+		buf.run = resize(buf.run, ps)
 		for it := lo; it < hi; it++ {
 			// Last tiles first: they see the most positions, and handing
 			// them out early evens out the workers' shares.
-			t, g := st.tiles[nt-1-it/hkv], it%hkv
-			st.attend(l, t, g, first, buf)
+			item, g := st.items[ni-1-it/hkv], it%hkv
+			nh := item.t.n * group
+			if item.split < 0 {
+				acc := partAt(buf.acc, nh, hdv)
+				st.attend(l, item, g, first, buf, acc)
+				st.emit(item.t, g, acc)
+				continue
+			}
+			// A run of a split tile: its result goes to its place in
+			// st.parts, and the worker that does the tile's last run folds
+			// them all in order (the atomic count orders the others'
+			// writes before its reads).
+			sp := &st.split[item.split]
+			part := func(s int) attnPart {
+				return partAt(st.parts[((sp.part+s-sp.s0)*hkv+g)*ps:], nh, hdv)
+			}
+			st.attend(l, item, g, first, buf, part(item.s0))
+			if st.left[item.split*hkv+g].Add(-1) > 0 {
+				continue
+			}
+			acc := part(sp.s0)
+			for s := sp.s0 + 1; s < sp.s1; s++ {
+				acc.fold(part(s))
+			}
+			st.emit(sp.t, g, acc)
 		}
 	})
 }
@@ -448,93 +568,170 @@ func (st *step) makeTiles() {
 	}
 }
 
-// attend is attention for the rows of tile t and key/value head g: its
-// t.n*group query heads against positions j0 (the first row's first
-// visible one) to the last row's position. A tile of one row (decode)
-// multiplies the F16 rows as they are; a longer one widens each block once
-// for all its heads.
-func (st *step) attend(l int, t attnTile, g int, first func(int) int, buf *attnScratch) {
-	cf, c := &st.m.Config, st.c
-	hd, hdv, bs := cf.HeadDim, cf.HeadDimV, c.bs
+// planItems lists st.tiles' attention items in st.items, each tile with
+// all its runs, unless the step has fewer than splitBelow items a worker:
+// then each run of a tile with several is an item of its own, the tile is
+// listed in st.split and planItems returns how many runs' results
+// st.parts must hold for each key/value head.
+func (st *step) planItems(first func(int) int, workers int) (parts int) {
+	seg := st.m.seg
+	split := len(st.tiles)*st.m.Config.HeadsKV < st.m.splitBelow*workers
+	st.items, st.split = st.items[:0], st.split[:0]
+	for _, t := range st.tiles {
+		s0, s1 := first(st.pos[t.row])/seg, st.pos[t.row+t.n-1]/seg+1
+		if !split || s1-s0 == 1 {
+			st.items = append(st.items, attnItem{t, s0, s1, -1})
+			continue
+		}
+		for s := s0; s < s1; s++ {
+			st.items = append(st.items, attnItem{t, s, s + 1, len(st.split)})
+		}
+		st.split = append(st.split, attnSplit{t, s0, s1, parts})
+		parts += s1 - s0
+	}
+	return parts
+}
+
+// attend is attention for the rows of item's tile and key/value head g over
+// the item's runs, folded in order into acc: its t.n*group query heads
+// against the positions of those runs that the tile's rows see. A tile of
+// one row (decode) multiplies the F16 rows as they are; a longer one
+// widens each block once for all its heads.
+func (st *step) attend(l int, item attnItem, g int, first func(int) int, buf *attnScratch, acc attnPart) {
+	cf, c, t := &st.m.Config, st.c, item.t
+	hd, bs, seg := cf.HeadDim, c.bs, st.m.seg
 	nq := cf.Heads * hd
 	group := cf.Heads / cf.HeadsKV
 	nh := t.n * group
-	p0 := st.pos[t.row]
-	p := p0 + t.n - 1
-	j0 := first(p0)
-	n := p - j0 + 1
-	table := c.slots[st.seq[t.row]].table
 	q := buf.q[:nh*hd]
 	for r := 0; r < t.n; r++ {
 		i := t.row + r
 		copy(q[r*group*hd:(r+1)*group*hd], st.q[i*nq+g*group*hd:i*nq+(g+1)*group*hd])
 	}
-	sc := buf.sc[:nh*n]
-	b0, b1 := j0/bs, p/bs
-	// The item reads the keys of blocks b0..b1, then their values: chunk k
-	// of that walk is prefetched while chunk k-kvAhead is multiplied.
-	nb := b1 - b0 + 1
-	ahead := func(k int) {
-		if k < nb {
-			c.prefetch(int(table[b0+k]), l, g, false)
-		} else if k < 2*nb {
-			c.prefetch(int(table[b0+k-nb]), l, g, true)
+	w := attnWalk{st: st, l: l, g: g, t: t, first: first, q: q, table: c.slots[st.seq[t.row]].table, buf: buf}
+	// Run s covers positions a(s) to b(s) of the tile's range.
+	p0 := st.pos[t.row]
+	a := func(s int) int { return max(first(p0), s*seg) }
+	b := func(s int) int { return min(p0+t.n-1, (s+1)*seg-1) }
+	// The item reads each run's key blocks, then its value blocks: step k
+	// of that walk is prefetched while step k-kvAhead is multiplied.
+	walk := buf.walk[:0]
+	for s := item.s0; s < item.s1; s++ {
+		for v := range int32(2) {
+			for blk := a(s) / bs; blk <= b(s)/bs; blk++ {
+				walk = append(walk, int32(blk)<<1|v)
+			}
 		}
 	}
+	buf.walk = walk
 	for k := range kvAhead {
-		ahead(k)
+		w.fetch(k)
 	}
-	for b := b0; b <= b1; b++ {
-		ahead(b - b0 + kvAhead)
-		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
-		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
+	w.k = kvAhead
+	for s := item.s0; s < item.s1; s++ {
+		if s == item.s0 {
+			w.run(a(s), b(s), acc)
+			continue
+		}
+		run := partAt(buf.run, nh, cf.HeadDimV)
+		w.run(a(s), b(s), run)
+		acc.fold(run)
+	}
+}
+
+// attnWalk is one attention item's way through its tile's cached blocks.
+type attnWalk struct {
+	st    *step
+	l, g  int
+	t     attnTile
+	first func(int) int
+	q     []float32 // the tile's query heads
+	table []int32   // the slot's blocks
+	buf   *attnScratch
+	k     int // the walk's step (buf.walk) to prefetch next
+}
+
+// fetch prefetches step k of the walk.
+func (w *attnWalk) fetch(k int) {
+	if k < len(w.buf.walk) {
+		e := w.buf.walk[k]
+		w.st.c.prefetch(int(w.table[e>>1]), w.l, w.g, e&1 == 1)
+	}
+}
+
+// run is attention over positions a to b, one run, into run.
+func (w *attnWalk) run(a, b int, run attnPart) {
+	st, t, l, g := w.st, w.t, w.l, w.g
+	cf, c := &st.m.Config, st.c
+	hd, hdv, bs := cf.HeadDim, cf.HeadDimV, c.bs
+	nh := len(run.m)
+	group := nh / t.n
+	n := b - a + 1
+	sc, q, kv := w.buf.sc[:nh*n], w.q, w.buf.kv
+	for blk := a / bs; blk <= b/bs; blk++ {
+		w.fetch(w.k)
+		w.k++
+		r0, r1 := max(a-blk*bs, 0), min(b-blk*bs+1, bs)
+		kb, row, rows, col := &c.blocks[w.table[blk]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, blk*bs+r0-a
 		switch {
 		case c.typ == KVF32:
-			attention.ScoresF32(sc[col:], n, q, nh, blk.k32[row*hd:], rows, hd)
+			attention.ScoresF32(sc[col:], n, q, nh, kb.k32[row*hd:], rows, hd)
 		case c.typ == KVF16 && t.n == 1:
-			attention.ScoresF16(sc[col:], n, q, nh, blk.k16[row*hd:], rows, hd, buf.kv)
+			attention.ScoresF16(sc[col:], n, q, nh, kb.k16[row*hd:], rows, hd, kv)
 		case c.typ == KVF16:
-			attention.ScoresTileF16(sc[col:], n, q, nh, blk.k16[row*hd:], rows, hd, buf.kv)
+			attention.ScoresTileF16(sc[col:], n, q, nh, kb.k16[row*hd:], rows, hd, kv)
 		case c.typ == KVQ8_0:
-			attention.ScoresQ8(sc[col:], n, q, nh, blk.k8[row*hd:], blk.ks[row*hd/c.qbK:], c.qbK, rows, hd, buf.kv)
+			attention.ScoresQ8(sc[col:], n, q, nh, kb.k8[row*hd:], kb.ks[row*hd/c.qbK:], c.qbK, rows, hd, kv)
 		}
 	}
-	// Row r sees columns [lo, hi): exponentials there, exact zeros around.
-	sums := buf.sum[:nh]
+	// Row r sees columns [lo, hi) of the run: exponentials there, exact
+	// zeros around (all zeros, and no maximum, for a row that sees none).
+	p0 := st.pos[t.row]
 	for r := 0; r < t.n; r++ {
-		lo, hi := first(p0+r)-j0, p0+r-j0+1
+		lo, hi := max(w.first(p0+r)-a, 0), min(p0+r-a+1, n)
 		for h := r * group; h < (r+1)*group; h++ {
 			sh := sc[h*n : (h+1)*n]
+			if lo >= hi {
+				clear(sh)
+				run.l[h], run.m[h] = 0, float32(math.Inf(-1))
+				continue
+			}
 			clear(sh[:lo])
 			clear(sh[hi:])
-			sums[h] = tensor.ExpScores(sh[lo:hi], cf.AttnScale)
+			run.l[h], run.m[h] = tensor.ExpScores(sh[lo:hi], cf.AttnScale)
 		}
 	}
-	out := buf.out[:nh*hdv]
+	out := run.out
 	clear(out)
-	for b := b0; b <= b1; b++ {
-		ahead(nb + b - b0 + kvAhead)
-		r0, r1 := max(j0-b*bs, 0), min(p-b*bs+1, bs)
-		blk, row, rows, col := &c.blocks[table[b]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, b*bs+r0-j0
+	for blk := a / bs; blk <= b/bs; blk++ {
+		w.fetch(w.k)
+		w.k++
+		r0, r1 := max(a-blk*bs, 0), min(b-blk*bs+1, bs)
+		vb, row, rows, col := &c.blocks[w.table[blk]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, blk*bs+r0-a
 		switch {
 		case c.typ == KVF32:
-			attention.AccumF32(out, sc[col:], n, nh, blk.v32[row*hdv:], rows, hdv)
+			attention.AccumF32(out, sc[col:], n, nh, vb.v32[row*hdv:], rows, hdv)
 		case c.typ == KVF16 && t.n == 1:
-			attention.AccumF16(out, sc[col:], n, nh, blk.v16[row*hdv:], rows, hdv, buf.kv)
+			attention.AccumF16(out, sc[col:], n, nh, vb.v16[row*hdv:], rows, hdv, kv)
 		case c.typ == KVF16:
-			attention.AccumTileF16(out, sc[col:], n, nh, blk.v16[row*hdv:], rows, hdv, buf.kv)
+			attention.AccumTileF16(out, sc[col:], n, nh, vb.v16[row*hdv:], rows, hdv, kv)
 		case c.typ == KVQ8_0:
-			attention.AccumQ8(out, sc[col:], n, nh, blk.v8[row*hdv:], blk.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, buf.kv)
+			attention.AccumQ8(out, sc[col:], n, nh, vb.v8[row*hdv:], vb.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, kv)
 		}
 	}
-	// The weights were left unnormalized: divide once, into the rows'
-	// places in st.att (head h of row r is query head g*group+h%group of
-	// batch row t.row+r).
-	for h, s := range sums {
+}
+
+// emit divides acc's weighted sums, left unnormalized, by their weights'
+// sums once, into the rows' places in st.att (head h of tile row r is
+// query head g*group+h%group of batch row t.row+r).
+func (st *step) emit(t attnTile, g int, acc attnPart) {
+	cf := &st.m.Config
+	hdv, group := cf.HeadDimV, cf.Heads/cf.HeadsKV
+	for h, s := range acc.l {
 		inv := 1 / s
 		i := t.row + h/group
 		dst := st.att[(i*cf.Heads+g*group+h%group)*hdv:][:hdv]
-		for k, v := range out[h*hdv : (h+1)*hdv] {
+		for k, v := range acc.out[h*hdv : (h+1)*hdv] {
 			dst[k] = v * inv
 		}
 	}

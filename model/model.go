@@ -84,6 +84,12 @@ type Model struct {
 	matMul func(dst []float32, w tensor.Matrix, x []float32, n int, p *parallel.Pool)
 	// matMuls multiplies several matrices by the same inputs (tensor.MatMuls).
 	matMuls func(x []float32, n int, p *parallel.Pool, ps ...tensor.Product)
+	// seg is how many positions attention sums in one run (attnSegment;
+	// tests take it shorter to cut short rows), and splitBelow how many
+	// attention items a worker a step must have to keep its tiles' runs
+	// together (attnSplitItems; tests take 0, never split, or a large
+	// number, always).
+	seg, splitBelow int
 	// steps recycles the activation buffers of Forward calls: a long
 	// prompt's take tens of megabytes, which as garbage every step would
 	// double the heap the collector lets grow.
@@ -139,7 +145,8 @@ func Load(f *gguf.File, opt Options) (*Model, error) {
 	if !ok {
 		return nil, fmt.Errorf("model: load: %w", f.Errorf("unsupported architecture %q (supported: %v)", arch, Architectures()))
 	}
-	m := &Model{spec: spec, pool: parallel.New(opt.Workers), kv: opt.KV, matMul: tensor.MatMul, matMuls: tensor.MatMuls}
+	m := &Model{spec: spec, pool: parallel.New(opt.Workers), kv: opt.KV, matMul: tensor.MatMul, matMuls: tensor.MatMuls,
+		seg: attnSegment, splitBelow: attnSplitItems}
 	if opt.FloatMatMul {
 		m.matMul = tensor.MatMulFloat
 		m.matMuls = func(x []float32, n int, p *parallel.Pool, ps ...tensor.Product) {

@@ -47,13 +47,16 @@ const (
 
 // ExpScores turns a row of raw scores into unnormalized softmax weights in
 // place, s[j] = exp(scale*s[j] - m) with m the largest scaled score, and
-// returns their sum (float32, in eight lanes): attention divides the
-// weighted sum of values by it once instead of dividing every weight.
-func ExpScores(s []float32, scale float32) float32 {
+// returns their sum (float32, in eight lanes) and m: attention divides the
+// weighted sum of values by the sum once instead of dividing every weight,
+// and rescales by m when it folds one run of positions into the next.
+// An empty row has sum 0 and m = -Inf.
+func ExpScores(s []float32, scale float32) (sum, m float32) {
 	if len(s) == 0 {
-		return 0
+		return 0, float32(math.Inf(-1))
 	}
-	return expScores(s, scale, maxScaled(s, scale))
+	m = maxScaled(s, scale)
+	return expScores(s, scale, m), m
 }
 
 // Max returns the largest element of s: -Inf when s is empty and NaN when

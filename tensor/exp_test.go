@@ -164,6 +164,33 @@ func TestExpScores(t *testing.T) {
 	}
 }
 
+// TestExpScoresMax checks what ExpScores returns besides the weights: the
+// largest scaled score, which attention's fold rescales by, and their sum.
+func TestExpScoresMax(t *testing.T) {
+	tests := []struct {
+		s          []float32
+		scale      float32
+		sum, max   float32
+		wantWeight []float32
+	}{
+		{nil, 0.5, 0, float32(math.Inf(-1)), nil},
+		{[]float32{4}, 0.5, 1, 2, []float32{1}},
+		{[]float32{2, 4, -6, 4}, 0.5, 2 + Expf(-1) + Expf(-5), 2, []float32{Expf(-1), 1, Expf(-5), 1}},
+	}
+	for _, tc := range tests {
+		s := append([]float32(nil), tc.s...)
+		sum, m := ExpScores(s, tc.scale)
+		if m != tc.max || math.Abs(float64(sum-tc.sum)) > 1e-6 {
+			t.Errorf("ExpScores(%v, %g) = %g, %g; want %g, %g", tc.s, tc.scale, sum, m, tc.sum, tc.max)
+		}
+		for j, w := range tc.wantWeight {
+			if math.Abs(float64(s[j]-w)) > 1e-7 {
+				t.Errorf("ExpScores(%v, %g): weight %d = %g, want %g", tc.s, tc.scale, j, s[j], w)
+			}
+		}
+	}
+}
+
 // TestSiLUMul checks the gated activation of every implementation against
 // float64 at lengths around the lane width, over the range activations
 // take and beyond exp's: bound 5e-7 relative (about 4 ulp: the
