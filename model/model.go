@@ -180,15 +180,20 @@ func (m *Model) Workers() *parallel.Pool { return m.pool }
 // type has one. The token embedding is packed only when the output
 // projection is tied to it (it is then the largest matrix of most small
 // models); its rows are looked up through Matrix.DequantizeRow either way.
+// The matrices are shared out over the workers, the output projection
+// first: it is the largest, and taken last it would leave the others idle.
+// (Llama-3.2-1B Q8_0: the repack's 0.5 s on one core was half the load.)
 func (m *Model) repack() {
-	pack := func(w *tensor.Matrix) { *w, _ = tensor.Repack(*w) }
+	ws := []*tensor.Matrix{&m.output}
 	for i := range m.layers {
 		ly := &m.layers[i]
-		for _, w := range []*tensor.Matrix{&ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.wGate, &ly.wUp, &ly.wDown} {
-			pack(w)
-		}
+		ws = append(ws, &ly.wq, &ly.wk, &ly.wv, &ly.wo, &ly.wGate, &ly.wUp, &ly.wDown)
 	}
-	pack(&m.output)
+	m.pool.For(len(ws), 1, func(_, lo, hi int) {
+		for _, w := range ws[lo:hi] {
+			*w, _ = tensor.Repack(*w)
+		}
+	})
 	if m.Config.TiedOutput {
 		m.tokEmbd = m.output
 	}
