@@ -335,3 +335,62 @@ func TestAttentionRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestFold checks folding one run's partial attention into another's
+// against float64 arithmetic (bound 1e-6 relative: a few float32
+// roundings), whichever run has the larger maximum, and the heads that saw
+// nothing of one run.
+func TestFold(t *testing.T) {
+	const nh, hdv = 4, 8
+	inf := float32(math.Inf(-1))
+	rng := rand.New(rand.NewPCG(9, 10))
+	random := func(m []float32) attnPart {
+		p := partAt(make([]float32, partLen(nh, hdv)), nh, hdv)
+		copy(p.m, m)
+		for h := range nh {
+			if m[h] == inf {
+				continue
+			}
+			p.l[h] = 1 + 10*rng.Float32()
+			for k := range hdv {
+				p.out[h*hdv+k] = rng.Float32()*4 - 2
+			}
+		}
+		return p
+	}
+	// Head 0: a's maximum larger; 1: b's; 2: a saw nothing; 3: b saw nothing.
+	a := random([]float32{3, -1, inf, 0.5})
+	b := random([]float32{1, 2, 4, inf})
+	want := make([]float64, nh*hdv)
+	wantL := make([]float64, nh)
+	for h := range nh {
+		ma, mb := float64(a.m[h]), float64(b.m[h])
+		mx := math.Max(ma, mb)
+		ca, cb := math.Exp(ma-mx), math.Exp(mb-mx)
+		if a.m[h] == inf {
+			ca = 0
+		}
+		if b.m[h] == inf {
+			cb = 0
+		}
+		wantL[h] = float64(a.l[h])*ca + float64(b.l[h])*cb
+		for k := range hdv {
+			want[h*hdv+k] = float64(a.out[h*hdv+k])*ca + float64(b.out[h*hdv+k])*cb
+		}
+	}
+	wantM := []float32{3, 2, 4, 0.5}
+	a.fold(b)
+	for h := range nh {
+		if a.m[h] != wantM[h] {
+			t.Errorf("head %d: maximum %g, want %g", h, a.m[h], wantM[h])
+		}
+		if d := math.Abs(float64(a.l[h])-wantL[h]) / wantL[h]; d > 1e-6 {
+			t.Errorf("head %d: weights' sum %g, want %g", h, a.l[h], wantL[h])
+		}
+		for k := range hdv {
+			if d := math.Abs(float64(a.out[h*hdv+k]) - want[h*hdv+k]); d > 1e-6*math.Max(1, math.Abs(want[h*hdv+k])) {
+				t.Errorf("head %d value %d: %g, want %g", h, k, a.out[h*hdv+k], want[h*hdv+k])
+			}
+		}
+	}
+}
