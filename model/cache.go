@@ -557,11 +557,16 @@ func (c *Cache) prefetch(id, l, g int, values bool) {
 		}
 		attention.Prefetch(x[lo:hi])
 	case KVQ8_0:
-		x := blk.k8
+		// The scales too: a block's are one line, and waiting for it on
+		// every block stalled the dequantization (SmolLM2 decoding at
+		// 3000 positions: 22% of the samples, 11% with the line fetched
+		// ahead; 97-103 -> 124 tok/s).
+		x, sc, qb := blk.k8, blk.ks, c.qbK
 		if values {
-			x = blk.v8
+			x, sc, qb = blk.v8, blk.vs, c.qbV
 		}
 		attention.Prefetch(x[lo:hi])
+		attention.Prefetch(sc[lo/qb : hi/qb])
 	}
 }
 
