@@ -45,10 +45,62 @@
 	VPADDD       Y8, Y1, Y1;           \
 	VMULPS       Y1, Y0, Y0
 
+// EXPPS2 is EXPPS for two vectors at once, Y0 and Y9, their steps
+// interleaved: one vector's exponential is a chain of some twenty
+// dependent steps, and two chains give the out-of-order core twice the
+// independent work within the same window (BenchmarkVectorExp on Zen 4,
+// 1024 elements: scores 448-474 -> 369-379 ns, silu 537-615 -> 418-434).
+// Each lane goes through the same steps as in EXPPS, so the results are
+// the same bits. Clobbers Y1-Y3 and Y10-Y12.
+#define EXPPS2 \
+	VMOVAPS      Y0, Y1;               \
+	VMOVAPS      Y9, Y11;              \
+	VFMADD213PS  Y7, Y5, Y1;           \
+	VFMADD213PS  Y7, Y5, Y11;          \
+	VROUNDPS     $1, Y1, Y1;           \
+	VROUNDPS     $1, Y11, Y11;         \
+	VFNMADD231PS Y6, Y1, Y0;           \
+	VFNMADD231PS Y6, Y11, Y9;          \
+	VBROADCASTSS expc2<>(SB), Y3;      \
+	VFNMADD231PS Y3, Y1, Y0;           \
+	VFNMADD231PS Y3, Y11, Y9;          \
+	VBROADCASTSS expp0<>(SB), Y2;      \
+	VMOVAPS      Y2, Y10;              \
+	VBROADCASTSS expp1<>(SB), Y3;      \
+	VFMADD213PS  Y3, Y0, Y2;           \
+	VFMADD213PS  Y3, Y9, Y10;          \
+	VBROADCASTSS expp2<>(SB), Y3;      \
+	VFMADD213PS  Y3, Y0, Y2;           \
+	VFMADD213PS  Y3, Y9, Y10;          \
+	VBROADCASTSS expp3<>(SB), Y3;      \
+	VFMADD213PS  Y3, Y0, Y2;           \
+	VFMADD213PS  Y3, Y9, Y10;          \
+	VBROADCASTSS expp4<>(SB), Y3;      \
+	VFMADD213PS  Y3, Y0, Y2;           \
+	VFMADD213PS  Y3, Y9, Y10;          \
+	VFMADD213PS  Y7, Y0, Y2;           \
+	VFMADD213PS  Y7, Y9, Y10;          \
+	VMULPS       Y0, Y0, Y3;           \
+	VMULPS       Y9, Y9, Y12;          \
+	VADDPS       Y8, Y0, Y0;           \
+	VADDPS       Y8, Y9, Y9;           \
+	VFMADD231PS  Y3, Y2, Y0;           \
+	VFMADD231PS  Y12, Y10, Y9;         \
+	VCVTPS2DQ    Y1, Y1;               \
+	VCVTPS2DQ    Y11, Y11;             \
+	VPSLLD       $23, Y1, Y1;          \
+	VPSLLD       $23, Y11, Y11;        \
+	VPADDD       Y8, Y1, Y1;           \
+	VPADDD       Y8, Y11, Y11;         \
+	VMULPS       Y1, Y0, Y0;           \
+	VMULPS       Y11, Y9, Y9
+
 // func expScoresAVX2(s *float32, n int, scale, m float32) float32
 //
-// s[j] = exp(s[j]*scale - m), eight at a time; returns the sum. Arguments
-// are <= 0 (m is the largest scaled score), so only the low end is clamped.
+// s[j] = exp(s[j]*scale - m), sixteen at a time (EXPPS2) and a last eight
+// (in both halves of EXPPS2, one stored); returns the sum, each lane's
+// terms added in order. Arguments are <= 0 (m is the largest scaled
+// score), so only the low end is clamped.
 TEXT ·expScoresAVX2(SB), NOSPLIT, $0-28
 	MOVQ         s+0(FP), DI
 	MOVQ         n+8(FP), CX
@@ -58,17 +110,38 @@ TEXT ·expScoresAVX2(SB), NOSPLIT, $0-28
 	EXPCONST
 
 exploop:
+	CMPQ    CX, $16
+	JLT     explast
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y9
+	VMULPS  Y14, Y0, Y0
+	VMULPS  Y14, Y9, Y9
+	VSUBPS  Y15, Y0, Y0
+	VSUBPS  Y15, Y9, Y9
+	VMAXPS  Y4, Y0, Y0
+	VMAXPS  Y4, Y9, Y9
+	EXPPS2
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y9, 32(DI)
+	VADDPS  Y0, Y13, Y13
+	VADDPS  Y9, Y13, Y13
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     exploop
+
+explast:
+	TESTQ   CX, CX
+	JZ      expdone
 	VMOVUPS (DI), Y0
 	VMULPS  Y14, Y0, Y0
 	VSUBPS  Y15, Y0, Y0
 	VMAXPS  Y4, Y0, Y0
-	EXPPS
+	VMOVAPS Y0, Y9
+	EXPPS2
 	VMOVUPS Y0, (DI)
 	VADDPS  Y0, Y13, Y13
-	ADDQ    $32, DI
-	SUBQ    $8, CX
-	JNZ     exploop
 
+expdone:
 	VEXTRACTF128 $1, Y13, X0
 	VADDPS       X0, X13, X13
 	VHADDPS      X13, X13, X13
@@ -156,31 +229,57 @@ expwloop:
 
 // func siluMulAVX2(gate, up *float32, n int)
 //
-// g[j] = g[j] / (1 + exp(-g[j])) * u[j], eight at a time. -g is clamped to
-// [-87.3, 88.3], so the result saturates instead of overflowing; a NaN in g
-// stays NaN.
+// g[j] = g[j] / (1 + exp(-g[j])) * u[j], sixteen at a time (EXPPS2; g is
+// read again after it) and a last eight. -g is clamped to [-87.3, 88.3],
+// so the result saturates instead of overflowing; a NaN in g stays NaN.
 TEXT ·siluMulAVX2(SB), NOSPLIT, $0-24
 	MOVQ gate+0(FP), DI
 	MOVQ up+8(FP), SI
 	MOVQ n+16(FP), CX
 	EXPCONST
-	EXPBCAST($0x42b0999a, X9, Y9) // 88.3
-	VXORPS Y10, Y10, Y10
+	EXPBCAST($0x42b0999a, X15, Y15) // 88.3
+	VXORPS Y14, Y14, Y14
 
 siluloop:
-	VMOVUPS (DI), Y11
-	VSUBPS  Y11, Y10, Y0 // -g
+	CMPQ    CX, $16
+	JLT     silulast
+	VSUBPS  (DI), Y14, Y0   // -g
+	VSUBPS  32(DI), Y14, Y9
 	VMAXPS  Y4, Y0, Y0
-	VMINPS  Y9, Y0, Y0
-	EXPPS
-	VADDPS  Y8, Y0, Y0   // 1 + exp(-g)
-	VDIVPS  Y0, Y11, Y11 // g / (1 + exp(-g))
-	VMULPS  (SI), Y11, Y11
-	VMOVUPS Y11, (DI)
-	ADDQ    $32, DI
-	ADDQ    $32, SI
-	SUBQ    $8, CX
-	JNZ     siluloop
+	VMAXPS  Y4, Y9, Y9
+	VMINPS  Y15, Y0, Y0
+	VMINPS  Y15, Y9, Y9
+	EXPPS2
+	VADDPS  Y8, Y0, Y0      // 1 + exp(-g)
+	VADDPS  Y8, Y9, Y9
+	VMOVUPS (DI), Y1
+	VMOVUPS 32(DI), Y11
+	VDIVPS  Y0, Y1, Y1      // g / (1 + exp(-g))
+	VDIVPS  Y9, Y11, Y11
+	VMULPS  (SI), Y1, Y1
+	VMULPS  32(SI), Y11, Y11
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y11, 32(DI)
+	ADDQ    $64, DI
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     siluloop
+
+silulast:
+	TESTQ   CX, CX
+	JZ      siludone
+	VSUBPS  (DI), Y14, Y0
+	VMAXPS  Y4, Y0, Y0
+	VMINPS  Y15, Y0, Y0
+	VMOVAPS Y0, Y9
+	EXPPS2
+	VADDPS  Y8, Y0, Y0
+	VMOVUPS (DI), Y1
+	VDIVPS  Y0, Y1, Y1
+	VMULPS  (SI), Y1, Y1
+	VMOVUPS Y1, (DI)
+
+siludone:
 	VZEROUPPER
 	RET
 

@@ -164,6 +164,36 @@ func TestExpScores(t *testing.T) {
 	}
 }
 
+// TestExpLanesAgree checks that an element's exponential and gated
+// activation do not depend on where it stands in a row: the vector kernels
+// take sixteen elements a pass in two interleaved halves and a last eight
+// alone, and each must give the same bits as the others (the weights of
+// one attention row must not change with how it is cut into runs).
+func TestExpLanesAgree(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	pattern, gates, ups := make([]float32, 8), make([]float32, 8), make([]float32, 8)
+	for i := range pattern {
+		pattern[i] = float32(-r.Float64() * 80)
+		gates[i] = float32(r.NormFloat64() * 20)
+		ups[i] = float32(r.NormFloat64())
+	}
+	for _, k := range expImpls {
+		for _, n := range []int{8, 16, 24, 40} {
+			s, g, u := make([]float32, n), make([]float32, n), make([]float32, n)
+			for i := range s {
+				s[i], g[i], u[i] = pattern[i%8], gates[i%8], ups[i%8]
+			}
+			k.scores(s, 1, 0)
+			k.silu(g, u)
+			for i := 8; i < n; i++ {
+				if s[i] != s[i%8] || g[i] != g[i%8] {
+					t.Fatalf("%s n=%d: element %d gives %g and %g, element %d %g and %g", k.name, n, i, s[i], g[i], i%8, s[i%8], g[i%8])
+				}
+			}
+		}
+	}
+}
+
 // TestExpScoresMax checks what ExpScores returns besides the weights: the
 // largest scaled score, which attention's fold rescales by, and their sum.
 func TestExpScoresMax(t *testing.T) {
@@ -327,13 +357,18 @@ func TestExpWeights(t *testing.T) {
 func BenchmarkVectorExp(b *testing.B) {
 	s := make([]float32, 1024)
 	u := make([]float32, 1024)
+	// The in-place kernels' inputs are copied back before each call (a
+	// loop that computed them took longer than the exponentials).
+	scores, gates := make([]float32, len(s)), make([]float32, len(s))
+	for i := range s {
+		scores[i] = float32(-i) * 0.01
+		gates[i] = float32(i-512) * 0.01
+	}
 	for _, k := range expImpls {
 		b.Run("scores/"+k.name, func(b *testing.B) {
 			b.SetBytes(4 * int64(len(s)))
 			for b.Loop() {
-				for i := range s {
-					s[i] = float32(-i) * 0.01
-				}
+				copy(s, scores)
 				k.scores(s, 1, 0)
 			}
 		})
@@ -349,9 +384,7 @@ func BenchmarkVectorExp(b *testing.B) {
 		b.Run("silu/"+k.name, func(b *testing.B) {
 			b.SetBytes(4 * int64(len(s)))
 			for b.Loop() {
-				for i := range s {
-					s[i] = float32(i-512) * 0.01
-				}
+				copy(s, gates)
 				k.silu(s, u)
 			}
 		})
