@@ -741,12 +741,8 @@ func (st *step) emit(t attnTile, g int, acc attnPart) {
 	cf := &st.m.Config
 	hdv, group := cf.HeadDimV, cf.Heads/cf.HeadsKV
 	for h, s := range acc.l {
-		inv := 1 / s
 		i := t.row + h/group
-		dst := st.att[(i*cf.Heads+g*group+h%group)*hdv:][:hdv]
-		for k, v := range acc.out[h*hdv : (h+1)*hdv] {
-			dst[k] = v * inv
-		}
+		tensor.Scale(st.att[(i*cf.Heads+g*group+h%group)*hdv:][:hdv], acc.out[h*hdv:(h+1)*hdv], 1/s)
 	}
 }
 

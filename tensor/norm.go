@@ -23,6 +23,22 @@ func Add(dst, x []float32) {
 	add(dst[:len(x)], x)
 }
 
+// Scale writes x[i]*s to dst[i] (dst may alias x): attention's division
+// of each head's weighted sum by its weights' sum, which as a Go loop was
+// 1.4% of a Qwen3-0.6B prefill.
+func Scale(dst, x []float32, s float32) {
+	if len(dst) < len(x) {
+		panic("tensor.Scale: dst shorter than x")
+	}
+	scale(dst[:len(x)], x, s)
+}
+
+func scaleGo(dst, x []float32, s float32) {
+	for i, v := range x {
+		dst[i] = v * s
+	}
+}
+
 func addGo(dst, x []float32) {
 	for i, v := range x {
 		dst[i] += v

@@ -15,6 +15,17 @@ func scaleMulAVX2(dst, x, w *float32, n int, scale float32)
 //go:noescape
 func addAVX2(dst, x *float32, n int)
 
+//go:noescape
+func scaleAVX2(dst, x *float32, n int, s float32)
+
+func scale(dst, x []float32, s float32) {
+	n8 := len(x) &^ 7
+	if vecExpAVX2 && n8 > 0 {
+		scaleAVX2(unsafe.SliceData(dst), unsafe.SliceData(x), n8, s)
+	}
+	scaleGo(dst[n8:], x[n8:], s)
+}
+
 func add(dst, x []float32) {
 	n8 := len(x) &^ 7
 	if vecExpAVX2 && n8 > 0 {

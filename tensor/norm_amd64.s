@@ -83,3 +83,34 @@ add8:
 adddone:
 	VZEROUPPER
 	RET
+
+// func scaleAVX2(dst, x *float32, n int, s float32)
+//
+// dst[i] = x[i] * s, sixteen at a time, then eight.
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-28
+	MOVQ         dst+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS s+24(FP), Y2
+
+scale16:
+	CMPQ    CX, $16
+	JLT     scale8
+	VMULPS  (SI), Y2, Y0
+	VMULPS  32(SI), Y2, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     scale16
+
+scale8:
+	TESTQ   CX, CX
+	JZ      scaledone
+	VMULPS  (SI), Y2, Y0
+	VMOVUPS Y0, (DI)
+
+scaledone:
+	VZEROUPPER
+	RET

@@ -79,6 +79,39 @@ func TestAdd(t *testing.T) {
 	}
 }
 
+// TestScale holds Scale to the Go product, bit for bit, over lengths with
+// and without a vector tail, in place and into another slice, leaving
+// dst's elements past x alone.
+func TestScale(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 24, 128, 1027} {
+		for _, inPlace := range []bool{false, true} {
+			x := make([]float32, n)
+			dst := make([]float32, n+3)
+			for i := range dst {
+				dst[i] = float32(rng.NormFloat64())
+			}
+			for i := range x {
+				x[i] = float32(rng.NormFloat64() * 100)
+			}
+			if inPlace {
+				x = dst[:n]
+			}
+			s := float32(rng.Float64())
+			want := append([]float32(nil), dst...)
+			for i, v := range x {
+				want[i] = v * s
+			}
+			Scale(dst, x, s)
+			for i := range dst {
+				if dst[i] != want[i] {
+					t.Fatalf("n=%d in place %v: dst[%d] = %v, want %v", n, inPlace, i, dst[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 func BenchmarkRMSNorm(b *testing.B) {
 	for _, n := range []int{128, 1024} {
 		x := make([]float32, n)
