@@ -196,9 +196,7 @@ func (st *step) embed(tokens []int) error {
 			return fmt.Errorf("token_embd row %d: %w", t, err)
 		}
 		if s := m.Config.EmbedScale; s != 1 {
-			for j := range row {
-				row[j] *= s
-			}
+			tensor.Scale(row, row, s)
 		}
 	}
 	return nil
