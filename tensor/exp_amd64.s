@@ -8,7 +8,7 @@
 	VMOVD        AX, xt; \
 	VBROADCASTSS xt, y
 
-// EXPCONST loads the constants EXPPS uses: Y4 = -87.3 (lowest argument),
+// EXPCONST loads the constants EXPPS2 uses: Y4 = -87.3 (lowest argument),
 // Y5 = log2(e), Y6 = C1, Y7 = 0.5, Y8 = 1.0.
 #define EXPCONST \
 	EXPBCAST($0xc2ae999a, X4, Y4); \
@@ -17,41 +17,16 @@
 	EXPBCAST($0x3f000000, X7, Y7); \
 	EXPBCAST($0x3f800000, X8, Y8)
 
-// EXPPS sets Y0 = exp(Y0) for arguments in [-87.3, 88.3] with the steps of
-// Expf in exp.go: k = floor(x*log2e + 0.5), r = x - k*C1 - k*C2, then the
-// polynomial, then 2^k put into the exponent. Clobbers Y1-Y3.
-#define EXPPS \
-	VMOVAPS      Y0, Y1;               \
-	VFMADD213PS  Y7, Y5, Y1;           \
-	VROUNDPS     $1, Y1, Y1;           \
-	VFNMADD231PS Y6, Y1, Y0;           \
-	VBROADCASTSS expc2<>(SB), Y3;      \
-	VFNMADD231PS Y3, Y1, Y0;           \
-	VBROADCASTSS expp0<>(SB), Y2;      \
-	VBROADCASTSS expp1<>(SB), Y3;      \
-	VFMADD213PS  Y3, Y0, Y2;           \
-	VBROADCASTSS expp2<>(SB), Y3;      \
-	VFMADD213PS  Y3, Y0, Y2;           \
-	VBROADCASTSS expp3<>(SB), Y3;      \
-	VFMADD213PS  Y3, Y0, Y2;           \
-	VBROADCASTSS expp4<>(SB), Y3;      \
-	VFMADD213PS  Y3, Y0, Y2;           \
-	VFMADD213PS  Y7, Y0, Y2;           \
-	VMULPS       Y0, Y0, Y3;           \
-	VADDPS       Y8, Y0, Y0;           \
-	VFMADD231PS  Y3, Y2, Y0;           \
-	VCVTPS2DQ    Y1, Y1;               \
-	VPSLLD       $23, Y1, Y1;          \
-	VPADDD       Y8, Y1, Y1;           \
-	VMULPS       Y1, Y0, Y0
-
-// EXPPS2 is EXPPS for two vectors at once, Y0 and Y9, their steps
-// interleaved: one vector's exponential is a chain of some twenty
+// EXPPS2 sets Y0 = exp(Y0) and Y9 = exp(Y9) for arguments in [-87.3,
+// 88.3] with the steps of Expf in exp.go: k = floor(x*log2e + 0.5), r = x -
+// k*C1 - k*C2, then the polynomial, then 2^k put into the exponent. The two
+// vectors' steps are interleaved: one exponential is a chain of some twenty
 // dependent steps, and two chains give the out-of-order core twice the
 // independent work within the same window (BenchmarkVectorExp on Zen 4,
-// 1024 elements: scores 448-474 -> 369-379 ns, silu 537-615 -> 418-434).
-// Each lane goes through the same steps as in EXPPS, so the results are
-// the same bits. Clobbers Y1-Y3 and Y10-Y12.
+// 1024 elements: scores 448-474 -> 369-379 ns, silu 537-615 -> 418-434
+// against one vector a pass). Both go through the same steps, lane for
+// lane, so a kernel's last eight elements take it with Y9 a copy of Y0.
+// Clobbers Y1-Y3 and Y10-Y12.
 #define EXPPS2 \
 	VMOVAPS      Y0, Y1;               \
 	VMOVAPS      Y9, Y11;              \
@@ -94,6 +69,25 @@
 	VPADDD       Y8, Y11, Y11;         \
 	VMULPS       Y1, Y0, Y0;           \
 	VMULPS       Y11, Y9, Y9
+
+// EXPSUMADD adds the eight float32 lanes of y (x its low half) to the
+// float64 sums Y13 (lanes 0-3) and Y14 (lanes 4-7), using Y1.
+#define EXPSUMADD(y, x) \
+	VCVTPS2PD    x, Y1;        \
+	VADDPD       Y1, Y13, Y13; \
+	VEXTRACTF128 $1, y, X1;    \
+	VCVTPS2PD    X1, Y1;       \
+	VADDPD       Y1, Y14, Y14
+
+// EXPSUMEND adds up the float64 sums of EXPSUMADD into ret and returns.
+#define EXPSUMEND(ret) \
+	VADDPD       Y14, Y13, Y13; \
+	VEXTRACTF128 $1, Y13, X0;   \
+	VADDPD       X0, X13, X13;  \
+	VHADDPD      X13, X13, X13; \
+	VZEROUPPER;                 \
+	MOVSD        X13, ret;      \
+	RET
 
 // func expScoresAVX2(s *float32, n int, scale, m float32) float32
 //
@@ -152,80 +146,108 @@ expdone:
 
 // func expSumAVX2(x *float32, n int, m float32) float64
 //
-// Returns the sum of exp(x[j] - m), eight exponentials at a time, summed in
-// float64 (four lanes twice) so that many like terms do not lose bits.
+// Returns the sum of exp(x[j] - m), sixteen exponentials at a time
+// (EXPPS2) and a last eight, summed in float64 (four lanes twice, the
+// elements in order) so that many like terms do not lose bits.
 TEXT ·expSumAVX2(SB), NOSPLIT, $0-32
 	MOVQ         x+0(FP), SI
 	MOVQ         n+8(FP), CX
 	VBROADCASTSS m+16(FP), Y15
 	VXORPD       Y13, Y13, Y13
-	VXORPD       Y12, Y12, Y12
+	VXORPD       Y14, Y14, Y14
 	EXPCONST
 
 expsumloop:
-	VMOVUPS    (SI), Y0
-	VSUBPS     Y15, Y0, Y0
-	VMAXPS     Y4, Y0, Y0
-	EXPPS
-	VCVTPS2PD  X0, Y1
-	VADDPD     Y1, Y13, Y13
-	VEXTRACTF128 $1, Y0, X0
-	VCVTPS2PD  X0, Y1
-	VADDPD     Y1, Y12, Y12
-	ADDQ       $32, SI
-	SUBQ       $8, CX
-	JNZ        expsumloop
+	CMPQ    CX, $16
+	JLT     expsumlast
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y9
+	VSUBPS  Y15, Y0, Y0
+	VSUBPS  Y15, Y9, Y9
+	VMAXPS  Y4, Y0, Y0
+	VMAXPS  Y4, Y9, Y9
+	EXPPS2
+	EXPSUMADD(Y0, X0)
+	EXPSUMADD(Y9, X9)
+	ADDQ    $64, SI
+	SUBQ    $16, CX
+	JMP     expsumloop
 
-	VADDPD       Y12, Y13, Y13
-	VEXTRACTF128 $1, Y13, X0
-	VADDPD       X0, X13, X13
-	VHADDPD      X13, X13, X13
-	VZEROUPPER
-	MOVSD        X13, ret+24(FP)
-	RET
+expsumlast:
+	TESTQ   CX, CX
+	JZ      expsumdone
+	VMOVUPS (SI), Y0
+	VSUBPS  Y15, Y0, Y0
+	VMAXPS  Y4, Y0, Y0
+	VMOVAPS Y0, Y9
+	EXPPS2
+	EXPSUMADD(Y0, X0)
+
+expsumdone:
+	EXPSUMEND(ret+24(FP))
 
 // func expWeightsAVX2(x *float32, n int, m, scale, cutoff float32) float64
 //
 // x[j] = exp((x[j]-m)*scale), or 0 where that argument is below -cutoff or
 // NaN (an ordered compare masks the lane); returns the sum in float64 as
-// expSumAVX2 does.
-TEXT ·expWeightsAVX2(SB), NOSPLIT, $0-40
+// expSumAVX2 does. EXPPS2 leaves one register free, so m, scale, -cutoff
+// and the first vector's mask wait in the frame.
+TEXT ·expWeightsAVX2(SB), NOSPLIT, $128-40
 	MOVQ         x+0(FP), DI
 	MOVQ         n+8(FP), CX
-	VBROADCASTSS m+16(FP), Y15
-	VBROADCASTSS scale+20(FP), Y14
-	VBROADCASTSS cutoff+24(FP), Y11
-	VXORPS       Y10, Y10, Y10
-	VSUBPS       Y11, Y10, Y11 // -cutoff
+	VBROADCASTSS m+16(FP), Y0
+	VMOVUPS      Y0, 0(SP)
+	VBROADCASTSS scale+20(FP), Y0
+	VMOVUPS      Y0, 32(SP)
+	VBROADCASTSS cutoff+24(FP), Y1
+	VXORPS       Y0, Y0, Y0
+	VSUBPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 64(SP) // -cutoff
 	VXORPD       Y13, Y13, Y13
-	VXORPD       Y12, Y12, Y12
+	VXORPD       Y14, Y14, Y14
 	EXPCONST
 
 expwloop:
-	VMOVUPS    (DI), Y0
-	VSUBPS     Y15, Y0, Y0
-	VMULPS     Y14, Y0, Y0
-	VCMPPS     $0x1d, Y11, Y0, Y9 // x >= -cutoff, false for NaN
-	VMAXPS     Y4, Y0, Y0
-	EXPPS
-	VANDPS     Y9, Y0, Y0
-	VMOVUPS    Y0, (DI)
-	VCVTPS2PD  X0, Y1
-	VADDPD     Y1, Y13, Y13
-	VEXTRACTF128 $1, Y0, X0
-	VCVTPS2PD  X0, Y1
-	VADDPD     Y1, Y12, Y12
-	ADDQ       $32, DI
-	SUBQ       $8, CX
-	JNZ        expwloop
+	CMPQ    CX, $16
+	JLT     expwlast
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y9
+	VSUBPS  0(SP), Y0, Y0
+	VSUBPS  0(SP), Y9, Y9
+	VMULPS  32(SP), Y0, Y0
+	VMULPS  32(SP), Y9, Y9
+	VCMPPS  $0x1d, 64(SP), Y0, Y15 // x >= -cutoff, false for NaN
+	VMOVUPS Y15, 96(SP)
+	VCMPPS  $0x1d, 64(SP), Y9, Y15
+	VMAXPS  Y4, Y0, Y0
+	VMAXPS  Y4, Y9, Y9
+	EXPPS2
+	VANDPS  96(SP), Y0, Y0
+	VANDPS  Y15, Y9, Y9
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y9, 32(DI)
+	EXPSUMADD(Y0, X0)
+	EXPSUMADD(Y9, X9)
+	ADDQ    $64, DI
+	SUBQ    $16, CX
+	JMP     expwloop
 
-	VADDPD       Y12, Y13, Y13
-	VEXTRACTF128 $1, Y13, X0
-	VADDPD       X0, X13, X13
-	VHADDPD      X13, X13, X13
-	VZEROUPPER
-	MOVSD        X13, ret+32(FP)
-	RET
+expwlast:
+	TESTQ   CX, CX
+	JZ      expwdone
+	VMOVUPS (DI), Y0
+	VSUBPS  0(SP), Y0, Y0
+	VMULPS  32(SP), Y0, Y0
+	VCMPPS  $0x1d, 64(SP), Y0, Y15
+	VMAXPS  Y4, Y0, Y0
+	VMOVAPS Y0, Y9
+	EXPPS2
+	VANDPS  Y15, Y0, Y0
+	VMOVUPS Y0, (DI)
+	EXPSUMADD(Y0, X0)
+
+expwdone:
+	EXPSUMEND(ret+32(FP))
 
 // func siluMulAVX2(gate, up *float32, n int)
 //
