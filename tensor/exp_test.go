@@ -164,8 +164,8 @@ func TestExpScores(t *testing.T) {
 	}
 }
 
-// TestExpLanesAgree checks that an element's exponential and gated
-// activation do not depend on where it stands in a row: the vector kernels
+// TestExpLanesAgree checks that an element's exponential, gated
+// activation and sampling weight do not depend on where it stands in a row: the vector kernels
 // take sixteen elements a pass in two interleaved halves and a last eight
 // alone, and each must give the same bits as the others (the weights of
 // one attention row must not change with how it is cut into runs).
@@ -189,6 +189,20 @@ func TestExpLanesAgree(t *testing.T) {
 				if s[i] != s[i%8] || g[i] != g[i%8] {
 					t.Fatalf("%s n=%d: element %d gives %g and %g, element %d %g and %g", k.name, n, i, s[i], g[i], i%8, s[i%8], g[i%8])
 				}
+			}
+		}
+	}
+	// The sampler's weights (the host's kernel: the portable one has no
+	// lanes), with a cutoff that masks some of the pattern.
+	for _, n := range []int{8, 16, 24, 40} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = pattern[i%8]
+		}
+		ExpWeights(x, 0, 0.5, 20)
+		for i := 8; i < n; i++ {
+			if x[i] != x[i%8] {
+				t.Fatalf("ExpWeights n=%d: element %d gives %g, element %d %g", n, i, x[i], i%8, x[i%8])
 			}
 		}
 	}
