@@ -89,12 +89,25 @@
 	MOVSD        X13, ret;      \
 	RET
 
+// expmask is eight lanes set, then eight clear: the eight from 32-4r
+// bytes in set the first r lanes.
+DATA expmask<>+0(SB)/8, $-1
+DATA expmask<>+8(SB)/8, $-1
+DATA expmask<>+16(SB)/8, $-1
+DATA expmask<>+24(SB)/8, $-1
+DATA expmask<>+32(SB)/8, $0
+DATA expmask<>+40(SB)/8, $0
+DATA expmask<>+48(SB)/8, $0
+DATA expmask<>+56(SB)/8, $0
+GLOBL expmask<>(SB), RODATA|NOPTR, $64
+
 // func expScoresAVX2(s *float32, n int, scale, m float32) float32
 //
-// s[j] = exp(s[j]*scale - m), sixteen at a time (EXPPS2) and a last eight
-// (in both halves of EXPPS2, one stored); returns the sum, each lane's
-// terms added in order. Arguments are <= 0 (m is the largest scaled
-// score), so only the low end is clamped.
+// s[j] = exp(s[j]*scale - m), sixteen at a time (EXPPS2), then eight, then
+// the last one to seven under a mask (in both halves of EXPPS2, one
+// stored); returns the
+// sum, each lane's terms added in order. n must be positive. Arguments are
+// <= 0 (m is the largest scaled score), so only the low end is clamped.
 TEXT ·expScoresAVX2(SB), NOSPLIT, $0-28
 	MOVQ         s+0(FP), DI
 	MOVQ         n+8(FP), CX
@@ -124,8 +137,8 @@ exploop:
 	JMP     exploop
 
 explast:
-	TESTQ   CX, CX
-	JZ      expdone
+	CMPQ    CX, $8
+	JLT     expmasked
 	VMOVUPS (DI), Y0
 	VMULPS  Y14, Y0, Y0
 	VSUBPS  Y15, Y0, Y0
@@ -134,6 +147,26 @@ explast:
 	EXPPS2
 	VMOVUPS Y0, (DI)
 	VADDPS  Y0, Y13, Y13
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+
+expmasked:
+	TESTQ      CX, CX
+	JZ         expdone
+	LEAQ       expmask<>+32(SB), AX
+	SHLQ       $2, CX
+	SUBQ       CX, AX // lanes below CX/4 set
+	VMOVDQU    (AX), Y1
+	VMASKMOVPS (DI), Y1, Y0
+	VMULPS     Y14, Y0, Y0
+	VSUBPS     Y15, Y0, Y0
+	VMAXPS     Y4, Y0, Y0
+	VMOVAPS    Y0, Y9
+	EXPPS2
+	VMOVDQU    (AX), Y1
+	VANDPS     Y1, Y0, Y0 // lanes past the row add 0
+	VMASKMOVPS Y0, Y1, (DI)
+	VADDPS     Y0, Y13, Y13
 
 expdone:
 	VEXTRACTF128 $1, Y13, X0

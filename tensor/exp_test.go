@@ -165,10 +165,13 @@ func TestExpScores(t *testing.T) {
 }
 
 // TestExpLanesAgree checks that an element's exponential, gated
-// activation and sampling weight do not depend on where it stands in a row: the vector kernels
-// take sixteen elements a pass in two interleaved halves and a last eight
-// alone, and each must give the same bits as the others (the weights of
-// one attention row must not change with how it is cut into runs).
+// activation and sampling weight do not depend on where it stands in a
+// row: the vector kernels take sixteen elements a pass in two interleaved
+// halves, a last eight alone and (the attention weights) the last few
+// under a mask, and each must give the same bits as the others (the
+// weights of one attention row must not change with how it is cut into
+// runs). It also checks that the masked tail leaves what follows the row
+// alone.
 func TestExpLanesAgree(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	pattern, gates, ups := make([]float32, 8), make([]float32, 8), make([]float32, 8)
@@ -178,15 +181,25 @@ func TestExpLanesAgree(t *testing.T) {
 		ups[i] = float32(r.NormFloat64())
 	}
 	for _, k := range expImpls {
-		for _, n := range []int{8, 16, 24, 40} {
-			s, g, u := make([]float32, n), make([]float32, n), make([]float32, n)
+		for _, n := range []int{8, 13, 16, 24, 29, 40} {
+			s, g, u := make([]float32, n, n+8), make([]float32, n), make([]float32, n)
 			for i := range s {
 				s[i], g[i], u[i] = pattern[i%8], gates[i%8], ups[i%8]
 			}
+			past := s[n : n+8]
+			for i := range past {
+				past[i] = -1
+			}
 			k.scores(s, 1, 0)
+			for i, v := range past {
+				if v != -1 {
+					t.Fatalf("%s n=%d: element %d past the row became %g", k.name, n, n+i, v)
+				}
+			}
 			k.silu(g, u)
 			for i := 8; i < n; i++ {
-				if s[i] != s[i%8] || g[i] != g[i%8] {
+				// SiLU's last n%8 elements are the Go loop's.
+				if s[i] != s[i%8] || i < n&^7 && g[i] != g[i%8] {
 					t.Fatalf("%s n=%d: element %d gives %g and %g, element %d %g and %g", k.name, n, i, s[i], g[i], i%8, s[i%8], g[i%8])
 				}
 			}
