@@ -670,9 +670,21 @@ func (w *attnWalk) fetch(k int) {
 	}
 }
 
+// block prefetches the walk's next step and returns the part of the
+// slot's block blk that positions a to b cover: its storage, the first
+// row of the walk's layer and head in it, how many rows, and the first
+// one's column in the run's scores.
+func (w *attnWalk) block(blk, a, b int) (kb *kvBlock, row, rows, col int) {
+	w.fetch(w.k)
+	w.k++
+	c, bs := w.st.c, w.st.c.bs
+	r0, r1 := max(a-blk*bs, 0), min(b-blk*bs+1, bs)
+	return &c.blocks[w.table[blk]], (w.l*w.st.m.Config.HeadsKV+w.g)*bs + r0, r1 - r0, blk*bs + r0 - a
+}
+
 // run is attention over positions a to b, one run, into run.
 func (w *attnWalk) run(a, b int, run attnPart) {
-	st, t, l, g := w.st, w.t, w.l, w.g
+	st, t := w.st, w.t
 	cf, c := &st.m.Config, st.c
 	hd, hdv, bs := cf.HeadDim, cf.HeadDimV, c.bs
 	nh := len(run.m)
@@ -680,10 +692,7 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 	n := b - a + 1
 	sc, q, kv := w.buf.sc[:nh*n], w.q, w.buf.kv
 	for blk := a / bs; blk <= b/bs; blk++ {
-		w.fetch(w.k)
-		w.k++
-		r0, r1 := max(a-blk*bs, 0), min(b-blk*bs+1, bs)
-		kb, row, rows, col := &c.blocks[w.table[blk]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, blk*bs+r0-a
+		kb, row, rows, col := w.block(blk, a, b)
 		switch {
 		case c.typ == KVF32:
 			attention.ScoresF32(sc[col:], n, q, nh, kb.k32[row*hd:], rows, hd)
@@ -715,10 +724,7 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 	out := run.out
 	clear(out)
 	for blk := a / bs; blk <= b/bs; blk++ {
-		w.fetch(w.k)
-		w.k++
-		r0, r1 := max(a-blk*bs, 0), min(b-blk*bs+1, bs)
-		vb, row, rows, col := &c.blocks[w.table[blk]], (l*cf.HeadsKV+g)*bs+r0, r1-r0, blk*bs+r0-a
+		vb, row, rows, col := w.block(blk, a, b)
 		switch {
 		case c.typ == KVF32:
 			attention.AccumF32(out, sc[col:], n, nh, vb.v32[row*hdv:], rows, hdv)

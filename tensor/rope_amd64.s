@@ -5,16 +5,22 @@
 // The rotations of Rope, eight values at a time: every product and sum
 // rounded as ropeGo rounds it (no fused multiply-adds).
 
+// ROPEARGS loads both kernels' arguments (the same frame): x in DI, heads
+// in CX, the bytes of a head in R8 and of half its rotated width in R9,
+// cos in SI and sin in R10.
+#define ROPEARGS \
+	MOVQ x+0(FP), DI;        \
+	MOVQ heads+8(FP), CX;    \
+	MOVQ headDim+16(FP), R8; \
+	SHLQ $2, R8;             \
+	MOVQ cos+24(FP), SI;     \
+	MOVQ sin+32(FP), R10;    \
+	MOVQ half+40(FP), R9;    \
+	SHLQ $2, R9
+
 // func ropeNeoxAVX2(x *float32, heads, headDim int, cos, sin *float32, half int)
 TEXT ·ropeNeoxAVX2(SB), NOSPLIT, $0-48
-	MOVQ x+0(FP), DI
-	MOVQ heads+8(FP), CX
-	MOVQ headDim+16(FP), R8
-	SHLQ $2, R8
-	MOVQ cos+24(FP), SI
-	MOVQ sin+32(FP), R10
-	MOVQ half+40(FP), R9
-	SHLQ $2, R9
+	ROPEARGS
 
 nxhead:
 	LEAQ (DI)(R9*1), R11 // the second of each pair
@@ -49,14 +55,7 @@ nxloop:
 // and VADDSUBPS subtracts in the even lanes (a*cos - b*sin) and adds in
 // the odd ones (b*cos + a*sin, the same sum as a*sin + b*cos).
 TEXT ·ropePairsAVX2(SB), NOSPLIT, $0-48
-	MOVQ    x+0(FP), DI
-	MOVQ    heads+8(FP), CX
-	MOVQ    headDim+16(FP), R8
-	SHLQ    $2, R8
-	MOVQ    cos+24(FP), SI
-	MOVQ    sin+32(FP), R10
-	MOVQ    half+40(FP), R9
-	SHLQ    $2, R9
+	ROPEARGS
 	VMOVDQU ropedup<>(SB), Y15
 
 prhead:
