@@ -20,6 +20,8 @@ type shape struct{ nh, n, d int }
 var shapes = []shape{
 	{1, 1, 8}, {1, 5, 16}, {2, 4, 16}, {4, 16, 32}, {3, 7, 24}, {4, 33, 64},
 	{8, 16, 128}, {2, 3, 12}, {1, 9, 40}, {5, 17, 96}, {2, 2, 4},
+	// Decode: the query heads of one KV head against a block.
+	{3, 16, 64}, {2, 16, 128}, {4, 16, 64}, {6, 16, 80}, {7, 16, 136},
 	// Prefill tiles: several rows' heads against one block of keys.
 	{8, 16, 64}, {7, 13, 64}, {16, 32, 64}, {6, 5, 40}, {12, 3, 128}, {9, 1, 32},
 }
@@ -470,7 +472,7 @@ func TestFixedOrder(t *testing.T) {
 					}},
 			}
 			for _, c := range calls {
-				for _, heads := range []int{1, 2, nh} {
+				for _, heads := range []int{1, 2, 3, 4, nh} {
 					for _, split := range splits {
 						gotS := make([]float32, nh*n)
 						gotA := make([]float32, nh*d)
