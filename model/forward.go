@@ -636,7 +636,7 @@ func (st *step) attend(l int, item attnItem, g int, first func(int) int, buf *at
 	}
 	buf.walk = walk
 	for k := range kvAhead {
-		w.fetch(k)
+		w.fetch(k, 0, 1)
 	}
 	w.k = kvAhead
 	for s := item.s0; s < item.s1; s++ {
@@ -662,20 +662,19 @@ type attnWalk struct {
 	k     int // the walk's step (buf.walk) to prefetch next
 }
 
-// fetch prefetches step k of the walk.
-func (w *attnWalk) fetch(k int) {
+// fetch prefetches piece p of n of step k of the walk.
+func (w *attnWalk) fetch(k, p, n int) {
 	if k < len(w.buf.walk) {
 		e := w.buf.walk[k]
-		w.st.c.prefetch(int(w.table[e>>1]), w.l, w.g, e&1 == 1)
+		w.st.c.prefetch(int(w.table[e>>1]), w.l, w.g, e&1 == 1, p, n)
 	}
 }
 
-// block prefetches the walk's next step and returns the part of the
-// slot's block blk that positions a to b cover: its storage, the first
-// row of the walk's layer and head in it, how many rows, and the first
-// one's column in the run's scores.
+// block returns the part of the slot's block blk that positions a to b
+// cover: its storage, the first row of the walk's layer and head in it,
+// how many rows, and the first one's column in the run's scores. The
+// caller prefetches step w.k-1 (kvAhead ahead of this one) as it goes.
 func (w *attnWalk) block(blk, a, b int) (kb *kvBlock, row, rows, col int) {
-	w.fetch(w.k)
 	w.k++
 	c, bs := w.st.c, w.st.c.bs
 	r0, r1 := max(a-blk*bs, 0), min(b-blk*bs+1, bs)
@@ -691,17 +690,29 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 	group := nh / t.n
 	n := b - a + 1
 	sc, q, kv := w.buf.sc[:nh*n], w.q, w.buf.kv
+	// A decode step takes each block in pieces, prefetching as it goes (see
+	// Cache.pieces); a tile widens each block once for all its heads, whole.
+	pieces := 1
+	if t.n == 1 {
+		pieces = c.pieces(false)
+	}
 	for blk := a / bs; blk <= b/bs; blk++ {
-		kb, row, rows, col := w.block(blk, a, b)
-		switch {
-		case c.typ == KVF32:
-			attention.ScoresF32(sc[col:], n, q, nh, kb.k32[row*hd:], rows, hd)
-		case c.typ == KVF16 && t.n == 1:
-			attention.ScoresF16(sc[col:], n, q, nh, kb.k16[row*hd:], rows, hd, kv)
-		case c.typ == KVF16:
-			attention.ScoresTileF16(sc[col:], n, q, nh, kb.k16[row*hd:], rows, hd, kv)
-		case c.typ == KVQ8_0:
-			attention.ScoresQ8(sc[col:], n, q, nh, kb.k8[row*hd:], kb.ks[row*hd/c.qbK:], c.qbK, rows, hd, kv)
+		kb, row0, rows, col0 := w.block(blk, a, b)
+		for p := range pieces {
+			w.fetch(w.k-1, p, pieces)
+			lo, hi := rows*p/pieces, rows*(p+1)/pieces
+			row, col, rows := row0+lo, col0+lo, hi-lo
+			switch {
+			case rows == 0:
+			case c.typ == KVF32:
+				attention.ScoresF32(sc[col:], n, q, nh, kb.k32[row*hd:], rows, hd)
+			case c.typ == KVF16 && t.n == 1:
+				attention.ScoresF16(sc[col:], n, q, nh, kb.k16[row*hd:], rows, hd, kv)
+			case c.typ == KVF16:
+				attention.ScoresTileF16(sc[col:], n, q, nh, kb.k16[row*hd:], rows, hd, kv)
+			case c.typ == KVQ8_0:
+				attention.ScoresQ8(sc[col:], n, q, nh, kb.k8[row*hd:], kb.ks[row*hd/c.qbK:], c.qbK, rows, hd, kv)
+			}
 		}
 	}
 	// Row r sees columns [lo, hi) of the run: exponentials there, exact
@@ -723,17 +734,26 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 	}
 	out := run.out
 	clear(out)
+	if t.n == 1 {
+		pieces = c.pieces(true)
+	}
 	for blk := a / bs; blk <= b/bs; blk++ {
-		vb, row, rows, col := w.block(blk, a, b)
-		switch {
-		case c.typ == KVF32:
-			attention.AccumF32(out, sc[col:], n, nh, vb.v32[row*hdv:], rows, hdv)
-		case c.typ == KVF16 && t.n == 1:
-			attention.AccumF16(out, sc[col:], n, nh, vb.v16[row*hdv:], rows, hdv, kv)
-		case c.typ == KVF16:
-			attention.AccumTileF16(out, sc[col:], n, nh, vb.v16[row*hdv:], rows, hdv, kv)
-		case c.typ == KVQ8_0:
-			attention.AccumQ8(out, sc[col:], n, nh, vb.v8[row*hdv:], vb.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, kv)
+		vb, row0, rows, col0 := w.block(blk, a, b)
+		for p := range pieces {
+			w.fetch(w.k-1, p, pieces)
+			lo, hi := rows*p/pieces, rows*(p+1)/pieces
+			row, col, rows := row0+lo, col0+lo, hi-lo
+			switch {
+			case rows == 0:
+			case c.typ == KVF32:
+				attention.AccumF32(out, sc[col:], n, nh, vb.v32[row*hdv:], rows, hdv)
+			case c.typ == KVF16 && t.n == 1:
+				attention.AccumF16(out, sc[col:], n, nh, vb.v16[row*hdv:], rows, hdv, kv)
+			case c.typ == KVF16:
+				attention.AccumTileF16(out, sc[col:], n, nh, vb.v16[row*hdv:], rows, hdv, kv)
+			case c.typ == KVQ8_0:
+				attention.AccumQ8(out, sc[col:], n, nh, vb.v8[row*hdv:], vb.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, kv)
+			}
 		}
 	}
 }
