@@ -538,17 +538,17 @@ func (c *Cache) store(l, slot, pos int, k, v []float32) {
 const prefetchPiece = 2048
 
 // pieces is how many pieces of at most prefetchPiece bytes a decode step
-// cuts a block's keys (values, with values) of one head into. It multiplies
-// them piece by piece, prefetching the matching piece of the block kvAhead
-// steps ahead before each: a burst of more prefetches than the CPU can
-// keep in flight stalls on its miss buffers while memory then idles during
-// the multiplications. Qwen3-0.6B's blocks are 4 KB a head (F16, 128
+// cuts a block's keys (values, with values) of one head into. The step
+// multiplies them piece by piece, prefetching the matching piece of the
+// block kvAhead steps ahead before each: a burst of more prefetches than the
+// CPU can keep in flight stalls on its miss buffers while memory then idles
+// during the multiplications. Qwen3-0.6B's blocks are 4 KB a head (F16, 128
 // wide); 8 sequences at 256 positions (236 MB of keys and values a step)
-// spent 12.5-12.9 ms a step in attention with whole blocks, 10.6-11.3 in
-// two pieces, no less in four, and more in eight (smaller pieces cost more
+// spent 12.5-12.9 ms a step in attention with whole blocks, 10.6-11.3 in two
+// pieces, no less in four, and more in eight (smaller pieces cost more
 // kernel calls, and the value sums reload their outputs for each). The sums
-// are the same: each score is its own, and each output's chain over the
-// rows runs on in order from one piece to the next.
+// are the same: each score is its own, and each output's chain over the rows
+// runs on in order from one piece to the next.
 func (c *Cache) pieces(values bool) int {
 	d := c.hd
 	if values {

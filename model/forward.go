@@ -670,15 +670,24 @@ func (w *attnWalk) fetch(k, p, n int) {
 	}
 }
 
-// block returns the part of the slot's block blk that positions a to b
-// cover: its storage, the first row of the walk's layer and head in it,
-// how many rows, and the first one's column in the run's scores. The
-// caller prefetches step w.k-1 (kvAhead ahead of this one) as it goes.
-func (w *attnWalk) block(blk, a, b int) (kb *kvBlock, row, rows, col int) {
-	w.k++
+// block is the walk's next step: it calls f on the part of the slot's
+// block blk that positions a to b cover, cut into pieces (see
+// Cache.pieces), with its storage, the first row of the walk's layer and
+// head in it, how many rows, and the first one's column in the run's
+// scores; before each piece it prefetches the matching piece of the step
+// kvAhead ahead.
+func (w *attnWalk) block(blk, a, b, pieces int, f func(kb *kvBlock, row, rows, col int)) {
 	c, bs := w.st.c, w.st.c.bs
 	r0, r1 := max(a-blk*bs, 0), min(b-blk*bs+1, bs)
-	return &c.blocks[w.table[blk]], (w.l*w.st.m.Config.HeadsKV+w.g)*bs + r0, r1 - r0, blk*bs + r0 - a
+	kb, row, col := &c.blocks[w.table[blk]], (w.l*w.st.m.Config.HeadsKV+w.g)*bs+r0, blk*bs+r0-a
+	for p := range pieces {
+		w.fetch(w.k, p, pieces)
+		lo, hi := (r1-r0)*p/pieces, (r1-r0)*(p+1)/pieces
+		if lo < hi {
+			f(kb, row+lo, hi-lo, col+lo)
+		}
+	}
+	w.k++
 }
 
 // run is attention over positions a to b, one run, into run.
@@ -697,13 +706,8 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 		pieces = c.pieces(false)
 	}
 	for blk := a / bs; blk <= b/bs; blk++ {
-		kb, row0, rows, col0 := w.block(blk, a, b)
-		for p := range pieces {
-			w.fetch(w.k-1, p, pieces)
-			lo, hi := rows*p/pieces, rows*(p+1)/pieces
-			row, col, rows := row0+lo, col0+lo, hi-lo
+		w.block(blk, a, b, pieces, func(kb *kvBlock, row, rows, col int) {
 			switch {
-			case rows == 0:
 			case c.typ == KVF32:
 				attention.ScoresF32(sc[col:], n, q, nh, kb.k32[row*hd:], rows, hd)
 			case c.typ == KVF16 && t.n == 1:
@@ -713,7 +717,7 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 			case c.typ == KVQ8_0:
 				attention.ScoresQ8(sc[col:], n, q, nh, kb.k8[row*hd:], kb.ks[row*hd/c.qbK:], c.qbK, rows, hd, kv)
 			}
-		}
+		})
 	}
 	// Row r sees columns [lo, hi) of the run: exponentials there, exact
 	// zeros around (all zeros, and no maximum, for a row that sees none).
@@ -738,13 +742,8 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 		pieces = c.pieces(true)
 	}
 	for blk := a / bs; blk <= b/bs; blk++ {
-		vb, row0, rows, col0 := w.block(blk, a, b)
-		for p := range pieces {
-			w.fetch(w.k-1, p, pieces)
-			lo, hi := rows*p/pieces, rows*(p+1)/pieces
-			row, col, rows := row0+lo, col0+lo, hi-lo
+		w.block(blk, a, b, pieces, func(vb *kvBlock, row, rows, col int) {
 			switch {
-			case rows == 0:
 			case c.typ == KVF32:
 				attention.AccumF32(out, sc[col:], n, nh, vb.v32[row*hdv:], rows, hdv)
 			case c.typ == KVF16 && t.n == 1:
@@ -754,7 +753,7 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 			case c.typ == KVQ8_0:
 				attention.AccumQ8(out, sc[col:], n, nh, vb.v8[row*hdv:], vb.vs[row*hdv/c.qbV:], c.qbV, rows, hdv, kv)
 			}
-		}
+		})
 	}
 }
 
