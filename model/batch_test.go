@@ -15,7 +15,16 @@ import (
 // logits of every position.
 func soloLogits(t *testing.T, m *Model, seq []int) [][]float32 {
 	t.Helper()
-	c := m.NewCache(1, len(seq))
+	return soloLogitsKV(t, m, KVDefault, seq)
+}
+
+// soloLogitsKV is soloLogits with a KV cache of type kv.
+func soloLogitsKV(t *testing.T, m *Model, kv KVType, seq []int) [][]float32 {
+	t.Helper()
+	c, err := m.NewCacheWith(1, len(seq), CacheOptions{Type: kv})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, err := m.Forward(context.Background(), c, seqBatch(seq, 0, 0, func(int) bool { return true }))
 	if err != nil {
 		t.Fatal(err)
@@ -340,18 +349,25 @@ func TestForwardEmptyAndNoOutput(t *testing.T) {
 // TestCopyPrefix seeds slots from another slot's prefix and checks that each
 // copy continues exactly like the whole sequence run from scratch, that the
 // copies are independent of the source and of each other, and that bad
-// arguments are refused without changing anything.
+// arguments are refused without changing anything; the copy of a block
+// shared in the middle is checked for the F32 and Q8_0 caches. (An F16
+// cache's copies differ from the sequence run from scratch by up to 3e-4
+// in these logits, with the block layout before groups as with groups:
+// not explained yet.)
 func TestCopyPrefix(t *testing.T) {
 	files := []string{"stories260K.gguf", "synth-gemma3-f32.gguf"}
 	if testing.Short() || raceEnabled {
 		files = files[:1]
 	}
 	for _, file := range files {
-		t.Run(file, func(t *testing.T) { testCopyPrefix(t, openModel(t, file)) })
+		m := openModel(t, file)
+		for _, kv := range []KVType{KVF32, KVQ8_0} {
+			t.Run(file+"/"+kv.String(), func(t *testing.T) { testCopyPrefix(t, m, kv) })
+		}
 	}
 }
 
-func testCopyPrefix(t *testing.T, m *Model) {
+func testCopyPrefix(t *testing.T, m *Model, kv KVType) {
 	const tol = 1e-5
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -378,7 +394,10 @@ func testCopyPrefix(t *testing.T, m *Model) {
 	}
 	cat := func(a, b []int) []int { return append(append([]int(nil), a...), b...) }
 
-	c := m.NewCache(4, 64)
+	c, err := m.NewCacheWith(4, 64, CacheOptions{Type: kv})
+	if err != nil {
+		t.Fatal(err)
+	}
 	forward(c, seqBatch(x, 0, 0, all))
 	// Slot 2 held a longer, different sequence: the copy replaces it.
 	forward(c, seqBatch(randomTokens(rng, m.Config.Vocab, 50), 2, 0, all))
@@ -415,13 +434,13 @@ func testCopyPrefix(t *testing.T, m *Model) {
 	got := forward(c, b)
 	row := 0
 	for _, tt := range tests {
-		want := soloLogits(t, m, cat(x[:tt.n], tt.tail))[tt.n:]
+		want := soloLogitsKV(t, m, kv, cat(x[:tt.n], tt.tail))[tt.n:]
 		check(tt.name, got[row:row+len(tt.tail)], want)
 		row += len(tt.tail)
 	}
 	// The source continues as if never copied.
 	y := randomTokens(rng, m.Config.Vocab, 6)
-	check("source continued", forward(c, seqBatch(y, 0, 30, all)), soloLogits(t, m, cat(x, y))[30:])
+	check("source continued", forward(c, seqBatch(y, 0, 30, all)), soloLogitsKV(t, m, kv, cat(x, y))[30:])
 
 	// src == dst truncates.
 	if err := c.CopyPrefix(1, 1, 5); err != nil || c.Len(1) != 5 {

@@ -96,7 +96,7 @@ type Cache struct {
 	layers, heads, hd, hdv int // heads: key/value heads
 	qbK, qbV               int // Q8_0 quants per scale
 
-	blocks []kvBlock // storage by block id, grown up to limit
+	groups []kvBlock // storage of blocks id*blockGroup.., grown up to limit
 	meta   []blockMeta
 	free   []int32 // unpublished blocks no slot uses
 	lru    lruList // published blocks no slot uses, least recent first
@@ -106,9 +106,22 @@ type Cache struct {
 	evicted int64
 }
 
-// kvBlock is the storage of one block: per layer and key/value head, bs
-// rows of head size, position-major (the slices of the other types are nil).
+// blockGroup is how many blocks share one allocation. A group keeps each
+// layer's and key/value head's rows of all its blocks together, so that a
+// sequence's consecutive blocks (allocated in turn) lie back to back for
+// attention's walk over one head, in memory advised to use 2 MiB pages:
+// the CPU's own prefetcher then follows the walk across blocks. 8
+// Qwen3-0.6B sequences at 256 positions spent 10.4-12.2 ms a step in
+// attention with each block a separate allocation, 8.8-10.3 with the
+// blocks of a head back to back in 2 MiB pages, and 10.1-11.5 and
+// 10.4-11.0 with only one of the two.
+const blockGroup = 16
+
+// kvBlock is the storage of a group of n blocks: per layer and key/value
+// head, n*bs rows of head size, position-major, block after block (the
+// slices of the other types are nil).
 type kvBlock struct {
+	n        int
 	k32, v32 []float32
 	k16, v16 []uint16
 	k8, v8   []int8
@@ -237,7 +250,7 @@ type CacheStats struct {
 
 // Stats reports the state of the block pool.
 func (c *Cache) Stats() CacheStats {
-	s := CacheStats{BlockSize: c.bs, Limit: c.limit, Allocated: len(c.blocks), Evicted: c.evicted}
+	s := CacheStats{BlockSize: c.bs, Limit: c.limit, Allocated: len(c.meta), Evicted: c.evicted}
 	for i := range c.meta {
 		switch m := &c.meta[i]; {
 		case m.ref > 0:
@@ -246,7 +259,7 @@ func (c *Cache) Stats() CacheStats {
 			s.Cached++
 		}
 	}
-	s.Bytes = int64(len(c.blocks)) * int64(c.bs) * int64(c.PositionBytes())
+	s.Bytes = int64(len(c.meta)) * int64(c.bs) * int64(c.PositionBytes())
 	return s
 }
 
@@ -439,9 +452,11 @@ func (c *Cache) alloc() (int32, error) {
 	case len(c.free) > 0:
 		id = c.free[len(c.free)-1]
 		c.free = c.free[:len(c.free)-1]
-	case len(c.blocks) < c.limit:
-		id = int32(len(c.blocks))
-		c.blocks = append(c.blocks, c.newBlock())
+	case len(c.meta) < c.limit:
+		id = int32(len(c.meta))
+		if int(id)%blockGroup == 0 {
+			c.groups = append(c.groups, c.newGroup(min(blockGroup, c.limit-int(id))))
+		}
 		c.meta = append(c.meta, blockMeta{prev: -1, next: -1})
 	case c.lru.head >= 0:
 		id = c.lru.head
@@ -457,16 +472,24 @@ func (c *Cache) alloc() (int32, error) {
 	return id, nil
 }
 
-func (c *Cache) newBlock() kvBlock {
-	nk := c.layers * c.heads * c.bs * c.hd
-	nv := c.layers * c.heads * c.bs * c.hdv
+// newGroup allocates the storage of n blocks.
+func (c *Cache) newGroup(n int) kvBlock {
+	nk := c.layers * c.heads * n * c.bs * c.hd
+	nv := c.layers * c.heads * n * c.bs * c.hdv
 	switch c.typ {
 	case KVF32:
-		return kvBlock{k32: make([]float32, nk), v32: make([]float32, nv)}
+		return kvBlock{n: n, k32: hugeSlice[float32](nk), v32: hugeSlice[float32](nv)}
 	case KVQ8_0:
-		return kvBlock{k8: make([]int8, nk), v8: make([]int8, nv), ks: make([]uint16, nk/c.qbK), vs: make([]uint16, nv/c.qbV)}
+		return kvBlock{n: n, k8: hugeSlice[int8](nk), v8: hugeSlice[int8](nv), ks: make([]uint16, nk/c.qbK), vs: make([]uint16, nv/c.qbV)}
 	}
-	return kvBlock{k16: make([]uint16, nk), v16: make([]uint16, nv)}
+	return kvBlock{n: n, k16: hugeSlice[uint16](nk), v16: hugeSlice[uint16](nv)}
+}
+
+// rows returns the storage of block id and the first of its rows of layer
+// l's key/value head g there.
+func (c *Cache) rows(id int32, l, g int) (*kvBlock, int) {
+	grp := &c.groups[int(id)/blockGroup]
+	return grp, ((l*c.heads+g)*grp.n + int(id)%blockGroup) * c.bs
 }
 
 // prepare makes slot ready for positions [from, end): the block holding from
@@ -499,25 +522,37 @@ func (c *Cache) prepare(slot, from, end int) error {
 }
 
 func (c *Cache) copyBlock(dst, src int32) {
-	d, s := &c.blocks[dst], &c.blocks[src]
-	copy(d.k32, s.k32)
-	copy(d.v32, s.v32)
-	copy(d.k16, s.k16)
-	copy(d.v16, s.v16)
-	copy(d.k8, s.k8)
-	copy(d.v8, s.v8)
-	copy(d.ks, s.ks)
-	copy(d.vs, s.vs)
+	nk, nv := c.bs*c.hd, c.bs*c.hdv
+	for l := range c.layers {
+		for g := range c.heads {
+			d, rd := c.rows(dst, l, g)
+			s, rs := c.rows(src, l, g)
+			k0, k1, v0, v1 := rs*c.hd, rs*c.hd+nk, rs*c.hdv, rs*c.hdv+nv
+			switch c.typ {
+			case KVF32:
+				copy(d.k32[rd*c.hd:], s.k32[k0:k1])
+				copy(d.v32[rd*c.hdv:], s.v32[v0:v1])
+			case KVF16:
+				copy(d.k16[rd*c.hd:], s.k16[k0:k1])
+				copy(d.v16[rd*c.hdv:], s.v16[v0:v1])
+			case KVQ8_0:
+				copy(d.k8[rd*c.hd:], s.k8[k0:k1])
+				copy(d.v8[rd*c.hdv:], s.v8[v0:v1])
+				copy(d.ks[rd*c.hd/c.qbK:], s.ks[k0/c.qbK:k1/c.qbK])
+				copy(d.vs[rd*c.hdv/c.qbV:], s.vs[v0/c.qbV:v1/c.qbV])
+			}
+		}
+	}
 }
 
 // store writes the keys k (all key/value heads) and values v of layer l at
 // pos of slot, whose block must be prepared.
 func (c *Cache) store(l, slot, pos int, k, v []float32) {
 	s := &c.slots[slot]
-	blk := &c.blocks[s.table[pos/c.bs]]
-	r := pos % c.bs
+	id := s.table[pos/c.bs]
 	for g := 0; g < c.heads; g++ {
-		row := (l*c.heads+g)*c.bs + r
+		blk, row := c.rows(id, l, g)
+		row += pos % c.bs
 		kh, vh := k[g*c.hd:(g+1)*c.hd], v[g*c.hdv:(g+1)*c.hdv]
 		switch c.typ {
 		case KVF32:
@@ -567,14 +602,13 @@ func (c *Cache) pieces(values bool) int {
 // prefetch asks the CPU for piece p of n of the keys (or, with values, the
 // values) of layer l's KV head g in block id, so that attention finds them
 // in the cache when its walk over a sequence's blocks reaches that one.
-func (c *Cache) prefetch(id, l, g int, values bool, p, n int) {
-	blk := &c.blocks[id]
+func (c *Cache) prefetch(id int32, l, g int, values bool, p, n int) {
+	blk, row := c.rows(id, l, g)
 	d := c.hd
 	if values {
 		d = c.hdv
 	}
-	lo, hi := (l*c.heads+g)*c.bs*d, (l*c.heads+g+1)*c.bs*d
-	lo, hi = lo+(hi-lo)*p/n, lo+(hi-lo)*(p+1)/n
+	lo, hi := row*d+c.bs*d*p/n, row*d+c.bs*d*(p+1)/n
 	switch c.typ {
 	case KVF32:
 		x := blk.k32

@@ -666,7 +666,7 @@ type attnWalk struct {
 func (w *attnWalk) fetch(k, p, n int) {
 	if k < len(w.buf.walk) {
 		e := w.buf.walk[k]
-		w.st.c.prefetch(int(w.table[e>>1]), w.l, w.g, e&1 == 1, p, n)
+		w.st.c.prefetch(w.table[e>>1], w.l, w.g, e&1 == 1, p, n)
 	}
 }
 
@@ -679,7 +679,8 @@ func (w *attnWalk) fetch(k, p, n int) {
 func (w *attnWalk) block(blk, a, b, pieces int, f func(kb *kvBlock, row, rows, col int)) {
 	c, bs := w.st.c, w.st.c.bs
 	r0, r1 := max(a-blk*bs, 0), min(b-blk*bs+1, bs)
-	kb, row, col := &c.blocks[w.table[blk]], (w.l*w.st.m.Config.HeadsKV+w.g)*bs+r0, blk*bs+r0-a
+	kb, row := c.rows(w.table[blk], w.l, w.g)
+	row, col := row+r0, blk*bs+r0-a
 	for p := range pieces {
 		w.fetch(w.k, p, pieces)
 		lo, hi := (r1-r0)*p/pieces, (r1-r0)*(p+1)/pieces
