@@ -83,9 +83,9 @@ var ErrCacheFull = errors.New("model: KV cache pool exhausted")
 // no slot uses stay cached until the pool needs room, then the least
 // recently released go first.
 //
-// Block memory is allocated on first use and kept, never more than the
-// pool's bound. A Cache belongs to the Model that created it and must not be
-// used by two goroutines at once.
+// Block memory is allocated on first use, blockGroup blocks at a time, and
+// kept, never more than the pool's bound. A Cache belongs to the Model that
+// created it and must not be used by two goroutines at once.
 type Cache struct {
 	owner *Model
 	ctx   int
@@ -241,7 +241,7 @@ func (c *Cache) PositionBytes() int {
 type CacheStats struct {
 	BlockSize int
 	Limit     int   // most blocks the pool may hold
-	Allocated int   // blocks holding memory
+	Allocated int   // blocks used at least once (memory grows by blockGroup blocks)
 	InUse     int   // blocks some slot uses
 	Cached    int   // published blocks no slot uses, kept for AttachPrefix
 	Bytes     int64 // memory of the allocated blocks
