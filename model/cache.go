@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/kiln-llm/kiln/attention"
+	"github.com/kiln-llm/kiln/internal/hugepages"
 )
 
 // KVType is the element type of cached keys and values.
@@ -96,7 +98,7 @@ type Cache struct {
 	layers, heads, hd, hdv int // heads: key/value heads
 	qbK, qbV               int // Q8_0 quants per scale
 
-	groups []kvBlock // storage of blocks id*blockGroup.., grown up to limit
+	groups []kvGroup // storage of blocks id*blockGroup.., grown up to limit
 	meta   []blockMeta
 	free   []int32 // unpublished blocks no slot uses
 	lru    lruList // published blocks no slot uses, least recent first
@@ -117,10 +119,10 @@ type Cache struct {
 // 10.4-11.0 with only one of the two.
 const blockGroup = 16
 
-// kvBlock is the storage of a group of n blocks: per layer and key/value
+// kvGroup is the storage of a group of n blocks: per layer and key/value
 // head, n*bs rows of head size, position-major, block after block (the
 // slices of the other types are nil).
-type kvBlock struct {
+type kvGroup struct {
 	n        int
 	k32, v32 []float32
 	k16, v16 []uint16
@@ -473,21 +475,31 @@ func (c *Cache) alloc() (int32, error) {
 }
 
 // newGroup allocates the storage of n blocks.
-func (c *Cache) newGroup(n int) kvBlock {
+func (c *Cache) newGroup(n int) kvGroup {
 	nk := c.layers * c.heads * n * c.bs * c.hd
 	nv := c.layers * c.heads * n * c.bs * c.hdv
 	switch c.typ {
 	case KVF32:
-		return kvBlock{n: n, k32: hugeSlice[float32](nk), v32: hugeSlice[float32](nv)}
+		return kvGroup{n: n, k32: hugeSlice[float32](nk), v32: hugeSlice[float32](nv)}
 	case KVQ8_0:
-		return kvBlock{n: n, k8: hugeSlice[int8](nk), v8: hugeSlice[int8](nv), ks: make([]uint16, nk/c.qbK), vs: make([]uint16, nv/c.qbV)}
+		return kvGroup{n: n, k8: hugeSlice[int8](nk), v8: hugeSlice[int8](nv), ks: make([]uint16, nk/c.qbK), vs: make([]uint16, nv/c.qbV)}
 	}
-	return kvBlock{n: n, k16: hugeSlice[uint16](nk), v16: hugeSlice[uint16](nv)}
+	return kvGroup{n: n, k16: hugeSlice[uint16](nk), v16: hugeSlice[uint16](nv)}
+}
+
+// hugeSlice makes a slice of n elements in memory advised to use 2 MiB
+// pages (see blockGroup).
+func hugeSlice[T any](n int) []T {
+	x := make([]T, n)
+	if n > 0 {
+		hugepages.Advise(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(x))), n*int(unsafe.Sizeof(x[0]))))
+	}
+	return x
 }
 
 // rows returns the storage of block id and the first of its rows of layer
 // l's key/value head g there.
-func (c *Cache) rows(id int32, l, g int) (*kvBlock, int) {
+func (c *Cache) rows(id int32, l, g int) (*kvGroup, int) {
 	grp := &c.groups[int(id)/blockGroup]
 	return grp, ((l*c.heads+g)*grp.n + int(id)%blockGroup) * c.bs
 }

@@ -676,7 +676,7 @@ func (w *attnWalk) fetch(k, p, n int) {
 // head in it, how many rows, and the first one's column in the run's
 // scores; before each piece it prefetches the matching piece of the step
 // kvAhead ahead.
-func (w *attnWalk) block(blk, a, b, pieces int, f func(kb *kvBlock, row, rows, col int)) {
+func (w *attnWalk) block(blk, a, b, pieces int, f func(kb *kvGroup, row, rows, col int)) {
 	c, bs := w.st.c, w.st.c.bs
 	r0, r1 := max(a-blk*bs, 0), min(b-blk*bs+1, bs)
 	kb, row := c.rows(w.table[blk], w.l, w.g)
@@ -707,7 +707,7 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 		pieces = c.pieces(false)
 	}
 	for blk := a / bs; blk <= b/bs; blk++ {
-		w.block(blk, a, b, pieces, func(kb *kvBlock, row, rows, col int) {
+		w.block(blk, a, b, pieces, func(kb *kvGroup, row, rows, col int) {
 			switch {
 			case c.typ == KVF32:
 				attention.ScoresF32(sc[col:], n, q, nh, kb.k32[row*hd:], rows, hd)
@@ -743,7 +743,7 @@ func (w *attnWalk) run(a, b int, run attnPart) {
 		pieces = c.pieces(true)
 	}
 	for blk := a / bs; blk <= b/bs; blk++ {
-		w.block(blk, a, b, pieces, func(vb *kvBlock, row, rows, col int) {
+		w.block(blk, a, b, pieces, func(vb *kvGroup, row, rows, col int) {
 			switch {
 			case c.typ == KVF32:
 				attention.AccumF32(out, sc[col:], n, nh, vb.v32[row*hdv:], rows, hdv)
