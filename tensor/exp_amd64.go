@@ -59,14 +59,27 @@ func index(s []float32, v float32) int {
 	return -1
 }
 
+// siluMul runs the last few elements through the vector kernel too, padded
+// to eight: the model hands out a step's activations in slices that cut
+// rows anywhere, so an element computed by a scalar tail in one batch and
+// by the vector loop in another would make a sequence's results depend on
+// the batch around it (see tensor's TestBatchInvariance).
 func siluMul(g, u []float32) {
-	n8 := len(g) &^ 7
-	if !vecExpAVX2 || n8 == 0 {
+	if !vecExpAVX2 {
 		siluMulGo(g, u)
 		return
 	}
-	siluMulAVX2(unsafe.SliceData(g), unsafe.SliceData(u), n8)
-	siluMulGo(g[n8:], u[n8:])
+	n8 := len(g) &^ 7
+	if n8 > 0 {
+		siluMulAVX2(unsafe.SliceData(g), unsafe.SliceData(u), n8)
+	}
+	if n8 < len(g) {
+		var tg, tu [8]float32
+		copy(tg[:], g[n8:])
+		copy(tu[:], u[n8:len(g)])
+		siluMulAVX2(&tg[0], &tu[0], 8)
+		copy(g[n8:], tg[:])
+	}
 }
 
 func expSum(x []float32, m float32) float64 {

@@ -85,38 +85,38 @@ func dotF32Go(w []byte, x, _ []float32) float32 {
 	return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
 }
 
+// dotF16Go and dotBF16Go sum in dot's order, so that a row gives the same
+// bits here as decoded to float32 and multiplied by dot (batches of the
+// portable set decode their tiles to float32, see matMulDecoded).
 func dotF16Go(w []byte, x, _ []float32) float32 {
-	x = x[:len(w)/2]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		b := w[2*i : 2*i+8 : 2*i+8]
-		s0 += F16ToF32(uint16(b[0])|uint16(b[1])<<8) * x[i]
-		s1 += F16ToF32(uint16(b[2])|uint16(b[3])<<8) * x[i+1]
-		s2 += F16ToF32(uint16(b[4])|uint16(b[5])<<8) * x[i+2]
-		s3 += F16ToF32(uint16(b[6])|uint16(b[7])<<8) * x[i+3]
-	}
-	for ; i < len(x); i++ {
-		s0 += F16ToF32(uint16(w[2*i])|uint16(w[2*i+1])<<8) * x[i]
-	}
-	return (s0 + s1) + (s2 + s3)
+	return dotHalfGo(w, x, func(lo, hi byte) float32 { return F16ToF32(uint16(lo) | uint16(hi)<<8) })
 }
 
 func dotBF16Go(w []byte, x, _ []float32) float32 {
+	return dotHalfGo(w, x, func(lo, hi byte) float32 { return math.Float32frombits(uint32(lo)<<16 | uint32(hi)<<24) })
+}
+
+// dotHalfGo is dot for weights of two bytes each, widened by f.
+func dotHalfGo(w []byte, x []float32, f func(lo, hi byte) float32) float32 {
 	x = x[:len(w)/2]
-	var s0, s1, s2, s3 float32
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		b := w[2*i : 2*i+8 : 2*i+8]
-		s0 += math.Float32frombits(uint32(b[0])<<16|uint32(b[1])<<24) * x[i]
-		s1 += math.Float32frombits(uint32(b[2])<<16|uint32(b[3])<<24) * x[i+1]
-		s2 += math.Float32frombits(uint32(b[4])<<16|uint32(b[5])<<24) * x[i+2]
-		s3 += math.Float32frombits(uint32(b[6])<<16|uint32(b[7])<<24) * x[i+3]
+	for ; i+8 <= len(x); i += 8 {
+		b := w[2*i : 2*i+16 : 2*i+16]
+		xx := x[i : i+8 : i+8]
+		s0 += f(b[0], b[1]) * xx[0]
+		s1 += f(b[2], b[3]) * xx[1]
+		s2 += f(b[4], b[5]) * xx[2]
+		s3 += f(b[6], b[7]) * xx[3]
+		s4 += f(b[8], b[9]) * xx[4]
+		s5 += f(b[10], b[11]) * xx[5]
+		s6 += f(b[12], b[13]) * xx[6]
+		s7 += f(b[14], b[15]) * xx[7]
 	}
 	for ; i < len(x); i++ {
-		s0 += math.Float32frombits(uint32(w[2*i])<<16|uint32(w[2*i+1])<<24) * x[i]
+		s0 += f(w[2*i], w[2*i+1]) * x[i]
 	}
-	return (s0 + s1) + (s2 + s3)
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
 
 // dotNib16 returns sum_j (lo_j - off)*x[j] + (hi_j - off)*x[j+16] over the

@@ -23,6 +23,12 @@ func dotF32x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
 func dotF16AVX2(w *byte, x *float32, n int) float32
 
 //go:noescape
+func dotF16x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
+
+//go:noescape
+func dotBF16x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
+
+//go:noescape
 func dotBF16AVX2(w *byte, x *float32, n int) float32
 
 //go:noescape
@@ -71,12 +77,14 @@ var avx2Kernels = &kernelSet{
 		Q6_K: blocksAVX2(210, 256, dotQ6KAVX2),
 	},
 	four: map[Type]rowDot4{
-		F32:  f32x4AVX2,
+		F32:  plainX4AVX2(4, dotF32x4AVX2, dotF32Go),
+		F16:  plainX4AVX2(2, dotF16x4AVX2, dotF16Go),
+		BF16: plainX4AVX2(2, dotBF16x4AVX2, dotBF16Go),
 		Q8_0: blocks4AVX2(34, 32, dotQ8_0x4AVX2),
 		Q4_0: blocks4AVX2(18, 32, dotQ4_0x4AVX2),
 	},
 	rows:   avx2FloatRows,
-	rows4:  f32Rows4AVX2,
+	rows4:  avx2FloatRows4,
 	qrows:  avx2IntRows,
 	qrows4: avx2IntRows4,
 	qrows8: avx2IntRows8,
@@ -86,19 +94,23 @@ var avx2Kernels = &kernelSet{
 	quantK: quantKAVX2,
 }
 
-// f32x4AVX2 is the four-input F32 kernel: the assembly does whole groups
-// of eight elements, Go the tail.
-func f32x4AVX2(w []byte, x []float32, stride int, _ []float32, _ int, out *[4]float32) {
-	n := len(w) / 4
-	x = x[:3*stride+n]
-	n8 := n &^ 7
-	*out = [4]float32{}
-	if n8 > 0 {
-		dotF32x4AVX2(unsafe.SliceData(w), unsafe.SliceData(x), stride, n8, out)
-	}
-	for k := range out {
-		if n8 < n {
-			out[k] += dotF32Go(w[4*n8:], x[k*stride+n8:], nil)
+// plainX4AVX2 wraps the four-input kernel of a plain float type of size
+// bytes an element: the assembly does whole groups of eight elements, Go
+// the tail (as plainAVX2 does, so that each input's dot is the one-input
+// kernel's bit for bit).
+func plainX4AVX2(size int, asm func(*byte, *float32, int, int, *[4]float32), tail rowDot) rowDot4 {
+	return func(w []byte, x []float32, stride int, _ []float32, _ int, out *[4]float32) {
+		n := len(w) / size
+		x = x[:3*stride+n]
+		n8 := n &^ 7
+		*out = [4]float32{}
+		if n8 > 0 {
+			asm(unsafe.SliceData(w), unsafe.SliceData(x), stride, n8, out)
+		}
+		for k := range out {
+			if n8 < n {
+				out[k] += tail(w[size*n8:], x[k*stride+n8:], nil)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "floatrows_amd64.h"
 
 // Fused dot-product kernels for AVX2 + FMA (+ F16C for half scales and
 // weights). Each takes one encoded weight row (or its first nb blocks) and
@@ -291,32 +292,17 @@
 #define LOADBF16(mem, reg) VPMOVZXWD mem, reg; VPSLLD $16, reg, reg
 
 // DOTFLOAT is the dot product of n weights of eb bytes each (a number, not
-// an immediate), loaded by load, with n float32 inputs: four FMA chains
-// over 32 elements at a time, then the first chain over 8 at a time, the
-// chains summed in a fixed order.
+// an immediate, n a multiple of 8), loaded by load, with n float32 inputs:
+// one FMA chain over 8 elements at a time, then HSUM. Every float-route
+// kernel of the plain float types (DOTX4FLOAT, rows_amd64.s) sums each
+// (row, input) in exactly this order, so that an input's products are the
+// same bit for bit whatever the batch around it (TestBatchInvariance).
+// One chain is latency-bound; the multi-row kernels give the CPU four.
 #define DOTFLOAT(load, eb) \
 	MOVQ   w+0(FP), SI;          \
 	MOVQ   x+8(FP), DI;          \
 	MOVQ   n+16(FP), CX;         \
 	VXORPS Y0, Y0, Y0;           \
-	VXORPS Y1, Y1, Y1;           \
-	VXORPS Y2, Y2, Y2;           \
-	VXORPS Y3, Y3, Y3;           \
-loop32:                          \
-	CMPQ        CX, $32;         \
-	JLT         loop8;           \
-	load((SI), Y4);              \
-	load(eb*8(SI), Y5);          \
-	load(eb*16(SI), Y6);         \
-	load(eb*24(SI), Y7);         \
-	VFMADD231PS (DI), Y4, Y0;    \
-	VFMADD231PS 32(DI), Y5, Y1;  \
-	VFMADD231PS 64(DI), Y6, Y2;  \
-	VFMADD231PS 96(DI), Y7, Y3;  \
-	ADDQ        $(eb*32), SI;    \
-	ADDQ        $128, DI;        \
-	SUBQ        $32, CX;         \
-	JMP         loop32;          \
 loop8:                           \
 	CMPQ        CX, $8;          \
 	JLT         done;            \
@@ -327,12 +313,29 @@ loop8:                           \
 	SUBQ        $8, CX;          \
 	JMP         loop8;           \
 done:                            \
-	VADDPS Y1, Y0, Y0;           \
-	VADDPS Y3, Y2, Y2;           \
-	VADDPS Y2, Y0, Y0;           \
 	HSUM(Y0, X0, X1);            \
 	VZEROUPPER;                  \
 	MOVSS  X0, ret+24(FP);       \
+	RET
+
+// DOTX4FLOAT is DOTFLOAT for four inputs (see X4SETUP; nb counts elements,
+// a multiple of 8): each weight is loaded once for the four chains.
+#define DOTX4FLOAT(load, eb) \
+	X4SETUP;                           \
+x4loop:                                \
+	CMPQ        CX, $8;                \
+	JLT         x4done;                \
+	load((SI), Y1);                    \
+	VFMADD231PS (DI), Y1, Y6;          \
+	VFMADD231PS (DI)(R8*1), Y1, Y7;    \
+	VFMADD231PS (DI)(R8*2), Y1, Y8;    \
+	VFMADD231PS (DI)(R9*1), Y1, Y9;    \
+	ADDQ        $(eb*8), SI;           \
+	ADDQ        $32, DI;               \
+	SUBQ        $8, CX;                \
+	JMP         x4loop;                \
+x4done:                                \
+	X4STORE;                           \
 	RET
 
 // func cpuidECX1() uint32
@@ -591,24 +594,17 @@ q6kdone:
 // func dotF32x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
 // nb counts elements here and must be a multiple of 8.
 TEXT ·dotF32x4AVX2(SB), NOSPLIT, $0-40
-	X4SETUP
+	DOTX4FLOAT(LOADF32, 4)
 
-f32x4loop:
-	CMPQ        CX, $8
-	JLT         f32x4done
-	VMOVUPS     (SI), Y1
-	VFMADD231PS (DI), Y1, Y6
-	VFMADD231PS (DI)(R8*1), Y1, Y7
-	VFMADD231PS (DI)(R8*2), Y1, Y8
-	VFMADD231PS (DI)(R9*1), Y1, Y9
-	ADDQ        $32, SI
-	ADDQ        $32, DI
-	SUBQ        $8, CX
-	JMP         f32x4loop
+// func dotF16x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
+// nb counts elements here and must be a multiple of 8.
+TEXT ·dotF16x4AVX2(SB), NOSPLIT, $0-40
+	DOTX4FLOAT(LOADF16, 2)
 
-f32x4done:
-	X4STORE
-	RET
+// func dotBF16x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
+// nb counts elements here and must be a multiple of 8.
+TEXT ·dotBF16x4AVX2(SB), NOSPLIT, $0-40
+	DOTX4FLOAT(LOADBF16, 2)
 
 // func dotQ5KAVX2(w *byte, x *float32, xsum *float32, nb int) float32
 TEXT ·dotQ5KAVX2(SB), NOSPLIT, $32-36
@@ -649,3 +645,27 @@ q5kdone:
 	VZEROUPPER
 	MOVSS  X0, ret+32(FP)
 	RET
+
+// func dotF32RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+TEXT ·dotF32RowsAVX2(SB), NOSPLIT, $0-48
+	ROWSFLOAT(LOADF32, 4)
+
+// func dotF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+TEXT ·dotF16RowsAVX2(SB), NOSPLIT, $0-48
+	ROWSFLOAT(LOADF16, 2)
+
+// func dotBF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+TEXT ·dotBF16RowsAVX2(SB), NOSPLIT, $0-48
+	ROWSFLOAT(LOADBF16, 2)
+
+// func dotF32x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
+TEXT ·dotF32x4Rows2AVX2(SB), NOSPLIT, $0-64
+	ROWS2X4FLOAT(LOADF32, 4)
+
+// func dotF16x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
+TEXT ·dotF16x4Rows2AVX2(SB), NOSPLIT, $0-64
+	ROWS2X4FLOAT(LOADF16, 2)
+
+// func dotBF16x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
+TEXT ·dotBF16x4Rows2AVX2(SB), NOSPLIT, $0-64
+	ROWS2X4FLOAT(LOADBF16, 2)

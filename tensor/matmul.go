@@ -245,10 +245,11 @@ func matMulQuantized(dst []float32, m Matrix, n int, p *parallel.Pool, ks *kerne
 // sums (see rowDot).
 type fRowsFn func(out []float32, w []byte, rb int, x, xsum []float32)
 
-// f32Rows4Fn computes, for float32 rows rb bytes apart from the start of w
-// and the four inputs x[k*xstride:], out[k*ostride + r] = dot(row r, input
-// k) for r < rows, each equal to what the set's four[F32] gives.
-type f32Rows4Fn func(out []float32, ostride int, w []byte, rb, rows int, x []float32, xstride int)
+// floatRows4Fn computes, for rows of a plain float type (F32, F16, BF16) rb
+// bytes apart from the start of w and the four inputs x[k*xstride:],
+// out[k*ostride + r] = dot(row r, input k) for r < rows, each equal to what
+// the set's four kernel for the type gives.
+type floatRows4Fn func(out []float32, ostride int, w []byte, rb, rows int, x []float32, xstride int)
 
 // qRowsFn is a multi-row integer-route kernel: out[r] = dot(row r, a) for
 // r in [0, len(out)), the rows rb bytes apart from the start of w.
@@ -288,10 +289,11 @@ type kernelSet struct {
 	one  map[Type]rowDot
 	four map[Type]rowDot4
 	// rows are the float route's multi-row kernels (one per row where
-	// absent); rows4 is its float32 four-input multi-row kernel, for F32
-	// weights and tiles decoded to float32 (four[F32] per row if nil).
+	// absent); rows4 its four-input multi-row kernels of the plain float
+	// types, for their weights and, F32's, for tiles decoded to float32
+	// (four per row where absent).
 	rows  map[Type]fRowsFn
-	rows4 f32Rows4Fn
+	rows4 map[Type]floatRows4Fn
 	// The integer route's multi-row kernels (goIntRows where absent).
 	qrows  map[Type]qRowsFn
 	qrows4 map[Type]qRows4Fn
@@ -332,15 +334,17 @@ type mmJob struct {
 	one     rowDot
 	four    rowDot4
 	rows    fRowsFn
-	rows4   f32Rows4Fn
+	rows4   floatRows4Fn
 	// The set's float32 kernels, for batches decoded to float32 first.
-	f32one  rowDot
-	f32four rowDot4
+	f32one   rowDot
+	f32four  rowDot4
+	f32rows4 floatRows4Fn
 }
 
 func (ks *kernelSet) job(m Matrix, x []float32, n int) *mmJob {
 	j := &mmJob{m: m, x: x, n: n, one: ks.one[m.Type], four: ks.four[m.Type],
-		rows: ks.rows[m.Type], rows4: ks.rows4, f32one: ks.one[F32], f32four: ks.four[F32]}
+		rows: ks.rows[m.Type], rows4: ks.rows4[m.Type],
+		f32one: ks.one[F32], f32four: ks.four[F32], f32rows4: ks.rows4[F32]}
 	if j.f32one == nil {
 		j.f32one = goKernels[F32]
 	}
@@ -388,27 +392,28 @@ func matMulRows(dst []float32, j *mmJob, lo, hi int) {
 	tile := max(1, tileBytes/rb)
 	for r0 := lo; r0 < hi; r0 += tile {
 		r1 := min(r0+tile, hi)
-		if m.Type == F32 && j.rows4 != nil {
-			batchTileF32(dst, j, r0, r1, m.Data[r0*rb:r1*rb])
+		if j.rows4 != nil {
+			batchTileFloat(dst, j, r0, r1, m.Data[r0*rb:r1*rb], j.rows4, j.one)
 			continue
 		}
 		batchTile(dst, j, r0, r1, m.Row, j.one, j.four, j.xsum, j.ns)
 	}
 }
 
-// batchTileF32 is batchTile for float32 rows [r0, r1) stored in w, with the
-// multi-row four-input kernel.
-func batchTileF32(dst []float32, j *mmJob, r0, r1 int, w []byte) {
+// batchTileFloat is batchTile for rows [r0, r1) of a plain float type
+// stored in w, with its multi-row four-input kernel rows4 and one-input
+// kernel one.
+func batchTileFloat(dst []float32, j *mmJob, r0, r1 int, w []byte, rows4 floatRows4Fn, one rowDot) {
 	cols, rows := j.m.Cols, j.m.Rows
-	rb := 4 * cols
+	rb := len(w) / (r1 - r0)
 	i := 0
 	for ; i+4 <= j.n; i += 4 {
-		j.rows4(dst[i*rows+r0:], rows, w, rb, r1-r0, j.x[i*cols:(i+4)*cols], cols)
+		rows4(dst[i*rows+r0:], rows, w, rb, r1-r0, j.x[i*cols:(i+4)*cols], cols)
 	}
 	for ; i < j.n; i++ {
 		x := j.x[i*cols : (i+1)*cols]
 		for r := r0; r < r1; r++ {
-			dst[i*rows+r] = j.f32one(w[(r-r0)*rb:(r-r0+1)*rb], x, nil)
+			dst[i*rows+r] = one(w[(r-r0)*rb:(r-r0+1)*rb], x, nil)
 		}
 	}
 }
@@ -427,8 +432,8 @@ func matMulDecoded(dst []float32, j *mmJob, lo, hi int) {
 			// Cannot fail: the matrix was validated by NewMatrix.
 			_ = DequantizeRow(j.m.Type, j.m.Row(r), buf[(r-r0)*cols:(r-r0+1)*cols])
 		}
-		if j.rows4 != nil {
-			batchTileF32(dst, j, r0, r1, raw[:4*(r1-r0)*cols])
+		if j.f32rows4 != nil {
+			batchTileFloat(dst, j, r0, r1, raw[:4*(r1-r0)*cols], j.f32rows4, j.f32one)
 			continue
 		}
 		batchTile(dst, j, r0, r1, func(r int) []byte { return raw[4*(r-r0)*cols : 4*(r-r0+1)*cols] }, j.f32one, j.f32four, nil, 0)

@@ -321,34 +321,37 @@ func BenchmarkMatMul(b *testing.B) {
 	}
 }
 
-// TestF32Rows4MatchesFour checks that the multi-row float32 four-input
-// kernel gives, bit for bit, what the set's four-input kernel gives row by
-// row, for even and odd row counts and row lengths with and without a
-// tail beyond a multiple of 8, so that batched results do not depend on
-// how rows were paired.
-func TestF32Rows4MatchesFour(t *testing.T) {
+// TestFloatRows4MatchesOne checks that the multi-row four-input kernels of
+// the plain float types give, bit for bit, what the set's four-input and
+// one-input kernels give row by row and input by input, for even and odd
+// row counts and row lengths with and without a tail beyond a multiple of
+// 8, so that batched results depend neither on how rows were paired nor
+// on the batch (see TestBatchInvariance).
+func TestFloatRows4MatchesOne(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
 	for _, ks := range hostKernels() {
-		if ks.rows4 == nil {
-			continue
-		}
-		for _, cols := range []int{8, 13, 64, 100} {
-			for _, rows := range []int{1, 2, 5, 8} {
-				w := randomRow(rng, F32, rows*cols)
-				xstride := cols + 3
-				x := make([]float32, 3*xstride+cols)
-				for i := range x {
-					x[i] = float32(rng.NormFloat64())
-				}
-				ostride := rows + 1
-				got := make([]float32, 3*ostride+rows)
-				ks.rows4(got, ostride, w, 4*cols, rows, x, xstride)
-				var o [4]float32
-				for r := 0; r < rows; r++ {
-					ks.four[F32](w[4*cols*r:4*cols*(r+1)], x, xstride, nil, 0, &o)
-					for k := range o {
-						if g := got[k*ostride+r]; math.Float32bits(g) != math.Float32bits(o[k]) {
-							t.Errorf("%s %dx%d: row %d input %d: rows4 %v, four %v", ks.name, rows, cols, r, k, g, o[k])
+		for typ, rows4 := range ks.rows4 {
+			size := typ.BlockBytes()
+			for _, cols := range []int{8, 13, 64, 100} {
+				for _, rows := range []int{1, 2, 5, 8} {
+					w := randomRow(rng, typ, rows*cols)
+					xstride := cols + 3
+					x := make([]float32, 3*xstride+cols)
+					for i := range x {
+						x[i] = float32(rng.NormFloat64())
+					}
+					ostride := rows + 1
+					got := make([]float32, 3*ostride+rows)
+					rows4(got, ostride, w, size*cols, rows, x, xstride)
+					var o [4]float32
+					for r := 0; r < rows; r++ {
+						row := w[size*cols*r : size*cols*(r+1)]
+						ks.four[typ](row, x, xstride, nil, 0, &o)
+						for k := range o {
+							one := ks.one[typ](row, x[k*xstride:], nil)
+							if g := got[k*ostride+r]; math.Float32bits(g) != math.Float32bits(o[k]) || math.Float32bits(g) != math.Float32bits(one) {
+								t.Errorf("%s %s %dx%d: row %d input %d: rows4 %v, four %v, one %v", ks.name, typ, rows, cols, r, k, g, o[k], one)
+							}
 						}
 					}
 				}

@@ -29,6 +29,12 @@ func dotQ6KRowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 func dotF32x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
 
 //go:noescape
+func dotF16x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
+
+//go:noescape
+func dotBF16x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
+
+//go:noescape
 func dotQ4KRowsAVX2(w *byte, rb, rows int, x, xsum *float32, n int, out *float32)
 
 //go:noescape
@@ -102,37 +108,49 @@ func kquantRowsAVX2(bb int, asm func(*byte, int, int, *float32, *float32, int, *
 	}
 }
 
-// f32Rows4AVX2 is the float32 four-input multi-row kernel (see f32Rows4Fn):
-// rows in pairs through dotF32x4Rows2AVX2, an odd last row through the
-// four-input kernel, tails beyond a multiple of 8 elements in Go, so that
-// every output equals what f32x4AVX2 (avx2Kernels.four[F32]) gives.
-func f32Rows4AVX2(out []float32, ostride int, w []byte, rb, rows int, x []float32, xstride int) {
-	n := rb / 4
-	n8 := n &^ 7
-	if rows == 0 {
-		return
-	}
-	w = w[:rows*rb]
-	x = x[:3*xstride+n]
-	out = out[:3*ostride+rows]
-	pairs := rows / 2
-	if pairs > 0 && n8 > 0 {
-		dotF32x4Rows2AVX2(unsafe.SliceData(w), rb, pairs, unsafe.SliceData(x), 4*xstride, n8, unsafe.SliceData(out), 4*ostride)
-		if n8 < n {
-			for r := 0; r < 2*pairs; r++ {
-				for k := 0; k < 4; k++ {
-					out[k*ostride+r] += dotF32Go(w[r*rb+4*n8:(r+1)*rb], x[k*xstride+n8:], nil)
+// avx2FloatRows4 are the four-input multi-row kernels of the plain float
+// types.
+var avx2FloatRows4 = map[Type]floatRows4Fn{
+	F32:  plainRows4AVX2(4, dotF32x4Rows2AVX2, dotF32x4AVX2, dotF32Go),
+	F16:  plainRows4AVX2(2, dotF16x4Rows2AVX2, dotF16x4AVX2, dotF16Go),
+	BF16: plainRows4AVX2(2, dotBF16x4Rows2AVX2, dotBF16x4AVX2, dotBF16Go),
+}
+
+// plainRows4AVX2 makes a four-input multi-row kernel (see floatRows4Fn) of
+// a plain float type of size bytes an element: rows in pairs through
+// pairs, an odd last row through the four-input kernel four, tails beyond
+// a multiple of 8 elements in Go (tail), so that every output equals what
+// the set's four-input kernel for the type gives.
+func plainRows4AVX2(size int, pairs func(*byte, int, int, *float32, int, int, *float32, int), four func(*byte, *float32, int, int, *[4]float32), tail rowDot) floatRows4Fn {
+	x4 := plainX4AVX2(size, four, tail)
+	return func(out []float32, ostride int, w []byte, rb, rows int, x []float32, xstride int) {
+		n := rb / size
+		n8 := n &^ 7
+		if rows == 0 {
+			return
+		}
+		w = w[:rows*rb]
+		x = x[:3*xstride+n]
+		out = out[:3*ostride+rows]
+		np := rows / 2
+		if np > 0 && n8 > 0 {
+			pairs(unsafe.SliceData(w), rb, np, unsafe.SliceData(x), 4*xstride, n8, unsafe.SliceData(out), 4*ostride)
+			if n8 < n {
+				for r := 0; r < 2*np; r++ {
+					for k := 0; k < 4; k++ {
+						out[k*ostride+r] += tail(w[r*rb+size*n8:(r+1)*rb], x[k*xstride+n8:], nil)
+					}
 				}
 			}
+		} else {
+			np = 0
 		}
-	} else {
-		pairs = 0
-	}
-	var o [4]float32
-	for r := 2 * pairs; r < rows; r++ {
-		f32x4AVX2(w[r*rb:(r+1)*rb], x, xstride, nil, 0, &o)
-		for k := range o {
-			out[k*ostride+r] = o[k]
+		var o [4]float32
+		for r := 2 * np; r < rows; r++ {
+			x4(w[r*rb:(r+1)*rb], x, xstride, nil, 0, &o)
+			for k := range o {
+				out[k*ostride+r] = o[k]
+			}
 		}
 	}
 }
