@@ -126,7 +126,7 @@ func TestPagedCache(t *testing.T) {
 		}
 		want := soloLogits(t, m, seq)[start:]
 		for i := range got {
-			if d := maxAbsDiff(got[i], want[i]); d > 1e-5 {
+			if d := maxAbsDiff(got[i], want[i]); d != 0 {
 				t.Fatalf("%s: position %d differs from the solo run by %.3g", what, start+i, d)
 			}
 		}
