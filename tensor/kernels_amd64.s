@@ -293,49 +293,83 @@
 
 // DOTFLOAT is the dot product of n weights of eb bytes each (a number, not
 // an immediate, n a multiple of 8), loaded by load, with n float32 inputs:
-// one FMA chain over 8 elements at a time, then HSUM. Every float-route
-// kernel of the plain float types (DOTX4FLOAT, rows_amd64.s) sums each
-// (row, input) in exactly this order, so that an input's products are the
-// same bit for bit whatever the batch around it (TestBatchInvariance).
-// One chain is latency-bound; the multi-row kernels give the CPU four.
+// two FMA chains, the even groups of 8 elements into Y0 and the odd ones
+// into Y1 (a last even group into Y0), added, then HSUM. Every float-route
+// kernel of the plain float types (DOTX4FLOAT, ROWSX4FLOAT) sums each (row,
+// input) in exactly this order, so that an input's products are the same
+// bit for bit whatever the batch around it (TestBatchInvariance). Two
+// chains keep up with memory for one row, and eight (four inputs) with the
+// FMA ports, where one row at a time lets the CPU's prefetcher follow the
+// weights.
 #define DOTFLOAT(load, eb) \
 	MOVQ   w+0(FP), SI;          \
 	MOVQ   x+8(FP), DI;          \
 	MOVQ   n+16(FP), CX;         \
 	VXORPS Y0, Y0, Y0;           \
-loop8:                           \
+	VXORPS Y1, Y1, Y1;           \
+loop16:                          \
+	CMPQ        CX, $16;         \
+	JLT         last8;           \
+	load((SI), Y4);              \
+	load(eb*8(SI), Y5);          \
+	VFMADD231PS (DI), Y4, Y0;    \
+	VFMADD231PS 32(DI), Y5, Y1;  \
+	ADDQ        $(eb*16), SI;    \
+	ADDQ        $64, DI;         \
+	SUBQ        $16, CX;         \
+	JMP         loop16;          \
+last8:                           \
 	CMPQ        CX, $8;          \
 	JLT         done;            \
 	load((SI), Y4);              \
 	VFMADD231PS (DI), Y4, Y0;    \
-	ADDQ        $(eb*8), SI;     \
-	ADDQ        $32, DI;         \
-	SUBQ        $8, CX;          \
-	JMP         loop8;           \
 done:                            \
+	VADDPS Y1, Y0, Y0;           \
 	HSUM(Y0, X0, X1);            \
 	VZEROUPPER;                  \
 	MOVSS  X0, ret+24(FP);       \
 	RET
 
 // DOTX4FLOAT is DOTFLOAT for four inputs (see X4SETUP; nb counts elements,
-// a multiple of 8): each weight is loaded once for the four chains.
+// a multiple of 8): each weight is loaded once for the four inputs' chains,
+// even groups into Y6..Y9, odd ones into Y10..Y13.
 #define DOTX4FLOAT(load, eb) \
-	X4SETUP;                           \
-x4loop:                                \
-	CMPQ        CX, $8;                \
-	JLT         x4done;                \
-	load((SI), Y1);                    \
-	VFMADD231PS (DI), Y1, Y6;          \
-	VFMADD231PS (DI)(R8*1), Y1, Y7;    \
-	VFMADD231PS (DI)(R8*2), Y1, Y8;    \
-	VFMADD231PS (DI)(R9*1), Y1, Y9;    \
-	ADDQ        $(eb*8), SI;           \
-	ADDQ        $32, DI;               \
-	SUBQ        $8, CX;                \
-	JMP         x4loop;                \
-x4done:                                \
-	X4STORE;                           \
+	X4SETUP;                             \
+	VXORPS Y10, Y10, Y10;                \
+	VXORPS Y11, Y11, Y11;                \
+	VXORPS Y12, Y12, Y12;                \
+	VXORPS Y13, Y13, Y13;                \
+x4loop16:                                \
+	CMPQ        CX, $16;                 \
+	JLT         x4last8;                 \
+	load((SI), Y1);                      \
+	load(eb*8(SI), Y2);                  \
+	VFMADD231PS (DI), Y1, Y6;            \
+	VFMADD231PS (DI)(R8*1), Y1, Y7;      \
+	VFMADD231PS (DI)(R8*2), Y1, Y8;      \
+	VFMADD231PS (DI)(R9*1), Y1, Y9;      \
+	VFMADD231PS 32(DI), Y2, Y10;         \
+	VFMADD231PS 32(DI)(R8*1), Y2, Y11;   \
+	VFMADD231PS 32(DI)(R8*2), Y2, Y12;   \
+	VFMADD231PS 32(DI)(R9*1), Y2, Y13;   \
+	ADDQ        $(eb*16), SI;            \
+	ADDQ        $64, DI;                 \
+	SUBQ        $16, CX;                 \
+	JMP         x4loop16;                \
+x4last8:                                 \
+	CMPQ        CX, $8;                  \
+	JLT         x4done;                  \
+	load((SI), Y1);                      \
+	VFMADD231PS (DI), Y1, Y6;            \
+	VFMADD231PS (DI)(R8*1), Y1, Y7;      \
+	VFMADD231PS (DI)(R8*2), Y1, Y8;      \
+	VFMADD231PS (DI)(R9*1), Y1, Y9;      \
+x4done:                                  \
+	VADDPS Y10, Y6, Y6;                  \
+	VADDPS Y11, Y7, Y7;                  \
+	VADDPS Y12, Y8, Y8;                  \
+	VADDPS Y13, Y9, Y9;                  \
+	X4STORE;                             \
 	RET
 
 // func cpuidECX1() uint32
@@ -646,26 +680,15 @@ q5kdone:
 	MOVSS  X0, ret+32(FP)
 	RET
 
-// func dotF32RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
-TEXT ·dotF32RowsAVX2(SB), NOSPLIT, $0-48
-	ROWSFLOAT(LOADF32, 4)
+// func dotF32x4RowsAVX2(w *byte, rb, rows int, x *float32, xstride, n int, out *float32, ostride int)
+TEXT ·dotF32x4RowsAVX2(SB), NOSPLIT, $0-64
+	ROWSX4FLOAT(LOADF32, 4)
 
-// func dotF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
-TEXT ·dotF16RowsAVX2(SB), NOSPLIT, $0-48
-	ROWSFLOAT(LOADF16, 2)
+// func dotF16x4RowsAVX2(w *byte, rb, rows int, x *float32, xstride, n int, out *float32, ostride int)
+TEXT ·dotF16x4RowsAVX2(SB), NOSPLIT, $0-64
+	ROWSX4FLOAT(LOADF16, 2)
 
-// func dotBF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
-TEXT ·dotBF16RowsAVX2(SB), NOSPLIT, $0-48
-	ROWSFLOAT(LOADBF16, 2)
+// func dotBF16x4RowsAVX2(w *byte, rb, rows int, x *float32, xstride, n int, out *float32, ostride int)
+TEXT ·dotBF16x4RowsAVX2(SB), NOSPLIT, $0-64
+	ROWSX4FLOAT(LOADBF16, 2)
 
-// func dotF32x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
-TEXT ·dotF32x4Rows2AVX2(SB), NOSPLIT, $0-64
-	ROWS2X4FLOAT(LOADF32, 4)
-
-// func dotF16x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
-TEXT ·dotF16x4Rows2AVX2(SB), NOSPLIT, $0-64
-	ROWS2X4FLOAT(LOADF16, 2)
-
-// func dotBF16x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
-TEXT ·dotBF16x4Rows2AVX2(SB), NOSPLIT, $0-64
-	ROWS2X4FLOAT(LOADBF16, 2)

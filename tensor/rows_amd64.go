@@ -26,13 +26,13 @@ func dotQ4_0RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 func dotQ6KRowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 
 //go:noescape
-func dotF32x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
+func dotF32x4RowsAVX2(w *byte, rb, rows int, x *float32, xstride, n int, out *float32, ostride int)
 
 //go:noescape
-func dotF16x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
+func dotF16x4RowsAVX2(w *byte, rb, rows int, x *float32, xstride, n int, out *float32, ostride int)
 
 //go:noescape
-func dotBF16x4Rows2AVX2(w *byte, rb, pairs int, x *float32, xstride, n int, out *float32, ostride int)
+func dotBF16x4RowsAVX2(w *byte, rb, rows int, x *float32, xstride, n int, out *float32, ostride int)
 
 //go:noescape
 func dotQ4KRowsAVX2(w *byte, rb, rows int, x, xsum *float32, n int, out *float32)
@@ -111,18 +111,16 @@ func kquantRowsAVX2(bb int, asm func(*byte, int, int, *float32, *float32, int, *
 // avx2FloatRows4 are the four-input multi-row kernels of the plain float
 // types.
 var avx2FloatRows4 = map[Type]floatRows4Fn{
-	F32:  plainRows4AVX2(4, dotF32x4Rows2AVX2, dotF32x4AVX2, dotF32Go),
-	F16:  plainRows4AVX2(2, dotF16x4Rows2AVX2, dotF16x4AVX2, dotF16Go),
-	BF16: plainRows4AVX2(2, dotBF16x4Rows2AVX2, dotBF16x4AVX2, dotBF16Go),
+	F32:  plainRows4AVX2(4, dotF32x4RowsAVX2, dotF32Go),
+	F16:  plainRows4AVX2(2, dotF16x4RowsAVX2, dotF16Go),
+	BF16: plainRows4AVX2(2, dotBF16x4RowsAVX2, dotBF16Go),
 }
 
 // plainRows4AVX2 makes a four-input multi-row kernel (see floatRows4Fn) of
-// a plain float type of size bytes an element: rows in pairs through
-// pairs, an odd last row through the four-input kernel four, tails beyond
-// a multiple of 8 elements in Go (tail), so that every output equals what
-// the set's four-input kernel for the type gives.
-func plainRows4AVX2(size int, pairs func(*byte, int, int, *float32, int, int, *float32, int), four func(*byte, *float32, int, int, *[4]float32), tail rowDot) floatRows4Fn {
-	x4 := plainX4AVX2(size, four, tail)
+// a plain float type of size bytes an element: the assembly does whole
+// groups of eight elements, Go the tails (tail), so that every output
+// equals what the type's four-input kernel (plainX4AVX2) gives.
+func plainRows4AVX2(size int, asm func(*byte, int, int, *float32, int, int, *float32, int), tail rowDot) floatRows4Fn {
 	return func(out []float32, ostride int, w []byte, rb, rows int, x []float32, xstride int) {
 		n := rb / size
 		n8 := n &^ 7
@@ -132,24 +130,20 @@ func plainRows4AVX2(size int, pairs func(*byte, int, int, *float32, int, int, *f
 		w = w[:rows*rb]
 		x = x[:3*xstride+n]
 		out = out[:3*ostride+rows]
-		np := rows / 2
-		if np > 0 && n8 > 0 {
-			pairs(unsafe.SliceData(w), rb, np, unsafe.SliceData(x), 4*xstride, n8, unsafe.SliceData(out), 4*ostride)
-			if n8 < n {
-				for r := 0; r < 2*np; r++ {
-					for k := 0; k < 4; k++ {
-						out[k*ostride+r] += tail(w[r*rb+size*n8:(r+1)*rb], x[k*xstride+n8:], nil)
-					}
+		if n8 == 0 {
+			for r := 0; r < rows; r++ {
+				for k := 0; k < 4; k++ {
+					out[k*ostride+r] = 0
 				}
 			}
 		} else {
-			np = 0
+			asm(unsafe.SliceData(w), rb, rows, unsafe.SliceData(x), 4*xstride, n8, unsafe.SliceData(out), 4*ostride)
 		}
-		var o [4]float32
-		for r := 2 * np; r < rows; r++ {
-			x4(w[r*rb:(r+1)*rb], x, xstride, nil, 0, &o)
-			for k := range o {
-				out[k*ostride+r] = o[k]
+		if n8 < n {
+			for r := 0; r < rows; r++ {
+				for k := 0; k < 4; k++ {
+					out[k*ostride+r] += tail(w[r*rb+size*n8:(r+1)*rb], x[k*xstride+n8:], nil)
+				}
 			}
 		}
 	}

@@ -55,6 +55,18 @@ done:                      \
 // func(w *byte, rb, rows int, x, xsum *float32, n int, out *float32).
 #define ROWS6(dot) ROWS(dot, XSUM, n+40(FP), out+48(FP), 32, 40, 48, 56)
 
+// func dotF32RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+TEXT ·dotF32RowsAVX2(SB), NOSPLIT, $56-48
+	ROWS5(·dotF32AVX2(SB))
+
+// func dotF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+TEXT ·dotF16RowsAVX2(SB), NOSPLIT, $56-48
+	ROWS5(·dotF16AVX2(SB))
+
+// func dotBF16RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
+TEXT ·dotBF16RowsAVX2(SB), NOSPLIT, $56-48
+	ROWS5(·dotBF16AVX2(SB))
+
 // func dotQ8_0RowsAVX2(w *byte, rb, rows int, x *float32, n int, out *float32)
 TEXT ·dotQ8_0RowsAVX2(SB), NOSPLIT, $56-48
 	ROWS5(·dotQ8_0AVX2(SB))
