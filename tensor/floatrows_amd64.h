@@ -7,7 +7,8 @@
 // func(w *byte, rb, rows int, x *float32, xstride, n int, out *float32,
 // ostride int): rows rb bytes apart times four inputs (xstride bytes
 // apart), n elements (a multiple of 8), each (row, input) summed as
-// DOTFLOAT does, in the eight chains of DOTX4FLOAT. out gets row r of
+// DOTFLOAT does, in eight chains: the even groups of eight elements of
+// the four inputs in Y0..Y3, the odd ones in Y4..Y7. out gets row r of
 // input k at k*ostride bytes.
 #define ROWSX4FLOAT(load, eb) \
 	MOVQ w+0(FP), R12;               \

@@ -17,16 +17,7 @@ import (
 func dotF32AVX2(w *byte, x *float32, n int) float32
 
 //go:noescape
-func dotF32x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
-
-//go:noescape
 func dotF16AVX2(w *byte, x *float32, n int) float32
-
-//go:noescape
-func dotF16x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
-
-//go:noescape
-func dotBF16x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
 
 //go:noescape
 func dotBF16AVX2(w *byte, x *float32, n int) float32
@@ -77,9 +68,9 @@ var avx2Kernels = &kernelSet{
 		Q6_K: blocksAVX2(210, 256, dotQ6KAVX2),
 	},
 	four: map[Type]rowDot4{
-		F32:  plainX4AVX2(4, dotF32x4AVX2, dotF32Go),
-		F16:  plainX4AVX2(2, dotF16x4AVX2, dotF16Go),
-		BF16: plainX4AVX2(2, dotBF16x4AVX2, dotBF16Go),
+		F32:  plainX4AVX2(4, dotF32x4RowsAVX2, dotF32Go),
+		F16:  plainX4AVX2(2, dotF16x4RowsAVX2, dotF16Go),
+		BF16: plainX4AVX2(2, dotBF16x4RowsAVX2, dotBF16Go),
 		Q8_0: blocks4AVX2(34, 32, dotQ8_0x4AVX2),
 		Q4_0: blocks4AVX2(18, 32, dotQ4_0x4AVX2),
 	},
@@ -94,18 +85,18 @@ var avx2Kernels = &kernelSet{
 	quantK: quantKAVX2,
 }
 
-// plainX4AVX2 wraps the four-input kernel of a plain float type of size
-// bytes an element: the assembly does whole groups of eight elements, Go
-// the tail (as plainAVX2 does, so that each input's dot is the one-input
-// kernel's bit for bit).
-func plainX4AVX2(size int, asm func(*byte, *float32, int, int, *[4]float32), tail rowDot) rowDot4 {
+// plainX4AVX2 is the four-input kernel of a plain float type of size bytes
+// an element: its multi-row kernel (rows_amd64.go) over one row, the
+// assembly doing whole groups of eight elements, Go the tail (as plainAVX2
+// does, so that each input's dot is the one-input kernel's bit for bit).
+func plainX4AVX2(size int, asm func(*byte, int, int, *float32, int, int, *float32, int), tail rowDot) rowDot4 {
 	return func(w []byte, x []float32, stride int, _ []float32, _ int, out *[4]float32) {
 		n := len(w) / size
 		x = x[:3*stride+n]
 		n8 := n &^ 7
 		*out = [4]float32{}
 		if n8 > 0 {
-			asm(unsafe.SliceData(w), unsafe.SliceData(x), stride, n8, out)
+			asm(unsafe.SliceData(w), 0, 1, unsafe.SliceData(x), 4*stride, n8, &out[0], 4)
 		}
 		for k := range out {
 			if n8 < n {

@@ -295,7 +295,7 @@
 // an immediate, n a multiple of 8), loaded by load, with n float32 inputs:
 // two FMA chains, the even groups of 8 elements into Y0 and the odd ones
 // into Y1 (a last even group into Y0), added, then HSUM. Every float-route
-// kernel of the plain float types (DOTX4FLOAT, ROWSX4FLOAT) sums each (row,
+// kernel of the plain float types (ROWSX4FLOAT too) sums each (row,
 // input) in exactly this order, so that an input's products are the same
 // bit for bit whatever the batch around it (TestBatchInvariance). Two
 // chains keep up with memory for one row, and eight (four inputs) with the
@@ -328,48 +328,6 @@ done:                            \
 	HSUM(Y0, X0, X1);            \
 	VZEROUPPER;                  \
 	MOVSS  X0, ret+24(FP);       \
-	RET
-
-// DOTX4FLOAT is DOTFLOAT for four inputs (see X4SETUP; nb counts elements,
-// a multiple of 8): each weight is loaded once for the four inputs' chains,
-// even groups into Y6..Y9, odd ones into Y10..Y13.
-#define DOTX4FLOAT(load, eb) \
-	X4SETUP;                             \
-	VXORPS Y10, Y10, Y10;                \
-	VXORPS Y11, Y11, Y11;                \
-	VXORPS Y12, Y12, Y12;                \
-	VXORPS Y13, Y13, Y13;                \
-x4loop16:                                \
-	CMPQ        CX, $16;                 \
-	JLT         x4last8;                 \
-	load((SI), Y1);                      \
-	load(eb*8(SI), Y2);                  \
-	VFMADD231PS (DI), Y1, Y6;            \
-	VFMADD231PS (DI)(R8*1), Y1, Y7;      \
-	VFMADD231PS (DI)(R8*2), Y1, Y8;      \
-	VFMADD231PS (DI)(R9*1), Y1, Y9;      \
-	VFMADD231PS 32(DI), Y2, Y10;         \
-	VFMADD231PS 32(DI)(R8*1), Y2, Y11;   \
-	VFMADD231PS 32(DI)(R8*2), Y2, Y12;   \
-	VFMADD231PS 32(DI)(R9*1), Y2, Y13;   \
-	ADDQ        $(eb*16), SI;            \
-	ADDQ        $64, DI;                 \
-	SUBQ        $16, CX;                 \
-	JMP         x4loop16;                \
-x4last8:                                 \
-	CMPQ        CX, $8;                  \
-	JLT         x4done;                  \
-	load((SI), Y1);                      \
-	VFMADD231PS (DI), Y1, Y6;            \
-	VFMADD231PS (DI)(R8*1), Y1, Y7;      \
-	VFMADD231PS (DI)(R8*2), Y1, Y8;      \
-	VFMADD231PS (DI)(R9*1), Y1, Y9;      \
-x4done:                                  \
-	VADDPS Y10, Y6, Y6;                  \
-	VADDPS Y11, Y7, Y7;                  \
-	VADDPS Y12, Y8, Y8;                  \
-	VADDPS Y13, Y9, Y9;                  \
-	X4STORE;                             \
 	RET
 
 // func cpuidECX1() uint32
@@ -624,21 +582,6 @@ q6kdone:
 	VZEROUPPER
 	MOVSS  X0, ret+24(FP)
 	RET
-
-// func dotF32x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
-// nb counts elements here and must be a multiple of 8.
-TEXT ·dotF32x4AVX2(SB), NOSPLIT, $0-40
-	DOTX4FLOAT(LOADF32, 4)
-
-// func dotF16x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
-// nb counts elements here and must be a multiple of 8.
-TEXT ·dotF16x4AVX2(SB), NOSPLIT, $0-40
-	DOTX4FLOAT(LOADF16, 2)
-
-// func dotBF16x4AVX2(w *byte, x *float32, stride int, nb int, out *[4]float32)
-// nb counts elements here and must be a multiple of 8.
-TEXT ·dotBF16x4AVX2(SB), NOSPLIT, $0-40
-	DOTX4FLOAT(LOADBF16, 2)
 
 // func dotQ5KAVX2(w *byte, x *float32, xsum *float32, nb int) float32
 TEXT ·dotQ5KAVX2(SB), NOSPLIT, $32-36
