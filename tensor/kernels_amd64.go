@@ -86,23 +86,11 @@ var avx2Kernels = &kernelSet{
 }
 
 // plainX4AVX2 is the four-input kernel of a plain float type of size bytes
-// an element: its multi-row kernel (rows_amd64.go) over one row, the
-// assembly doing whole groups of eight elements, Go the tail (as plainAVX2
-// does, so that each input's dot is the one-input kernel's bit for bit).
+// an element: its multi-row kernel (plainRows4AVX2) over one row.
 func plainX4AVX2(size int, asm func(*byte, int, int, *float32, int, int, *float32, int), tail rowDot) rowDot4 {
+	rows4 := plainRows4AVX2(size, asm, tail)
 	return func(w []byte, x []float32, stride int, _ []float32, _ int, out *[4]float32) {
-		n := len(w) / size
-		x = x[:3*stride+n]
-		n8 := n &^ 7
-		*out = [4]float32{}
-		if n8 > 0 {
-			asm(unsafe.SliceData(w), 0, 1, unsafe.SliceData(x), 4*stride, n8, &out[0], 4)
-		}
-		for k := range out {
-			if n8 < n {
-				out[k] += tail(w[size*n8:], x[k*stride+n8:], nil)
-			}
-		}
+		rows4(out[:], 1, w, len(w), 1, x, stride)
 	}
 }
 

@@ -297,10 +297,10 @@
 // into Y1 (a last even group into Y0), added, then HSUM. Every float-route
 // kernel of the plain float types (ROWSX4FLOAT too) sums each (row,
 // input) in exactly this order, so that an input's products are the same
-// bit for bit whatever the batch around it (TestBatchInvariance). Two
-// chains keep up with memory for one row, and eight (four inputs) with the
-// FMA ports, where one row at a time lets the CPU's prefetcher follow the
-// weights.
+// bit for bit whatever the batch around it (TestBatchInvariance). The
+// kernels take one row at a time, which the CPU's prefetcher follows (four
+// rows at once it did not): two chains keep up with memory for one input,
+// four inputs' eight chains with the FMA ports.
 #define DOTFLOAT(load, eb) \
 	MOVQ   w+0(FP), SI;          \
 	MOVQ   x+8(FP), DI;          \
@@ -634,4 +634,3 @@ TEXT ·dotF16x4RowsAVX2(SB), NOSPLIT, $0-64
 // func dotBF16x4RowsAVX2(w *byte, rb, rows int, x *float32, xstride, n int, out *float32, ostride int)
 TEXT ·dotBF16x4RowsAVX2(SB), NOSPLIT, $0-64
 	ROWSX4FLOAT(LOADBF16, 2)
-

@@ -118,8 +118,9 @@ var avx2FloatRows4 = map[Type]floatRows4Fn{
 
 // plainRows4AVX2 makes a four-input multi-row kernel (see floatRows4Fn) of
 // a plain float type of size bytes an element: the assembly does whole
-// groups of eight elements, Go the tails (tail), so that every output
-// equals what the type's four-input kernel (plainX4AVX2) gives.
+// groups of eight elements, Go the tails (tail, the one-input kernels'
+// own), so that every output equals what the type's one-input kernel
+// (plainAVX2) gives for that row and input.
 func plainRows4AVX2(size int, asm func(*byte, int, int, *float32, int, int, *float32, int), tail rowDot) floatRows4Fn {
 	return func(out []float32, ostride int, w []byte, rb, rows int, x []float32, xstride int) {
 		n := rb / size
@@ -130,15 +131,8 @@ func plainRows4AVX2(size int, asm func(*byte, int, int, *float32, int, int, *flo
 		w = w[:rows*rb]
 		x = x[:3*xstride+n]
 		out = out[:3*ostride+rows]
-		if n8 == 0 {
-			for r := 0; r < rows; r++ {
-				for k := 0; k < 4; k++ {
-					out[k*ostride+r] = 0
-				}
-			}
-		} else {
-			asm(unsafe.SliceData(w), rb, rows, unsafe.SliceData(x), 4*xstride, n8, unsafe.SliceData(out), 4*ostride)
-		}
+		// With n8 = 0 the assembly stores zeros for the tails to add to.
+		asm(unsafe.SliceData(w), rb, rows, unsafe.SliceData(x), 4*xstride, n8, unsafe.SliceData(out), 4*ostride)
 		if n8 < n {
 			for r := 0; r < rows; r++ {
 				for k := 0; k < 4; k++ {
