@@ -80,7 +80,7 @@ var avx2Kernels = &kernelSet{
 	qrows4: avx2IntRows4,
 	qrows8: avx2IntRows8,
 	tiled:  avx2Tiled,
-	packed: map[Type]*packedKernels{Q4_0: avx2Packed, Q8_0: avx2PackedQ8_0, Q4_K: avx2PackedQ4K, Q5_K: avx2PackedQ5K, Q6_K: avx2PackedQ6K},
+	packed: map[Type]*packedKernels{Q4_0: avx2Packed, Q5_0: avx2PackedQ5_0, Q8_0: avx2PackedQ8_0, Q4_K: avx2PackedQ4K, Q5_K: avx2PackedQ5K, Q6_K: avx2PackedQ6K},
 	quant8: quant8AVX2,
 	quantK: quantKAVX2,
 }
@@ -152,8 +152,8 @@ func blocks4AVX2(bb, be int, asm func(*byte, *float32, int, int, *[4]float32)) r
 	}
 }
 
-// vnniKernels are avx2Kernels with the packed Q4_0 and Q8_0 kernels of
-// CPUs with AVX512-VNNI (on 256-bit registers): one vpdpbusd does the work
+// vnniKernels are avx2Kernels with the packed kernels of CPUs with
+// AVX512-VNNI (on 256- and 512-bit registers): one vpdpbusd does the work
 // of AVX2's vpmaddubsw, vpmaddwd and vpaddd, which bounded batches and
 // prefill of those types by arithmetic. Their outputs are bit for bit the
 // AVX2 set's.
@@ -162,6 +162,7 @@ var vnniKernels = func() *kernelSet {
 	ks.name = "avx512vnni"
 	ks.packed = maps.Clone(avx2Kernels.packed)
 	ks.packed[Q4_0] = vnniPackedQ4_0
+	ks.packed[Q5_0] = vnniPackedQ5_0
 	ks.packed[Q8_0] = vnniPackedQ8_0
 	ks.packed[Q4_K] = vnniPackedQ4K
 	ks.packed[Q5_K] = vnniPackedQ5K
@@ -174,8 +175,10 @@ var activeKernels = hostKernels()[0]
 
 func avx2OK() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA && hasF16C() }
 
+// vnniOK also asks for AVX512BW, which every CPU with AVX512-VNNI has so
+// far: the 512-bit kernels shift and mask bytes and words in Z registers.
 func vnniOK() bool {
-	return avx2OK() && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+	return avx2OK() && cpu.X86.HasAVX512F && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VNNI
 }
 
 // hostKernels lists the kernel sets this host can run, fastest first.

@@ -1,12 +1,13 @@
 package tensor
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/kiln-llm/kiln/parallel"
 )
 
-// Packed weights: Repack rewrites a Q4_0, Q8_0, Q4_K or Q6_K matrix, at
+// Packed weights: Repack rewrites a Q4_0, Q5_0, Q8_0, Q4_K, Q5_K or Q6_K matrix, at
 // load time and in place, into groups of eight rows interleaved block by
 // block, the layout the packed kernels read (the idea of llama.cpp's Q4_0
 // 8x8 repacking, in a layout of Kiln's own).
@@ -63,6 +64,7 @@ type packedKernels struct {
 // layout.
 var goPacked = map[Type]*packedKernels{
 	Q4_0: {one: packedQ4_0Go, four: fourOfOne(packedQ4_0Go)},
+	Q5_0: {one: packedQ5_0Go, four: fourOfOne(packedQ5_0Go)},
 	Q8_0: {one: packedQ8_0Go, four: fourOfOne(packedQ8_0Go)},
 	Q4_K: {one: packedQ4KGo, four: fourOfOne(packedQ4KGo)},
 	Q5_K: {one: packedQ5KGo, four: fourOfOne(packedQ5KGo)},
@@ -121,6 +123,7 @@ type packedLayout struct {
 // packedLayouts are the types Repack handles.
 var packedLayouts = map[Type]packedLayout{
 	Q4_0: {put: putQ4_0, get: getQ4_0},
+	Q5_0: {put: putQ5_0, get: getQ5_0},
 	Q8_0: {put: putQ8_0, get: getQ8_0},
 	Q4_K: {put: putQ4K, get: getQ4K},
 	Q5_K: {put: putQ5K, get: getQ5K},
@@ -139,6 +142,46 @@ func getQ4_0(blk []byte, r int, dst []byte) {
 	copy(dst[:2], blk[2*r:2*r+2])
 	for k := 0; k < 4; k++ {
 		copy(dst[2+4*k:2+4*k+4], blk[16+32*k+4*r:16+32*k+4*r+4])
+	}
+}
+
+// putQ5_0 and getQ5_0 implement the Q5_0 layout: Q4_0's (scales, then
+// the four runs of nibbles, 144 bytes) followed by 32 bytes of fifth bits,
+// 176 bytes per group and block. Byte 4r+j of them holds row r's fifth
+// bits of the eight elements whose nibbles sit at byte 4r+j of the runs:
+// bit k that of element 4k+j (the low nibble in run k) and bit 4+k that of
+// element 16+4k+j (the high nibble). So one load serves a block's eight
+// nibble vectors, and a vector's fifth bits reach bit 4 of each byte with
+// one 16-bit shift, by 4-k or k, which moves no bit of interest across a
+// byte (the block's qh word, bit j for element j, would need a different
+// spreading of bits for every run).
+func putQ5_0(blk []byte, r int, src []byte) {
+	copy(blk[2*r:2*r+2], src[:2])
+	qh := binary.LittleEndian.Uint32(src[2:6])
+	for k := 0; k < 4; k++ {
+		copy(blk[16+32*k+4*r:16+32*k+4*r+4], src[6+4*k:6+4*k+4])
+	}
+	for j := 0; j < 4; j++ {
+		var v byte
+		for k := 0; k < 4; k++ {
+			v |= byte(qh>>(4*k+j)&1)<<k | byte(qh>>(16+4*k+j)&1)<<(4+k)
+		}
+		blk[144+4*r+j] = v
+	}
+}
+
+func getQ5_0(blk []byte, r int, dst []byte) {
+	copy(dst[:2], blk[2*r:2*r+2])
+	var qh uint32
+	for j := 0; j < 4; j++ {
+		v := uint32(blk[144+4*r+j])
+		for k := 0; k < 4; k++ {
+			qh |= (v>>k&1)<<(4*k+j) | (v>>(4+k)&1)<<(16+4*k+j)
+		}
+	}
+	binary.LittleEndian.PutUint32(dst[2:6], qh)
+	for k := 0; k < 4; k++ {
+		copy(dst[6+4*k:6+4*k+4], blk[16+32*k+4*r:16+32*k+4*r+4])
 	}
 }
 
@@ -165,8 +208,8 @@ func getQ8_0(blk []byte, r int, dst []byte) {
 
 // Repack rewrites m's bytes in place into the packed layout of its type
 // and returns the matrix that reads them, or returns m and false, changing
-// nothing, where the type has no packed layout (Q4_0, Q8_0, Q4_K, Q5_K
-// and Q6_K have one) or m has fewer than eight rows. MatMul and MatMuls read the result
+// nothing, where the type has no packed layout (Q4_0, Q5_0, Q8_0, Q4_K,
+// Q5_K and Q6_K have one) or m has fewer than eight rows. MatMul and MatMuls read the result
 // with the packed kernels; MatMulFloat unpacks it first (slowly: a model
 // that takes the float route should not repack). Row panics on it, since
 // the rows are no longer where they were.
@@ -432,6 +475,35 @@ func packedQ4_0Go(out []float32, w []byte, groups, nb int, a actView) {
 					q := blk[16+32*k+4*r : 16+32*k+4*r+4]
 					for j, v := range q {
 						s += int32(v&0xf)*int32(y[4*k+j]) + int32(v>>4)*int32(y[16+4*k+j])
+					}
+				}
+				acc[r] += half(blk[2*r:]) * a.d[b] * float32(s-off)
+			}
+		}
+		copy(out[g*packRows:], acc[:])
+	}
+}
+
+// packedQ5_0Go is packedQ4_0Go for the Q5_0 layout (idotQ5_0Go per row):
+// the nibbles take their fifth bits and the offset is 16.
+func packedQ5_0Go(out []float32, w []byte, groups, nb int, a actView) {
+	out = out[:groups*packRows]
+	w = w[:groups*nb*176]
+	for g := 0; g < groups; g++ {
+		var acc [packRows]float32
+		for b := 0; b < nb; b++ {
+			blk := w[(g*nb+b)*176 : (g*nb+b+1)*176]
+			y := a.qs[32*b : 32*b+32]
+			off := 16 * a.is[b]
+			for r := 0; r < packRows; r++ {
+				var s int32
+				for k := 0; k < 4; k++ {
+					q := blk[16+32*k+4*r : 16+32*k+4*r+4]
+					h := blk[144+4*r : 144+4*r+4]
+					for j, v := range q {
+						lo := int32(v&0xf) | int32(h[j]>>k&1)<<4
+						hi := int32(v>>4) | int32(h[j]>>(4+k)&1)<<4
+						s += lo*int32(y[4*k+j]) + hi*int32(y[16+4*k+j])
 					}
 				}
 				acc[r] += half(blk[2*r:]) * a.d[b] * float32(s-off)

@@ -6,7 +6,7 @@ import "unsafe"
 
 // The packed kernels of packed_amd64.s (see packed.go).
 
-// Every packed Q4_0 and Q8_0 kernel has one of two signatures: one input,
+// Every packed Q4_0, Q5_0 and Q8_0 kernel has one of two signatures: one input,
 // whose quants, block scales and quant sums are y, yd and is; or four
 // inputs ystride bytes apart, their scales and sums interleaved (d4, is4:
 // four per block), outputs ostride bytes apart, weights prefetched pf
@@ -27,6 +27,21 @@ func packedQ4_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, ou
 
 //go:noescape
 func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ5_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ5_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ5_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ5_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ5_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 
 //go:noescape
 func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
@@ -54,8 +69,10 @@ func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32,
 
 var (
 	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2)
+	avx2PackedQ5_0 = asmPacked(176, packedQ5_0AVX2, packedQ5_0x4AVX2)
 	avx2PackedQ8_0 = asmPacked(272, packedQ8_0AVX2, packedQ8_0x4AVX2)
 	vnniPackedQ4_0 = vnniPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI, packedQ4_0x8VNNI, 8)
+	vnniPackedQ5_0 = vnniPacked(176, packedQ5_0VNNI, packedQ5_0x4VNNI, packedQ5_0x8VNNI, 16)
 	vnniPackedQ8_0 = vnniPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI, packedQ8_0x8VNNI, 128)
 )
 
@@ -163,7 +180,7 @@ func asmOne(bb int, one packedOneAsm) func(out []float32, w []byte, groups, nb i
 // memory and the other passes left it idle: 8-sequence decode steps of a
 // Q8_0 model +12% in the median of 8 alternating runs).
 //
-// The Q4_0 and Q8_0 kernels and all 512-bit VNNI kernels prefetch into
+// The Q4_0, Q5_0 and Q8_0 kernels and all 512-bit VNNI kernels prefetch into
 // L2 (PREFETCHT1), not L1. A
 // prefetch into L1 holds one of the core's few L1 miss buffers for the
 // whole trip to memory; once a kernel computes for long enough per byte

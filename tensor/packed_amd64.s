@@ -195,6 +195,162 @@ pk4block:
 	VZEROUPPER
 	RET
 
+// Packed Q5_0 (see putQ5_0): the Q4_0 kernels' decoding with the fifth
+// bits merged in, an offset of 16, and the pairs' int16 sums widened after
+// every four runs instead of eight: a pair is at most 2*31*128 = 7936 in
+// magnitude, so four stay below 32767 and eight might not.
+
+DATA pk10<>+0(SB)/8, $0x1010101010101010
+DATA pk10<>+8(SB)/8, $0x1010101010101010
+DATA pk10<>+16(SB)/8, $0x1010101010101010
+DATA pk10<>+24(SB)/8, $0x1010101010101010
+GLOBL pk10<>(SB), RODATA|NOPTR, $32
+
+// PK5HIGH merges the fifth bits at 144(SI) into the nibble vectors Y0..Y7
+// that PKDECODE left: a 16-bit shift brings vector k's bit (bit k of each
+// byte for Yk, bit 4+k for Y(4+k)) to bit 4, the 0x10 byte mask m10 keeps
+// it. v and t are scratch.
+#define PK5HIGH(m10, v, t) \
+	VMOVDQU 144(SI), v; \
+	VPSLLW  $4, v, t;   \
+	VPAND   m10, t, t;  \
+	VPOR    t, Y0, Y0;  \
+	VPSLLW  $3, v, t;   \
+	VPAND   m10, t, t;  \
+	VPOR    t, Y1, Y1;  \
+	VPSLLW  $2, v, t;   \
+	VPAND   m10, t, t;  \
+	VPOR    t, Y2, Y2;  \
+	VPSLLW  $1, v, t;   \
+	VPAND   m10, t, t;  \
+	VPOR    t, Y3, Y3;  \
+	VPAND   m10, v, t;  \
+	VPOR    t, Y4, Y4;  \
+	VPSRLW  $1, v, t;   \
+	VPAND   m10, t, t;  \
+	VPOR    t, Y5, Y5;  \
+	VPSRLW  $2, v, t;   \
+	VPAND   m10, t, t;  \
+	VPOR    t, Y6, Y6;  \
+	VPSRLW  $3, v, t;   \
+	VPAND   m10, t, t;  \
+	VPOR    t, Y7, Y7
+
+// PK5PAIRS adds to the int16 pair sums in sum the products of the 5-bit
+// quants in w with the input quants at o(y), using Y15.
+#define PK5PAIRS(y, o, w, sum) \
+	VPBROADCASTD o(y), Y15;  \
+	VPMADDUBSW   Y15, w, Y15; \
+	VPADDW       Y15, sum, sum
+
+// PK5INPUT is PKINPUT for the Q5_0 block decoded in Y0..Y7 (scales in
+// Y14), using Y12, Y13 and Y15.
+#define PK5INPUT(y, d, s, acc, ones) \
+	VPBROADCASTD 0(y), Y15;       \
+	VPMADDUBSW   Y15, Y0, Y12;    \
+	PK5PAIRS(y, 4, Y1, Y12);      \
+	PK5PAIRS(y, 8, Y2, Y12);      \
+	PK5PAIRS(y, 12, Y3, Y12);     \
+	VPBROADCASTD 16(y), Y15;      \
+	VPMADDUBSW   Y15, Y4, Y13;    \
+	PK5PAIRS(y, 20, Y5, Y13);     \
+	PK5PAIRS(y, 24, Y6, Y13);     \
+	PK5PAIRS(y, 28, Y7, Y13);     \
+	VPMADDWD     ones, Y12, Y12;  \
+	VPMADDWD     ones, Y13, Y13;  \
+	VPADDD       Y13, Y12, Y12;   \
+	VPBROADCASTD s, Y15;          \
+	VPSLLD       $4, Y15, Y15;    \
+	VPSUBD       Y15, Y12, Y12;   \
+	PKSCALE(Y12, d, Y14, Y15, acc)
+
+// func packedQ5_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+TEXT ·packedQ5_0AVX2(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+8(FP), R10
+	MOVQ    out+48(FP), R14
+	VMOVDQU pk0f<>(SB), Y9
+	VMOVDQU pkones<>(SB), Y10
+	VMOVDQU pk10<>(SB), Y11
+
+pq51group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   is+40(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+
+pq51block:
+	// Three lines ahead per 176-byte block, as Q4_0 does per 144: no line
+	// is left out.
+	PREFETCHT1 512(SI)
+	PREFETCHT1 576(SI)
+	PREFETCHT1 640(SI)
+	PKDECODE(Y9)
+	PK5HIGH(Y11, Y12, Y13)
+	PK5INPUT(DI, (BX), (R12), Y8, Y10)
+	ADDQ $176, SI
+	ADDQ $32, DI
+	ADDQ $4, BX
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  pq51block
+
+	VMOVUPS Y8, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     pq51group
+	VZEROUPPER
+	RET
+
+// func packedQ5_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+TEXT ·packedQ5_0x4AVX2(SB), NOSPLIT, $0-80
+	MOVQ w+0(FP), SI
+	MOVQ pf+72(FP), R13
+	MOVQ groups+8(FP), R10
+	MOVQ ystride+32(FP), DX
+	MOVQ out+56(FP), R14
+	MOVQ ostride+64(FP), R15
+	LEAQ (R15)(R15*2), R11
+
+pq54group:
+	MOVQ   y+24(FP), DI
+	PK4INPUTS
+	MOVQ   d4+40(FP), BX
+	MOVQ   is4+48(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+pq54block:
+	PREFETCHT1 0(SI)(R13*1)
+	PREFETCHT1 64(SI)(R13*1)
+	PREFETCHT1 128(SI)(R13*1)
+	PKDECODE(pk0f<>(SB))
+	PK5HIGH(pk10<>(SB), Y15, Y12)
+	PK5INPUT(DI, (BX), (R12), Y8, pkones<>(SB))
+	PK5INPUT(R8, 4(BX), 4(R12), Y9, pkones<>(SB))
+	PK5INPUT(R9, 8(BX), 8(R12), Y10, pkones<>(SB))
+	PK5INPUT(AX, 12(BX), 12(R12), Y11, pkones<>(SB))
+	ADDQ $176, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, AX
+	ADDQ $16, BX
+	ADDQ $16, R12
+	DECQ CX
+	JNZ  pq54block
+
+	PK4STORE(Y8, Y9, Y10, Y11)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     pq54group
+	VZEROUPPER
+	RET
+
 // PK8DECODE loads the Q8_0 block at SI: the eight rows' scales as float32
 // (Y14) and the absolute values of the eight runs of quants (Y0..Y7; the
 // signed quants stay in memory for vpsignb).
@@ -405,8 +561,9 @@ GLOBL pk80<>(SB), RODATA|NOPTR, $32
 // VNQ4INPUT multiplies the decoded Q4_0 block (PKDECODE: nibbles in
 // Y0..Y7, scales in Y14) by the input block whose quants start at y and
 // adds the eight rows' products to facc; even and odd are its int32
-// accumulators.
-#define VNQ4INPUT(y, s, d, even, odd, facc) \
+// accumulators, shift the log2 of the quants' offset (Q5_0's block too,
+// with 4).
+#define VNQ4INPUT(y, s, d, even, odd, facc, shift) \
 	VPXORD        even, even, even; \
 	VPXORD        odd, odd, odd;    \
 	VPDPBUSD.BCST 0(y), Y0, even;   \
@@ -417,7 +574,7 @@ GLOBL pk80<>(SB), RODATA|NOPTR, $32
 	VPDPBUSD.BCST 20(y), Y5, odd;   \
 	VPDPBUSD.BCST 24(y), Y6, even;  \
 	VPDPBUSD.BCST 28(y), Y7, odd;   \
-	VNSCALE(even, odd, s, $3, d, Y14, Y13, facc)
+	VNSCALE(even, odd, s, shift, d, Y14, Y13, facc)
 
 // func packedQ4_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
 TEXT ·packedQ4_0VNNI(SB), NOSPLIT, $0-56
@@ -438,7 +595,7 @@ vq1block:
 	PREFETCHT1 576(SI)
 	PREFETCHT1 640(SI)
 	PKDECODE(Y9)
-	VNQ4INPUT(DI, (R12), (BX), Y10, Y11, Y8)
+	VNQ4INPUT(DI, (R12), (BX), Y10, Y11, Y8, $3)
 	ADDQ $144, SI
 	ADDQ $32, DI
 	ADDQ $4, BX
@@ -450,6 +607,63 @@ vq1block:
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     vq1group
+	VZEROUPPER
+	RET
+
+// VN5HIGH is PK5HIGH for the VNNI kernels: vpternlogd ORs the masked
+// bits in (0xf8: a | b&c), one instruction instead of two. m10 holds the
+// 0x10 bytes; v and t are scratch.
+#define VN5HIGH(m10, v, t) \
+	VMOVDQU    144(SI), v;           \
+	VPSLLW     $4, v, t;             \
+	VPTERNLOGD $0xf8, m10, t, Y0;    \
+	VPSLLW     $3, v, t;             \
+	VPTERNLOGD $0xf8, m10, t, Y1;    \
+	VPSLLW     $2, v, t;             \
+	VPTERNLOGD $0xf8, m10, t, Y2;    \
+	VPSLLW     $1, v, t;             \
+	VPTERNLOGD $0xf8, m10, t, Y3;    \
+	VPTERNLOGD $0xf8, m10, v, Y4;    \
+	VPSRLW     $1, v, t;             \
+	VPTERNLOGD $0xf8, m10, t, Y5;    \
+	VPSRLW     $2, v, t;             \
+	VPTERNLOGD $0xf8, m10, t, Y6;    \
+	VPSRLW     $3, v, t;             \
+	VPTERNLOGD $0xf8, m10, t, Y7
+
+// func packedQ5_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+TEXT ·packedQ5_0VNNI(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+8(FP), R10
+	MOVQ    out+48(FP), R14
+	VMOVDQU pk0f<>(SB), Y9
+	VMOVDQU pk10<>(SB), Y12
+
+vq51group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   is+40(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+
+vq51block:
+	PREFETCHT1 512(SI)
+	PREFETCHT1 576(SI)
+	PREFETCHT1 640(SI)
+	PKDECODE(Y9)
+	VN5HIGH(Y12, Y10, Y11)
+	VNQ4INPUT(DI, (R12), (BX), Y10, Y11, Y8, $4)
+	ADDQ $176, SI
+	ADDQ $32, DI
+	ADDQ $4, BX
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  vq51block
+
+	VMOVUPS Y8, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     vq51group
 	VZEROUPPER
 	RET
 
@@ -661,6 +875,61 @@ vz4block:
 
 	VZ8END(vz4group, vz4set)
 
+// VZQ5DECODE is VZQ4DECODE for a Q5_0 block of both groups, the fifth
+// bits merged in as VN5HIGH does (Z10 = 0x10 bytes; Z8, Z9 scratch).
+#define VZQ5DECODE \
+	VZQ4DECODE;                   \
+	VZ8LOAD(144, Y8, Z8);         \
+	VPSLLW     $4, Z8, Z9;        \
+	VPTERNLOGD $0xf8, Z10, Z9, Z0; \
+	VPSLLW     $3, Z8, Z9;        \
+	VPTERNLOGD $0xf8, Z10, Z9, Z1; \
+	VPSLLW     $2, Z8, Z9;        \
+	VPTERNLOGD $0xf8, Z10, Z9, Z2; \
+	VPSLLW     $1, Z8, Z9;        \
+	VPTERNLOGD $0xf8, Z10, Z9, Z3; \
+	VPTERNLOGD $0xf8, Z10, Z8, Z4; \
+	VPSRLW     $1, Z8, Z9;        \
+	VPTERNLOGD $0xf8, Z10, Z9, Z5; \
+	VPSRLW     $2, Z8, Z9;        \
+	VPTERNLOGD $0xf8, Z10, Z9, Z6; \
+	VPSRLW     $3, Z8, Z9;        \
+	VPTERNLOGD $0xf8, Z10, Z9, Z7
+
+// func packedQ5_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
+TEXT ·packedQ5_0x8VNNI(SB), NOSPLIT, $0-80
+	VZCONSTS(pk0f<>(SB))
+	VPBROADCASTD pk10<>(SB), Z10
+
+vz5set:
+	VZSETARGS($176)
+
+vz5group:
+	VZ8SINGLE(vz5pair)
+
+vz5pair:
+	VZPASSARGS
+	VZ8PASS
+
+vz5block:
+	VZQ5DECODE
+	VZ8INIT
+	VZ8MUL8(0, Z0)
+	VZ8MUL8(4, Z1)
+	VZ8MUL8(8, Z2)
+	VZ8MUL8(12, Z3)
+	VZ8MUL8(16, Z4)
+	VZ8MUL8(20, Z5)
+	VZ8MUL8(24, Z6)
+	VZ8MUL8(28, Z7)
+	VZ8TAILS
+	ADDQ $176, SI
+	VZ8NEXT
+	DECQ CX
+	JNZ  vz5block
+
+	VZ8END(vz5group, vz5set)
+
 // VZ8RUN8 makes the Q8_0 runs at wo(SI) unsigned in zreg and multiplies
 // them with the eight inputs' quants at offset yo.
 #define VZ8RUN8(yo, wo, yreg, zreg) \
@@ -769,6 +1038,37 @@ vh4block:
 	JNZ  vh4block
 
 	VZ4END(vh4group, Z24, Z25, Z26, Z27)
+
+// func packedQ5_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ5_0x4VNNI(SB), NOSPLIT, $0-72
+	VZARGS($176, pk0f<>(SB))
+	VPBROADCASTD pk10<>(SB), Z10
+
+vh5group:
+	VZ8SINGLE(vh5pair)
+
+vh5pair:
+	VZPASSARGS
+	VZ4PASS(Z24, Z25, Z26, Z27)
+
+vh5block:
+	VZQ5DECODE
+	VZ4INIT
+	VZ4EVEN(0, Z0)
+	VZ4ODD(4, Z1)
+	VZ4EVEN(8, Z2)
+	VZ4ODD(12, Z3)
+	VZ4EVEN(16, Z4)
+	VZ4ODD(20, Z5)
+	VZ4EVEN(24, Z6)
+	VZ4ODD(28, Z7)
+	VZ4TAILS
+	ADDQ $176, SI
+	VZ4NEXT
+	DECQ CX
+	JNZ  vh5block
+
+	VZ4END(vh5group, Z24, Z25, Z26, Z27)
 
 // VZ4RUNEVEN and VZ4RUNODD make the Q8_0 runs at wo(SI) unsigned in zreg
 // and multiply them with the four inputs' quants at offset yo into the even
