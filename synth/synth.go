@@ -263,15 +263,28 @@ func Build(s Spec) (*gguf.Writer, error) {
 	return w, nil
 }
 
-// fitType falls back, as llama-quantize does, to a type whose block divides
-// the row when the requested one cannot hold it.
+// fitType falls back, as llama-quantize does, to a 32-element type where a
+// K-quant's 256-element blocks do not divide the row (SmolLM2's 576 and
+// Qwen2.5-0.5B's 896 columns): Q4_K to Q5_0, Q5_K to Q5_1, Q6_K to Q8_0, so
+// that a synthesized Q4_K model of those shapes is what their Q4_K
+// downloads are, mostly Q5_0. For Q2_K and Q3_K llama-quantize picks
+// IQ4_NL, which Kiln does not read; Q4_0 has its size. F16 where even 32
+// does not divide the row.
 func fitType(t tensor.Type, cols int) tensor.Type {
-	for _, c := range []tensor.Type{t, tensor.Q8_0, tensor.F16} {
-		if cols%c.BlockSize() == 0 {
-			return c
-		}
+	if cols%t.BlockSize() == 0 {
+		return t
 	}
-	return tensor.F32
+	fallback := map[tensor.Type]tensor.Type{
+		tensor.Q2_K: tensor.Q4_0,
+		tensor.Q3_K: tensor.Q4_0,
+		tensor.Q4_K: tensor.Q5_0,
+		tensor.Q5_K: tensor.Q5_1,
+		tensor.Q6_K: tensor.Q8_0,
+	}
+	if f, ok := fallback[t]; ok && cols%f.BlockSize() == 0 {
+		return f
+	}
+	return tensor.F16
 }
 
 func (t tensorSpec) write(out io.Writer, seed uint64) error {

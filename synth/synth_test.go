@@ -151,24 +151,37 @@ func checkMean(t *testing.T, ti *gguf.TensorInfo, mean, std float64) {
 
 func TestTypeFallback(t *testing.T) {
 	// Rows of 64 cannot hold 256-element K-quant blocks: like llama-quantize,
-	// fall back to Q8_0; 1-D norms stay F32.
-	path, _ := writeSpec(t, small("llama", tensor.Q4_K))
-	f, err := gguf.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for name, want := range map[string]tensor.Type{
-		"blk.0.attn_q.weight":    tensor.Q8_0,
-		"blk.0.attn_norm.weight": tensor.F32,
+	// fall back to a 32-element type (Q4_0 for Q2_K/Q3_K, whose
+	// llama-quantize fallback IQ4_NL Kiln does not read); 1-D norms stay
+	// F32.
+	for typ, want := range map[tensor.Type]tensor.Type{
+		tensor.Q2_K: tensor.Q4_0,
+		tensor.Q3_K: tensor.Q4_0,
+		tensor.Q4_K: tensor.Q5_0,
+		tensor.Q5_K: tensor.Q5_1,
+		tensor.Q6_K: tensor.Q8_0,
 	} {
-		if ti, _ := f.Tensor(name); ti.Type != want {
-			t.Errorf("%s: type %v, want %v", name, ti.Type, want)
+		path, _ := writeSpec(t, small("llama", typ))
+		f, err := gguf.Open(path)
+		if err != nil {
+			t.Fatal(err)
 		}
+		for name, want := range map[string]tensor.Type{
+			"blk.0.attn_q.weight":    want,
+			"blk.0.attn_norm.weight": tensor.F32,
+		} {
+			if ti, _ := f.Tensor(name); ti.Type != want {
+				t.Errorf("%s %s: type %v, want %v", typ, name, ti.Type, want)
+			}
+		}
+		f.Close()
+	}
+	if got := fitType(tensor.Q8_0, 48); got != tensor.F16 {
+		t.Errorf("Q8_0 rows of 48: type %v, want F16", got)
 	}
 	s := small("llama", tensor.Q4_K)
 	s.Embd, s.FF, s.Heads, s.HeadsKV = 256, 512, 4, 2
-	path, _ = writeSpec(t, s)
+	path, _ := writeSpec(t, s)
 	g, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
