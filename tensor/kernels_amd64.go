@@ -80,7 +80,7 @@ var avx2Kernels = &kernelSet{
 	qrows4: avx2IntRows4,
 	qrows8: avx2IntRows8,
 	tiled:  avx2Tiled,
-	packed: map[Type]*packedKernels{Q4_0: avx2Packed, Q5_0: avx2PackedQ5_0, Q8_0: avx2PackedQ8_0, Q4_K: avx2PackedQ4K, Q5_K: avx2PackedQ5K, Q6_K: avx2PackedQ6K},
+	packed: map[Type]*packedKernels{Q4_0: avx2Packed, Q4_1: avx2PackedQ4_1, Q5_0: avx2PackedQ5_0, Q5_1: avx2PackedQ5_1, Q8_0: avx2PackedQ8_0, Q4_K: avx2PackedQ4K, Q5_K: avx2PackedQ5K, Q6_K: avx2PackedQ6K},
 	quant8: quant8AVX2,
 	quantK: quantKAVX2,
 }
@@ -162,7 +162,9 @@ var vnniKernels = func() *kernelSet {
 	ks.name = "avx512vnni"
 	ks.packed = maps.Clone(avx2Kernels.packed)
 	ks.packed[Q4_0] = vnniPackedQ4_0
+	ks.packed[Q4_1] = vnniPackedQ4_1
 	ks.packed[Q5_0] = vnniPackedQ5_0
+	ks.packed[Q5_1] = vnniPackedQ5_1
 	ks.packed[Q8_0] = vnniPackedQ8_0
 	ks.packed[Q4_K] = vnniPackedQ4K
 	ks.packed[Q5_K] = vnniPackedQ5K

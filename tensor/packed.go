@@ -7,8 +7,8 @@ import (
 	"github.com/kiln-llm/kiln/parallel"
 )
 
-// Packed weights: Repack rewrites a Q4_0, Q5_0, Q8_0, Q4_K, Q5_K or Q6_K matrix, at
-// load time and in place, into groups of eight rows interleaved block by
+// Packed weights: Repack rewrites a matrix of an integer type but Q2_K and
+// Q3_K, at load time and in place, into groups of eight rows interleaved block by
 // block, the layout the packed kernels read (the idea of llama.cpp's Q4_0
 // 8x8 repacking, in a layout of Kiln's own).
 //
@@ -53,8 +53,8 @@ type packedKernels struct {
 	four  func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int)
 	eight func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i, sets int)
 	// offset is the offset of the weights' quants that eight and four take off
-	// through the input sums (8 for Q4_0's nibbles, 128 for Q8_0 made
-	// unsigned).
+	// through the input sums (8 for Q4_0's nibbles, 16 for Q5_0's, 128 for
+	// Q8_0 made unsigned; 0 for the types with a minimum).
 	offset int32
 	// route is what Route reports for the kernels, if not "int8".
 	route string
@@ -63,12 +63,21 @@ type packedKernels struct {
 // goPacked are the portable packed kernels, one set per type with a packed
 // layout.
 var goPacked = map[Type]*packedKernels{
-	Q4_0: {one: packedQ4_0Go, four: fourOfOne(packedQ4_0Go)},
-	Q5_0: {one: packedQ5_0Go, four: fourOfOne(packedQ5_0Go)},
+	Q4_0: goNibbles(q4_0Layout, 8),
+	Q4_1: goNibbles(q4_1Layout, 0),
+	Q5_0: goNibbles(q5_0Layout, 16),
+	Q5_1: goNibbles(q5_1Layout, 0),
 	Q8_0: {one: packedQ8_0Go, four: fourOfOne(packedQ8_0Go)},
 	Q4_K: {one: packedQ4KGo, four: fourOfOne(packedQ4KGo)},
 	Q5_K: {one: packedQ5KGo, four: fourOfOne(packedQ5KGo)},
 	Q6_K: {one: packedQ6KGo, four: fourOfOne(packedQ6KGo)},
+}
+
+// goNibbles is the portable kernel set of a nibble layout whose quants
+// carry offset off.
+func goNibbles(l nibbleLayout, off int32) *packedKernels {
+	one := l.dot(off)
+	return &packedKernels{one: one, four: fourOfOne(one)}
 }
 
 // fourOfOne is the portable sets' four-input kernel: one, a one-input
@@ -122,66 +131,131 @@ type packedLayout struct {
 
 // packedLayouts are the types Repack handles.
 var packedLayouts = map[Type]packedLayout{
-	Q4_0: {put: putQ4_0, get: getQ4_0},
-	Q5_0: {put: putQ5_0, get: getQ5_0},
+	Q4_0: {put: q4_0Layout.put, get: q4_0Layout.get},
+	Q4_1: {put: q4_1Layout.put, get: q4_1Layout.get},
+	Q5_0: {put: q5_0Layout.put, get: q5_0Layout.get},
+	Q5_1: {put: q5_1Layout.put, get: q5_1Layout.get},
 	Q8_0: {put: putQ8_0, get: getQ8_0},
 	Q4_K: {put: putQ4K, get: getQ4K},
 	Q5_K: {put: putQ5K, get: getQ5K},
 	Q6_K: {put: putQ6K, get: getQ6K},
 }
 
-// putQ4_0 and getQ4_0 implement the Q4_0 layout above.
-func putQ4_0(blk []byte, r int, src []byte) {
-	copy(blk[2*r:2*r+2], src[:2])
-	for k := 0; k < 4; k++ {
-		copy(blk[16+32*k+4*r:16+32*k+4*r+4], src[2+4*k:2+4*k+4])
-	}
+// nibbleLayout is the packed layout of a type of 32-element blocks with
+// 4-bit quants (Q4_0, Q4_1, Q5_0, Q5_1), per group and block: the eight
+// rows' fp16 scales, the four runs of nibbles (as for Q4_0 above), then
+// where the type has them the fifth bits (at fifth) and the rows' fp16
+// minimums (at mins). Q5_0 and Q5_1 carry the fifth bits in 32 bytes, byte
+// 4r+j holding row r's fifth bits of the eight elements whose nibbles sit
+// at byte 4r+j of the runs: bit k that of element 4k+j (the low nibble in
+// run k) and bit 4+k that of element 16+4k+j (the high nibble). So one
+// load serves a block's eight nibble vectors, and a vector's fifth bits
+// reach bit 4 of each byte with one 16-bit shift, by 4-k or k, which moves
+// no bit of interest across a byte (the block's qh word, bit j for element
+// j, would need a different spreading of bits for every run).
+type nibbleLayout struct {
+	src               nibbleBlock
+	fifth, mins, size int
 }
 
-func getQ4_0(blk []byte, r int, dst []byte) {
-	copy(dst[:2], blk[2*r:2*r+2])
-	for k := 0; k < 4; k++ {
-		copy(dst[2+4*k:2+4*k+4], blk[16+32*k+4*r:16+32*k+4*r+4])
-	}
-}
+// nibbleBlock is where a GGUF block of such a type keeps its minimum (m),
+// fifth bits (qh) and nibbles (qs); 0 for what it does not have.
+type nibbleBlock struct{ m, qh, qs int }
 
-// putQ5_0 and getQ5_0 implement the Q5_0 layout: Q4_0's (scales, then
-// the four runs of nibbles, 144 bytes) followed by 32 bytes of fifth bits,
-// 176 bytes per group and block. Byte 4r+j of them holds row r's fifth
-// bits of the eight elements whose nibbles sit at byte 4r+j of the runs:
-// bit k that of element 4k+j (the low nibble in run k) and bit 4+k that of
-// element 16+4k+j (the high nibble). So one load serves a block's eight
-// nibble vectors, and a vector's fifth bits reach bit 4 of each byte with
-// one 16-bit shift, by 4-k or k, which moves no bit of interest across a
-// byte (the block's qh word, bit j for element j, would need a different
-// spreading of bits for every run).
-func putQ5_0(blk []byte, r int, src []byte) {
+var (
+	q4_0Layout = nibbleLayout{src: nibbleBlock{qs: 2}, size: 144}
+	q4_1Layout = nibbleLayout{src: nibbleBlock{m: 2, qs: 4}, mins: 144, size: 160}
+	q5_0Layout = nibbleLayout{src: nibbleBlock{qh: 2, qs: 6}, fifth: 144, size: 176}
+	q5_1Layout = nibbleLayout{src: nibbleBlock{m: 2, qh: 4, qs: 8}, fifth: 144, mins: 176, size: 192}
+)
+
+func (l nibbleLayout) put(blk []byte, r int, src []byte) {
 	copy(blk[2*r:2*r+2], src[:2])
-	qh := binary.LittleEndian.Uint32(src[2:6])
 	for k := 0; k < 4; k++ {
-		copy(blk[16+32*k+4*r:16+32*k+4*r+4], src[6+4*k:6+4*k+4])
+		copy(blk[16+32*k+4*r:16+32*k+4*r+4], src[l.src.qs+4*k:l.src.qs+4*k+4])
 	}
+	if l.mins != 0 {
+		copy(blk[l.mins+2*r:l.mins+2*r+2], src[l.src.m:l.src.m+2])
+	}
+	if l.fifth == 0 {
+		return
+	}
+	qh := binary.LittleEndian.Uint32(src[l.src.qh:])
 	for j := 0; j < 4; j++ {
 		var v byte
 		for k := 0; k < 4; k++ {
 			v |= byte(qh>>(4*k+j)&1)<<k | byte(qh>>(16+4*k+j)&1)<<(4+k)
 		}
-		blk[144+4*r+j] = v
+		blk[l.fifth+4*r+j] = v
 	}
 }
 
-func getQ5_0(blk []byte, r int, dst []byte) {
+func (l nibbleLayout) get(blk []byte, r int, dst []byte) {
 	copy(dst[:2], blk[2*r:2*r+2])
+	for k := 0; k < 4; k++ {
+		copy(dst[l.src.qs+4*k:l.src.qs+4*k+4], blk[16+32*k+4*r:16+32*k+4*r+4])
+	}
+	if l.mins != 0 {
+		copy(dst[l.src.m:l.src.m+2], blk[l.mins+2*r:l.mins+2*r+2])
+	}
+	if l.fifth == 0 {
+		return
+	}
 	var qh uint32
 	for j := 0; j < 4; j++ {
-		v := uint32(blk[144+4*r+j])
+		v := uint32(blk[l.fifth+4*r+j])
 		for k := 0; k < 4; k++ {
 			qh |= (v>>k&1)<<(4*k+j) | (v>>(4+k)&1)<<(16+4*k+j)
 		}
 	}
-	binary.LittleEndian.PutUint32(dst[2:6], qh)
-	for k := 0; k < 4; k++ {
-		copy(dst[6+4*k:6+4*k+4], blk[16+32*k+4*r:16+32*k+4*r+4])
+	binary.LittleEndian.PutUint32(dst[l.src.qh:], qh)
+}
+
+// quant returns row r's quant of element 4k+j (high: 16+4k+j) in the
+// packed block blk, fifth bit included.
+func (l nibbleLayout) quant(blk []byte, r, k, j int, high bool) int32 {
+	v := blk[16+32*k+4*r+j]
+	q := int32(v & 0xf)
+	shift := k
+	if high {
+		q, shift = int32(v>>4), 4+k
+	}
+	if l.fifth != 0 {
+		q |= int32(blk[l.fifth+4*r+j]>>shift&1) << 4
+	}
+	return q
+}
+
+// dot is the portable one-input kernel of the layout. Per row and block it
+// computes what the GGUF layout's integer kernel does (idotQ4_0Go ...
+// idotQ5_1Go): the integer dot of the unsigned quants with the input
+// quants, less off (the quants' offset: 8 or 16, 0 for the types with a
+// minimum) times their sum, scaled by the two block scales, plus the
+// minimum times the input's Q8_1 sum.
+func (l nibbleLayout) dot(off int32) func(out []float32, w []byte, groups, nb int, a actView) {
+	return func(out []float32, w []byte, groups, nb int, a actView) {
+		out = out[:groups*packRows]
+		w = w[:groups*nb*l.size]
+		for g := 0; g < groups; g++ {
+			var acc [packRows]float32
+			for b := 0; b < nb; b++ {
+				blk := w[(g*nb+b)*l.size : (g*nb+b+1)*l.size]
+				y := a.qs[32*b : 32*b+32]
+				for r := 0; r < packRows; r++ {
+					s := -off * a.is[b]
+					for k := 0; k < 4; k++ {
+						for j := 0; j < 4; j++ {
+							s += l.quant(blk, r, k, j, false)*int32(y[4*k+j]) + l.quant(blk, r, k, j, true)*int32(y[16+4*k+j])
+						}
+					}
+					acc[r] += half(blk[2*r:]) * a.d[b] * float32(s)
+					if l.mins != 0 {
+						acc[r] += half(blk[l.mins+2*r:]) * a.s[b]
+					}
+				}
+			}
+			copy(out[g*packRows:], acc[:])
+		}
 	}
 }
 
@@ -208,8 +282,8 @@ func getQ8_0(blk []byte, r int, dst []byte) {
 
 // Repack rewrites m's bytes in place into the packed layout of its type
 // and returns the matrix that reads them, or returns m and false, changing
-// nothing, where the type has no packed layout (Q4_0, Q5_0, Q8_0, Q4_K,
-// Q5_K and Q6_K have one) or m has fewer than eight rows. MatMul and MatMuls read the result
+// nothing, where the type has no packed layout (Q2_K, Q3_K and the
+// float types) or m has fewer than eight rows. MatMul and MatMuls read the result
 // with the packed kernels; MatMulFloat unpacks it first (slowly: a model
 // that takes the float route should not repack). Row panics on it, since
 // the rows are no longer where they were.
@@ -453,63 +527,6 @@ func packedRange(dst []float32, m Matrix, n int, a *qacts, ks *kernelSet, pk *pa
 		for i := 0; i < n; i++ {
 			rows(dst[i*m.Rows+l:i*m.Rows+hi], m.Data[l*rb:hi*rb], rb, a.view(i))
 		}
-	}
-}
-
-// packedQ4_0Go is the portable one-input packed kernel. Per row and block
-// it computes what idotQ4_0Go does: the integer dot of the unsigned
-// nibbles with the input quants less 8 times their sum, scaled by the two
-// block scales.
-func packedQ4_0Go(out []float32, w []byte, groups, nb int, a actView) {
-	out = out[:groups*packRows]
-	w = w[:groups*nb*144]
-	for g := 0; g < groups; g++ {
-		var acc [packRows]float32
-		for b := 0; b < nb; b++ {
-			blk := w[(g*nb+b)*144 : (g*nb+b+1)*144]
-			y := a.qs[32*b : 32*b+32]
-			off := 8 * a.is[b]
-			for r := 0; r < packRows; r++ {
-				var s int32
-				for k := 0; k < 4; k++ {
-					q := blk[16+32*k+4*r : 16+32*k+4*r+4]
-					for j, v := range q {
-						s += int32(v&0xf)*int32(y[4*k+j]) + int32(v>>4)*int32(y[16+4*k+j])
-					}
-				}
-				acc[r] += half(blk[2*r:]) * a.d[b] * float32(s-off)
-			}
-		}
-		copy(out[g*packRows:], acc[:])
-	}
-}
-
-// packedQ5_0Go is packedQ4_0Go for the Q5_0 layout (idotQ5_0Go per row):
-// the nibbles take their fifth bits and the offset is 16.
-func packedQ5_0Go(out []float32, w []byte, groups, nb int, a actView) {
-	out = out[:groups*packRows]
-	w = w[:groups*nb*176]
-	for g := 0; g < groups; g++ {
-		var acc [packRows]float32
-		for b := 0; b < nb; b++ {
-			blk := w[(g*nb+b)*176 : (g*nb+b+1)*176]
-			y := a.qs[32*b : 32*b+32]
-			off := 16 * a.is[b]
-			for r := 0; r < packRows; r++ {
-				var s int32
-				for k := 0; k < 4; k++ {
-					q := blk[16+32*k+4*r : 16+32*k+4*r+4]
-					h := blk[144+4*r : 144+4*r+4]
-					for j, v := range q {
-						lo := int32(v&0xf) | int32(h[j]>>k&1)<<4
-						hi := int32(v>>4) | int32(h[j]>>(4+k)&1)<<4
-						s += lo*int32(y[4*k+j]) + hi*int32(y[16+4*k+j])
-					}
-				}
-				acc[r] += half(blk[2*r:]) * a.d[b] * float32(s-off)
-			}
-		}
-		copy(out[g*packRows:], acc[:])
 	}
 }
 

@@ -6,7 +6,7 @@ import "unsafe"
 
 // The packed kernels of packed_amd64.s (see packed.go).
 
-// Every packed Q4_0, Q5_0 and Q8_0 kernel has one of two signatures: one input,
+// Every packed kernel of a 32-element type has one of two signatures: one input,
 // whose quants, block scales and quant sums are y, yd and is; or four
 // inputs ystride bytes apart, their scales and sums interleaved (d4, is4:
 // four per block), outputs ostride bytes apart, weights prefetched pf
@@ -67,13 +67,50 @@ func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32,
 //go:noescape
 func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 
+//go:noescape
+func packedQ4_1AVX2(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
+
+//go:noescape
+func packedQ4_1x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, s4 *int32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ4_1VNNI(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
+
+//go:noescape
+func packedQ4_1x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ4_1x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
+
+//go:noescape
+func packedQ5_1AVX2(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
+
+//go:noescape
+func packedQ5_1x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, s4 *int32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ5_1VNNI(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
+
+//go:noescape
+func packedQ5_1x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ5_1x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
+
+// The Q4_1 and Q5_1 kernels take the inputs' Q8_1 sums (float32) where
+// the others take the quant sums, and their VNNI records carry those sums
+// where the others' carry offset terms (see qacts.e8).
 var (
-	avx2Packed     = asmPacked(144, packedQ4_0AVX2, packedQ4_0x4AVX2)
-	avx2PackedQ5_0 = asmPacked(176, packedQ5_0AVX2, packedQ5_0x4AVX2)
-	avx2PackedQ8_0 = asmPacked(272, packedQ8_0AVX2, packedQ8_0x4AVX2)
-	vnniPackedQ4_0 = vnniPacked(144, packedQ4_0VNNI, packedQ4_0x4VNNI, packedQ4_0x8VNNI, 8)
-	vnniPackedQ5_0 = vnniPacked(176, packedQ5_0VNNI, packedQ5_0x4VNNI, packedQ5_0x8VNNI, 16)
-	vnniPackedQ8_0 = vnniPacked(272, packedQ8_0VNNI, packedQ8_0x4VNNI, packedQ8_0x8VNNI, 128)
+	avx2Packed     = asmPacked(144, false, packedQ4_0AVX2, packedQ4_0x4AVX2)
+	avx2PackedQ4_1 = asmPacked(160, true, packedQ4_1AVX2, packedQ4_1x4AVX2)
+	avx2PackedQ5_0 = asmPacked(176, false, packedQ5_0AVX2, packedQ5_0x4AVX2)
+	avx2PackedQ5_1 = asmPacked(192, true, packedQ5_1AVX2, packedQ5_1x4AVX2)
+	avx2PackedQ8_0 = asmPacked(272, false, packedQ8_0AVX2, packedQ8_0x4AVX2)
+	vnniPackedQ4_0 = vnniPacked(144, 8, false, packedQ4_0VNNI, packedQ4_0x4VNNI, packedQ4_0x8VNNI)
+	vnniPackedQ4_1 = vnniPacked(160, 0, true, packedQ4_1VNNI, packedQ4_1x4VNNI, packedQ4_1x8VNNI)
+	vnniPackedQ5_0 = vnniPacked(176, 16, false, packedQ5_0VNNI, packedQ5_0x4VNNI, packedQ5_0x8VNNI)
+	vnniPackedQ5_1 = vnniPacked(192, 0, true, packedQ5_1VNNI, packedQ5_1x4VNNI, packedQ5_1x8VNNI)
+	vnniPackedQ8_0 = vnniPacked(272, 128, false, packedQ8_0VNNI, packedQ8_0x4VNNI, packedQ8_0x8VNNI)
 )
 
 // packedEmpty clears the outputs of a call with no groups or no blocks,
@@ -90,11 +127,11 @@ func packedEmpty(out []float32, ostride, inputs, groups, nb int) bool {
 }
 
 // asmPacked wraps the AVX2 assembly kernels of a type of bb bytes per
-// group and block. The slice expressions here and in asmOne check every
-// bound the assembly relies on.
-func asmPacked(bb int, one packedOneAsm, four packedFourAsm) *packedKernels {
+// group and block (with a minimum: Q8_1 sums for quant sums). The slice
+// expressions here and in asmOne check every bound the assembly relies on.
+func asmPacked(bb int, minimum bool, one packedOneAsm, four packedFourAsm) *packedKernels {
 	return &packedKernels{
-		one: asmOne(bb, one),
+		one: asmOne(bb, minimum, one),
 		four: func(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i int) {
 			if packedEmpty(out, ostride, 4, groups, nb) {
 				return
@@ -104,18 +141,21 @@ func asmPacked(bb int, one packedOneAsm, four packedFourAsm) *packedKernels {
 			w = w[:groups*nb*bb]
 			y := a.qs[i*cols : 3*cols+i*cols+32*nb]
 			d4 := a.d4[i*nb : (i+4)*nb]
-			is4 := a.is4[i*nb : (i+4)*nb]
-			four(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), unsafe.SliceData(is4), unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
+			sums := unsafe.SliceData(a.is4[i*nb : (i+4)*nb])
+			if minimum {
+				sums = (*int32)(unsafe.Pointer(unsafe.SliceData(a.s4[i*nb : (i+4)*nb])))
+			}
+			four(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), cols, unsafe.SliceData(d4), sums, unsafe.SliceData(out), 4*ostride, prefetchDistance(len(w)))
 		},
 	}
 }
 
 // vnniPacked wraps the VNNI assembly kernels of a type of bb bytes per
-// group and block, whose quants carry offset off: four and eight read the
-// eight-input records (see packedKernels).
-func vnniPacked(bb int, one packedOneAsm, four packedVNNI4Asm, eight packedVNNI8Asm, off int32) *packedKernels {
+// group and block, whose quants carry offset off (or which has a minimum):
+// four and eight read the eight-input records (see packedKernels).
+func vnniPacked(bb int, off int32, minimum bool, one packedOneAsm, four packedVNNI4Asm, eight packedVNNI8Asm) *packedKernels {
 	return &packedKernels{
-		one:    asmOne(bb, one),
+		one:    asmOne(bb, minimum, one),
 		four:   vnniFour(bb, 32, q8RecordWords, four),
 		eight:  vnniEight(bb, 32, q8RecordWords, eight),
 		offset: off,
@@ -160,16 +200,20 @@ func vnniArgs(out []float32, ostride int, w []byte, groups, nb int, a *qacts, i,
 }
 
 // asmOne wraps a one-input assembly kernel of a type of bb bytes per group
-// and block.
-func asmOne(bb int, one packedOneAsm) func(out []float32, w []byte, groups, nb int, a actView) {
+// and block (with a minimum: the input's Q8_1 sums for its quant sums).
+func asmOne(bb int, minimum bool, one packedOneAsm) func(out []float32, w []byte, groups, nb int, a actView) {
 	return func(out []float32, w []byte, groups, nb int, a actView) {
 		if packedEmpty(out, 0, 1, groups, nb) {
 			return
 		}
 		out = out[:groups*packRows]
 		w = w[:groups*nb*bb]
-		y, d, is := a.qs[:32*nb], a.d[:nb], a.is[:nb]
-		one(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), unsafe.SliceData(is), unsafe.SliceData(out))
+		y, d := a.qs[:32*nb], a.d[:nb]
+		sums := unsafe.SliceData(a.is[:nb])
+		if minimum {
+			sums = (*int32)(unsafe.Pointer(unsafe.SliceData(a.s[:nb])))
+		}
+		one(unsafe.SliceData(w), groups, nb, unsafe.SliceData(y), unsafe.SliceData(d), sums, unsafe.SliceData(out))
 	}
 }
 
@@ -180,7 +224,7 @@ func asmOne(bb int, one packedOneAsm) func(out []float32, w []byte, groups, nb i
 // memory and the other passes left it idle: 8-sequence decode steps of a
 // Q8_0 model +12% in the median of 8 alternating runs).
 //
-// The Q4_0, Q5_0 and Q8_0 kernels and all 512-bit VNNI kernels prefetch into
+// The 32-element types' kernels and all 512-bit VNNI kernels prefetch into
 // L2 (PREFETCHT1), not L1. A
 // prefetch into L1 holds one of the core's few L1 miss buffers for the
 // whole trip to memory; once a kernel computes for long enough per byte

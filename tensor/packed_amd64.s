@@ -3,7 +3,8 @@
 #include "textflag.h"
 #include "vnni_amd64.h"
 
-// Kernels of packed Q4_0 matrices (see packed.go for the layout). Each
+// Kernels of packed matrices of the 32-element types (see packed.go for
+// the layouts), Q4_0's first. Each
 // vector lane is one of a group's eight rows: per block, the four 32-byte
 // runs of quants split into eight vectors of unsigned nibbles (Y0..Y7, four
 // quants of every row each), vpbroadcastd hands the matching four input
@@ -195,7 +196,7 @@ pk4block:
 	VZEROUPPER
 	RET
 
-// Packed Q5_0 (see putQ5_0): the Q4_0 kernels' decoding with the fifth
+// Packed Q5_0 (see nibbleLayout): the Q4_0 kernels' decoding with the fifth
 // bits merged in, an offset of 16, and the pairs' int16 sums widened after
 // every four runs instead of eight: a pair is at most 2*31*128 = 7936 in
 // magnitude, so four stay below 32767 and eight might not.
@@ -243,9 +244,9 @@ GLOBL pk10<>(SB), RODATA|NOPTR, $32
 	VPMADDUBSW   Y15, w, Y15; \
 	VPADDW       Y15, sum, sum
 
-// PK5INPUT is PKINPUT for the Q5_0 block decoded in Y0..Y7 (scales in
-// Y14), using Y12, Y13 and Y15.
-#define PK5INPUT(y, d, s, acc, ones) \
+// PK5SUMS leaves in Y12 the int32 products of the 5-bit quants in Y0..Y7
+// with the input quants at y, using Y13 and Y15.
+#define PK5SUMS(y, ones) \
 	VPBROADCASTD 0(y), Y15;       \
 	VPMADDUBSW   Y15, Y0, Y12;    \
 	PK5PAIRS(y, 4, Y1, Y12);      \
@@ -258,11 +259,26 @@ GLOBL pk10<>(SB), RODATA|NOPTR, $32
 	PK5PAIRS(y, 28, Y7, Y13);     \
 	VPMADDWD     ones, Y12, Y12;  \
 	VPMADDWD     ones, Y13, Y13;  \
-	VPADDD       Y13, Y12, Y12;   \
+	VPADDD       Y13, Y12, Y12
+
+// PK5INPUT is PKINPUT for the Q5_0 block decoded in Y0..Y7 (scales in
+// Y14), using Y12, Y13 and Y15.
+#define PK5INPUT(y, d, s, acc, ones) \
+	PK5SUMS(y, ones);             \
 	VPBROADCASTD s, Y15;          \
 	VPSLLD       $4, Y15, Y15;    \
 	VPSUBD       Y15, Y12, Y12;   \
 	PKSCALE(Y12, d, Y14, Y15, acc)
+
+// PKMINPUT is PK5INPUT for a Q4_1 or Q5_1 block, whose quants have no
+// offset: the eight rows' fp16 minimums at mo(SI) times the input's Q8_1
+// sum at s are added after the scaled products.
+#define PKMINPUT(y, d, s, mo, acc, ones) \
+	PK5SUMS(y, ones);             \
+	PKSCALE(Y12, d, Y14, Y15, acc); \
+	VCVTPH2PS    mo(SI), Y13;     \
+	VBROADCASTSS s, Y15;          \
+	VFMADD231PS  Y15, Y13, acc
 
 // func packedQ5_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
 TEXT ·packedQ5_0AVX2(SB), NOSPLIT, $0-56
@@ -348,6 +364,177 @@ pq54block:
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     pq54group
+	VZEROUPPER
+	RET
+
+// func packedQ4_1AVX2(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
+//
+// s holds the input's Q8_1 sums (float32).
+TEXT ·packedQ4_1AVX2(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+8(FP), R10
+	MOVQ    out+48(FP), R14
+	VMOVDQU pk0f<>(SB), Y9
+	VMOVDQU pkones<>(SB), Y10
+
+pq411group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   s+40(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+
+pq411block:
+	PREFETCHT1 512(SI)
+	PREFETCHT1 576(SI)
+	PREFETCHT1 640(SI)
+	PKDECODE(Y9)
+	PKMINPUT(DI, (BX), (R12), 144, Y8, Y10)
+	ADDQ $160, SI
+	ADDQ $32, DI
+	ADDQ $4, BX
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  pq411block
+
+	VMOVUPS Y8, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     pq411group
+	VZEROUPPER
+	RET
+
+// func packedQ4_1x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, s4 *int32, out *float32, ostride, pf int)
+TEXT ·packedQ4_1x4AVX2(SB), NOSPLIT, $0-80
+	MOVQ w+0(FP), SI
+	MOVQ pf+72(FP), R13
+	MOVQ groups+8(FP), R10
+	MOVQ ystride+32(FP), DX
+	MOVQ out+56(FP), R14
+	MOVQ ostride+64(FP), R15
+	LEAQ (R15)(R15*2), R11
+
+pq414group:
+	MOVQ   y+24(FP), DI
+	PK4INPUTS
+	MOVQ   d4+40(FP), BX
+	MOVQ   s4+48(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+pq414block:
+	PREFETCHT1 0(SI)(R13*1)
+	PREFETCHT1 64(SI)(R13*1)
+	PREFETCHT1 128(SI)(R13*1)
+	PKDECODE(pk0f<>(SB))
+	PKMINPUT(DI, (BX), (R12), 144, Y8, pkones<>(SB))
+	PKMINPUT(R8, 4(BX), 4(R12), 144, Y9, pkones<>(SB))
+	PKMINPUT(R9, 8(BX), 8(R12), 144, Y10, pkones<>(SB))
+	PKMINPUT(AX, 12(BX), 12(R12), 144, Y11, pkones<>(SB))
+	ADDQ $160, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, AX
+	ADDQ $16, BX
+	ADDQ $16, R12
+	DECQ CX
+	JNZ  pq414block
+
+	PK4STORE(Y8, Y9, Y10, Y11)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     pq414group
+	VZEROUPPER
+	RET
+
+// func packedQ5_1AVX2(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
+//
+// s holds the input's Q8_1 sums (float32).
+TEXT ·packedQ5_1AVX2(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+8(FP), R10
+	MOVQ    out+48(FP), R14
+	VMOVDQU pk0f<>(SB), Y9
+	VMOVDQU pkones<>(SB), Y10
+	VMOVDQU pk10<>(SB), Y11
+
+pq511group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   s+40(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+
+pq511block:
+	PREFETCHT1 512(SI)
+	PREFETCHT1 576(SI)
+	PREFETCHT1 640(SI)
+	PKDECODE(Y9)
+	PK5HIGH(Y11, Y12, Y13)
+	PKMINPUT(DI, (BX), (R12), 176, Y8, Y10)
+	ADDQ $192, SI
+	ADDQ $32, DI
+	ADDQ $4, BX
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  pq511block
+
+	VMOVUPS Y8, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     pq511group
+	VZEROUPPER
+	RET
+
+// func packedQ5_1x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, s4 *int32, out *float32, ostride, pf int)
+TEXT ·packedQ5_1x4AVX2(SB), NOSPLIT, $0-80
+	MOVQ w+0(FP), SI
+	MOVQ pf+72(FP), R13
+	MOVQ groups+8(FP), R10
+	MOVQ ystride+32(FP), DX
+	MOVQ out+56(FP), R14
+	MOVQ ostride+64(FP), R15
+	LEAQ (R15)(R15*2), R11
+
+pq514group:
+	MOVQ   y+24(FP), DI
+	PK4INPUTS
+	MOVQ   d4+40(FP), BX
+	MOVQ   s4+48(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+pq514block:
+	PREFETCHT1 0(SI)(R13*1)
+	PREFETCHT1 64(SI)(R13*1)
+	PREFETCHT1 128(SI)(R13*1)
+	PKDECODE(pk0f<>(SB))
+	PK5HIGH(pk10<>(SB), Y15, Y12)
+	PKMINPUT(DI, (BX), (R12), 176, Y8, pkones<>(SB))
+	PKMINPUT(R8, 4(BX), 4(R12), 176, Y9, pkones<>(SB))
+	PKMINPUT(R9, 8(BX), 8(R12), 176, Y10, pkones<>(SB))
+	PKMINPUT(AX, 12(BX), 12(R12), 176, Y11, pkones<>(SB))
+	ADDQ $192, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, AX
+	ADDQ $16, BX
+	ADDQ $16, R12
+	DECQ CX
+	JNZ  pq514block
+
+	PK4STORE(Y8, Y9, Y10, Y11)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     pq514group
 	VZEROUPPER
 	RET
 
@@ -519,7 +706,7 @@ pk84block:
 	VZEROUPPER
 	RET
 
-// Packed Q4_0 and Q8_0 kernels for CPUs with AVX512-VNNI: one input on
+// Packed kernels of the 32-element types for CPUs with AVX512-VNNI: one input on
 // 256-bit registers (AVX512VL), four and eight on 512-bit ones (below).
 // Layouts and lanes are those of packed_amd64.s; what changes is the
 // multiply.
@@ -664,6 +851,95 @@ vq51block:
 	ADDQ    $32, R14
 	DECQ    R10
 	JNZ     vq51group
+	VZEROUPPER
+	RET
+
+// VNMINPUT is VNQ4INPUT for a Q4_1 or Q5_1 block: no offset, and the
+// rows' fp16 minimums at mo(SI) times the input's Q8_1 sum at s added
+// after the scaled products, as PKMINPUT does.
+#define VNMINPUT(y, s, d, mo, even, odd, facc) \
+	VPXORD        even, even, even; \
+	VPXORD        odd, odd, odd;    \
+	VPDPBUSD.BCST 0(y), Y0, even;   \
+	VPDPBUSD.BCST 4(y), Y1, odd;    \
+	VPDPBUSD.BCST 8(y), Y2, even;   \
+	VPDPBUSD.BCST 12(y), Y3, odd;   \
+	VPDPBUSD.BCST 16(y), Y4, even;  \
+	VPDPBUSD.BCST 20(y), Y5, odd;   \
+	VPDPBUSD.BCST 24(y), Y6, even;  \
+	VPDPBUSD.BCST 28(y), Y7, odd;   \
+	VPADDD        odd, even, even;  \
+	PKSCALE(even, d, Y14, Y13, facc); \
+	VCVTPH2PS     mo(SI), Y13;      \
+	VFMADD231PS.BCST s, Y13, facc
+
+// func packedQ4_1VNNI(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
+TEXT ·packedQ4_1VNNI(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+8(FP), R10
+	MOVQ    out+48(FP), R14
+	VMOVDQU pk0f<>(SB), Y9
+
+vq411group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   s+40(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+
+vq411block:
+	PREFETCHT1 512(SI)
+	PREFETCHT1 576(SI)
+	PREFETCHT1 640(SI)
+	PKDECODE(Y9)
+	VNMINPUT(DI, (R12), (BX), 144, Y10, Y11, Y8)
+	ADDQ $160, SI
+	ADDQ $32, DI
+	ADDQ $4, BX
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  vq411block
+
+	VMOVUPS Y8, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     vq411group
+	VZEROUPPER
+	RET
+
+// func packedQ5_1VNNI(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
+TEXT ·packedQ5_1VNNI(SB), NOSPLIT, $0-56
+	MOVQ    w+0(FP), SI
+	MOVQ    groups+8(FP), R10
+	MOVQ    out+48(FP), R14
+	VMOVDQU pk0f<>(SB), Y9
+	VMOVDQU pk10<>(SB), Y12
+
+vq511group:
+	MOVQ   y+24(FP), DI
+	MOVQ   yd+32(FP), BX
+	MOVQ   s+40(FP), R12
+	MOVQ   nb+16(FP), CX
+	VXORPS Y8, Y8, Y8
+
+vq511block:
+	PREFETCHT1 512(SI)
+	PREFETCHT1 576(SI)
+	PREFETCHT1 640(SI)
+	PKDECODE(Y9)
+	VN5HIGH(Y12, Y10, Y11)
+	VNMINPUT(DI, (R12), (BX), 176, Y10, Y11, Y8)
+	ADDQ $192, SI
+	ADDQ $32, DI
+	ADDQ $4, BX
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  vq511block
+
+	VMOVUPS Y8, (R14)
+	ADDQ    $32, R14
+	DECQ    R10
+	JNZ     vq511group
 	VZEROUPPER
 	RET
 
@@ -930,6 +1206,107 @@ vz5block:
 
 	VZ8END(vz5group, vz5set)
 
+// The Q4_1 and Q5_1 kernels start the int32 sums at zero (VZ8ZERO) and
+// end a block with VZ8TAILSM: VZ8TAIL, then the two groups' fp16 minimums
+// (VZ8MINS: in Z11) times the input's Q8_1 sum from its record.
+#define VZ8ZERO \
+	VPXORD Z16, Z16, Z16; \
+	VPXORD Z17, Z17, Z17; \
+	VPXORD Z18, Z18, Z18; \
+	VPXORD Z19, Z19, Z19; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD Z21, Z21, Z21; \
+	VPXORD Z22, Z22, Z22; \
+	VPXORD Z23, Z23, Z23
+
+#define VZ8MINS(mo) \
+	VMOVDQU     mo(SI), X11;              \
+	VINSERTI128 $1, mo(SI)(AX*1), Y11, Y11; \
+	VCVTPH2PS   Y11, Z11
+
+#define VZ8TAILM(acc, d, s, facc) \
+	VZ8TAIL(acc, d, facc); \
+	VFMADD231PS.BCST s, Z11, facc
+
+#define VZ8TAILSM \
+	VZ8TAILM(Z16, 0(BX), 32(BX), Z24);  \
+	VZ8TAILM(Z17, 4(BX), 36(BX), Z25);  \
+	VZ8TAILM(Z18, 8(BX), 40(BX), Z26);  \
+	VZ8TAILM(Z19, 12(BX), 44(BX), Z27); \
+	VZ8TAILM(Z20, 16(BX), 48(BX), Z28); \
+	VZ8TAILM(Z21, 20(BX), 52(BX), Z29); \
+	VZ8TAILM(Z22, 24(BX), 56(BX), Z30); \
+	VZ8TAILM(Z23, 28(BX), 60(BX), Z31)
+
+// func packedQ4_1x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
+TEXT ·packedQ4_1x8VNNI(SB), NOSPLIT, $0-80
+	VZCONSTS(pk0f<>(SB))
+
+vzq41set:
+	VZSETARGS($160)
+
+vzq41group:
+	VZ8SINGLE(vzq41pair)
+
+vzq41pair:
+	VZPASSARGS
+	VZ8PASS
+
+vzq41block:
+	VZQ4DECODE
+	VZ8MINS(144)
+	VZ8ZERO
+	VZ8MUL8(0, Z0)
+	VZ8MUL8(4, Z1)
+	VZ8MUL8(8, Z2)
+	VZ8MUL8(12, Z3)
+	VZ8MUL8(16, Z4)
+	VZ8MUL8(20, Z5)
+	VZ8MUL8(24, Z6)
+	VZ8MUL8(28, Z7)
+	VZ8TAILSM
+	ADDQ $160, SI
+	VZ8NEXT
+	DECQ CX
+	JNZ  vzq41block
+
+	VZ8END(vzq41group, vzq41set)
+
+// func packedQ5_1x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
+TEXT ·packedQ5_1x8VNNI(SB), NOSPLIT, $0-80
+	VZCONSTS(pk0f<>(SB))
+	VPBROADCASTD pk10<>(SB), Z10
+
+vzq51set:
+	VZSETARGS($192)
+
+vzq51group:
+	VZ8SINGLE(vzq51pair)
+
+vzq51pair:
+	VZPASSARGS
+	VZ8PASS
+
+vzq51block:
+	VZQ5DECODE
+	VZ8MINS(176)
+	VZ8ZERO
+	VZ8MUL8(0, Z0)
+	VZ8MUL8(4, Z1)
+	VZ8MUL8(8, Z2)
+	VZ8MUL8(12, Z3)
+	VZ8MUL8(16, Z4)
+	VZ8MUL8(20, Z5)
+	VZ8MUL8(24, Z6)
+	VZ8MUL8(28, Z7)
+	VZ8TAILSM
+	ADDQ $192, SI
+	VZ8NEXT
+	DECQ CX
+	JNZ  vzq51block
+
+	VZ8END(vzq51group, vzq51set)
+
 // VZ8RUN8 makes the Q8_0 runs at wo(SI) unsigned in zreg and multiplies
 // them with the eight inputs' quants at offset yo.
 #define VZ8RUN8(yo, wo, yreg, zreg) \
@@ -1069,6 +1446,81 @@ vh5block:
 	JNZ  vh5block
 
 	VZ4END(vh5group, Z24, Z25, Z26, Z27)
+
+// VZ4TAILSM is VZ4TAILS for the Q4_1 and Q5_1 kernels (see VZ8TAILSM),
+// whose even and odd sums both start at zero (VZ8ZERO).
+#define VZ4TAILSM \
+	VPADDD Z20, Z16, Z16;     \
+	VPADDD Z21, Z17, Z17;     \
+	VPADDD Z22, Z18, Z18;     \
+	VPADDD Z23, Z19, Z19;     \
+	VZ8TAILM(Z16, 0(BX), 32(BX), Z24);  \
+	VZ8TAILM(Z17, 4(BX), 36(BX), Z25);  \
+	VZ8TAILM(Z18, 8(BX), 40(BX), Z26);  \
+	VZ8TAILM(Z19, 12(BX), 44(BX), Z27)
+
+// func packedQ4_1x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ4_1x4VNNI(SB), NOSPLIT, $0-72
+	VZARGS($160, pk0f<>(SB))
+
+vhq41group:
+	VZ8SINGLE(vhq41pair)
+
+vhq41pair:
+	VZPASSARGS
+	VZ4PASS(Z24, Z25, Z26, Z27)
+
+vhq41block:
+	VZQ4DECODE
+	VZ8MINS(144)
+	VZ8ZERO
+	VZ4EVEN(0, Z0)
+	VZ4ODD(4, Z1)
+	VZ4EVEN(8, Z2)
+	VZ4ODD(12, Z3)
+	VZ4EVEN(16, Z4)
+	VZ4ODD(20, Z5)
+	VZ4EVEN(24, Z6)
+	VZ4ODD(28, Z7)
+	VZ4TAILSM
+	ADDQ $160, SI
+	VZ4NEXT
+	DECQ CX
+	JNZ  vhq41block
+
+	VZ4END(vhq41group, Z24, Z25, Z26, Z27)
+
+// func packedQ5_1x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+TEXT ·packedQ5_1x4VNNI(SB), NOSPLIT, $0-72
+	VZARGS($192, pk0f<>(SB))
+	VPBROADCASTD pk10<>(SB), Z10
+
+vhq51group:
+	VZ8SINGLE(vhq51pair)
+
+vhq51pair:
+	VZPASSARGS
+	VZ4PASS(Z24, Z25, Z26, Z27)
+
+vhq51block:
+	VZQ5DECODE
+	VZ8MINS(176)
+	VZ8ZERO
+	VZ4EVEN(0, Z0)
+	VZ4ODD(4, Z1)
+	VZ4EVEN(8, Z2)
+	VZ4ODD(12, Z3)
+	VZ4EVEN(16, Z4)
+	VZ4ODD(20, Z5)
+	VZ4EVEN(24, Z6)
+	VZ4ODD(28, Z7)
+	VZ4TAILSM
+	ADDQ $192, SI
+	VZ4NEXT
+	DECQ CX
+	JNZ  vhq51block
+
+	VZ4END(vhq51group, Z24, Z25, Z26, Z27)
 
 // VZ4RUNEVEN and VZ4RUNODD make the Q8_0 runs at wo(SI) unsigned in zreg
 // and multiply them with the four inputs' quants at offset yo into the even

@@ -36,6 +36,20 @@ func TestRepackRoundTrip(t *testing.T) {
 			return bytes.Equal(p[6:8], row[0:2]) && bytes.Equal(p[16+32+12:16+32+16], row[10:14]) &&
 				uint32(p[144+12+1]>>1&1) == qh>>5&1 && uint32(p[144+12+2]>>7) == qh>>30&1
 		}},
+		{Q4_1, []int{32, 96, 320, 3520}, func(p, row []byte) bool {
+			// Row 3's scale, its minimum after the runs, its quants 4..7 at
+			// the second run.
+			return bytes.Equal(p[6:8], row[0:2]) && bytes.Equal(p[144+6:144+8], row[2:4]) &&
+				bytes.Equal(p[16+32+12:16+32+16], row[8:12])
+		}},
+		{Q5_1, []int{32, 96, 320, 3520}, func(p, row []byte) bool {
+			// As Q5_0 and Q4_1: scale, minimum after the fifth bits, quants
+			// 4..7, fifth bits of elements 5 and 30.
+			qh := uint32(row[4]) | uint32(row[5])<<8 | uint32(row[6])<<16 | uint32(row[7])<<24
+			return bytes.Equal(p[6:8], row[0:2]) && bytes.Equal(p[176+6:176+8], row[2:4]) &&
+				bytes.Equal(p[16+32+12:16+32+16], row[12:16]) &&
+				uint32(p[144+12+1]>>1&1) == qh>>5&1 && uint32(p[144+12+2]>>7) == qh>>30&1
+		}},
 		{Q8_0, []int{32, 96, 320, 2080}, func(p, row []byte) bool {
 			// Row 3's scale, then its quants 20..23 at the sixth run.
 			return bytes.Equal(p[6:8], row[0:2]) && bytes.Equal(p[16+5*32+12:16+5*32+16], row[22:26])
@@ -138,7 +152,7 @@ func TestRepackRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		typ  Type
 		rows int
-	}{{Q4_0, 7}, {Q5_0, 7}, {Q4_K, 7}, {Q5_K, 7}, {Q8_0, 7}, {Q6_K, 7}, {Q3_K, 16}} {
+	}{{Q4_0, 7}, {Q4_1, 7}, {Q5_0, 7}, {Q5_1, 7}, {Q4_K, 7}, {Q5_K, 7}, {Q8_0, 7}, {Q6_K, 7}, {Q3_K, 16}} {
 		m, err := NewMatrix(c.typ, c.rows, 256, randomRow(rng, c.typ, c.rows*256))
 		if err != nil {
 			t.Fatal(err)
@@ -149,7 +163,7 @@ func TestRepackRoundTrip(t *testing.T) {
 	}
 }
 
-// TestPackedMatMul holds MatMul on a repacked Q4_0, Q5_0, Q8_0, Q4_K, Q5_K or Q6_K matrix to the float64
+// TestPackedMatMul holds MatMul on a repacked matrix of every type with a packed layout to the float64
 // reference of the integer route (1e-5 of sum|terms|, as
 // TestMatMulIntegerRoute does for the GGUF layout), for whole and partial
 // groups, one input, groups of four with remainders and batches longer
@@ -161,7 +175,9 @@ func TestPackedMatMul(t *testing.T) {
 		cols []int
 	}{
 		{Q4_0, []int{32, 288, 2048}},
+		{Q4_1, []int{32, 288, 2048}},
 		{Q5_0, []int{32, 288, 2048}},
+		{Q5_1, []int{32, 288, 2048}},
 		{Q8_0, []int{32, 288, 2048}},
 		{Q4_K, []int{256, 768, 2048}},
 		{Q5_K, []int{256, 768, 2048}},

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestPackedVNNIMatchesAVX2 holds the VNNI packed Q4_0, Q5_0, Q8_0, Q4_K, Q5_K and Q6_K kernels to
+// TestPackedVNNIMatchesAVX2 holds the VNNI packed kernels of every type to
 // the AVX2 ones bit for bit, for one, four and three sets of eight inputs
 // in one call: their int32
 // block sums are exact in both, and the scaling is the same products, so a
@@ -21,7 +21,7 @@ func TestPackedVNNIMatchesAVX2(t *testing.T) {
 	if !vnniOK() {
 		t.Skip("no AVX512-VNNI on this CPU")
 	}
-	for _, typ := range []Type{Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K} {
+	for _, typ := range []Type{Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K} {
 		for _, c := range []struct{ groups, nb int }{{1, 1}, {3, 2}, {2, 9}, {5, 64}} {
 			t.Run(fmt.Sprintf("%s/g%d/nb%d", typ, c.groups, c.nb), func(t *testing.T) {
 				const n = 24

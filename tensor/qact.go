@@ -43,7 +43,7 @@ import (
 // The VNNI packed kernels of four and eight inputs get e8: per group of
 // eight inputs and block a record of 16 words, the eight inputs' float32
 // scales (as bits) and then their offset terms, minus the weights' quant
-// offset times the block sum.
+// offset times the block sum (Q8_1: their sums s, as bits).
 // Q8_K inputs get k4 instead, one 144-byte record per group and block: the
 // four float32 scales, then the four inputs' 16 int16 sums (little-endian,
 // for the assembly kernels). For the VNNI kernels they get e8 instead,
@@ -201,7 +201,7 @@ const (
 
 // interleave8 fills e8 (see qacts) for the groups of eight of a's n inputs
 // (the last one partial): for Q8_0, for weights whose quants carry offset
-// off.
+// off (Q8_1 records ignore it).
 func (a *qacts) interleave8(n int, off int32) {
 	if a.e8n == n && a.e8off == off {
 		return
@@ -220,6 +220,10 @@ func (a *qacts) interleave8(n int, off int32) {
 			for b := 0; b < nb; b++ {
 				rec := a.e8[(g*nb+b)*words : (g*nb+b+1)*words]
 				rec[k] = math.Float32bits(a.d[src+b])
+				if a.kind == Q8_1 {
+					rec[8+k] = math.Float32bits(a.s[src+b])
+					continue
+				}
 				if a.kind != Q8_K {
 					rec[8+k] = uint32(-off * a.is[src+b])
 					continue
