@@ -8,9 +8,9 @@ import (
 )
 
 // Packed weights: Repack rewrites a matrix of an integer type but Q2_K and
-// Q3_K, at load time and in place, into groups of eight rows interleaved block by
-// block, the layout the packed kernels read (the idea of llama.cpp's Q4_0
-// 8x8 repacking, in a layout of Kiln's own).
+// Q3_K, at load time and in place, into groups of eight rows interleaved
+// block by block, the layout the packed kernels read (the idea of
+// llama.cpp's Q4_0 8x8 repacking, in a layout of Kiln's own).
 //
 // Why: a row kernel turns each block's int32 sum into a float and scales it
 // for one row at a time, so on Q4_0 the per-block bookkeeping (the nibble
@@ -282,8 +282,8 @@ func getQ8_0(blk []byte, r int, dst []byte) {
 
 // Repack rewrites m's bytes in place into the packed layout of its type
 // and returns the matrix that reads them, or returns m and false, changing
-// nothing, where the type has no packed layout (Q2_K, Q3_K and the
-// float types) or m has fewer than eight rows. MatMul and MatMuls read the result
+// nothing, where the type has no packed layout (Q2_K, Q3_K and the float
+// types) or m has fewer than eight rows. MatMul and MatMuls read the result
 // with the packed kernels; MatMulFloat unpacks it first (slowly: a model
 // that takes the float route should not repack). Row panics on it, since
 // the rows are no longer where they were.

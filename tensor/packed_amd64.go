@@ -6,8 +6,8 @@ import "unsafe"
 
 // The packed kernels of packed_amd64.s (see packed.go).
 
-// Every packed kernel of a 32-element type has one of two signatures: one input,
-// whose quants, block scales and quant sums are y, yd and is; or four
+// Every packed kernel of a 32-element type has one of two signatures: one
+// input, whose quants, block scales and quant sums are y, yd and is; or four
 // inputs ystride bytes apart, their scales and sums interleaved (d4, is4:
 // four per block), outputs ostride bytes apart, weights prefetched pf
 // bytes ahead. Kernels of weights without an offset (Q8_0 on AVX2) ignore
@@ -27,21 +27,6 @@ func packedQ4_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, ou
 
 //go:noescape
 func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-
-//go:noescape
-func packedQ5_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
-
-//go:noescape
-func packedQ5_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-
-//go:noescape
-func packedQ5_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
-
-//go:noescape
-func packedQ5_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-
-//go:noescape
-func packedQ5_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 
 //go:noescape
 func packedQ8_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
@@ -66,6 +51,21 @@ func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32,
 
 //go:noescape
 func packedQ8_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
+
+//go:noescape
+func packedQ5_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ5_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ5_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
+
+//go:noescape
+func packedQ5_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+
+//go:noescape
+func packedQ5_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
 
 //go:noescape
 func packedQ4_1AVX2(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)

@@ -108,94 +108,6 @@ GLOBL pkones<>(SB), RODATA|NOPTR, $32
 	VPSUBD       Y15, Y12, Y12;   \
 	PKSCALE(Y12, d, Y14, Y15, acc)
 
-// func packedQ4_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
-TEXT ·packedQ4_0AVX2(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), SI
-	MOVQ groups+8(FP), R10
-	MOVQ out+48(FP), R14
-	VMOVDQU pk0f<>(SB), Y9
-	VMOVDQU pkones<>(SB), Y10
-
-pk1group:
-	MOVQ   y+24(FP), DI
-	MOVQ   yd+32(FP), BX
-	MOVQ   is+40(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-
-pk1block:
-	// One line ahead per 48 bytes: a block is 2.25 cache lines, and a
-	// prefetch per block left a quarter of the stream to the hardware
-	// (17 against 23 GB/s from DRAM on two cores).
-	PREFETCHT1 512(SI)
-	PREFETCHT1 576(SI)
-	PREFETCHT1 640(SI)
-	PKDECODE(Y9)
-	PKINPUT(DI, (BX), (R12), Y8, Y10)
-	ADDQ $144, SI
-	ADDQ $32, DI
-	ADDQ $4, BX
-	ADDQ $4, R12
-	DECQ CX
-	JNZ  pk1block
-
-	VMOVUPS Y8, (R14)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     pk1group
-	VZEROUPPER
-	RET
-
-// func packedQ4_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-//
-// The four inputs' quants are ystride bytes apart, their scales and sums
-// interleaved (d4, is4: four per block); outputs are ostride bytes apart.
-TEXT ·packedQ4_0x4AVX2(SB), NOSPLIT, $0-80
-	MOVQ w+0(FP), SI
-	MOVQ pf+72(FP), R13
-	MOVQ groups+8(FP), R10
-	MOVQ ystride+32(FP), DX
-	MOVQ out+56(FP), R14
-	MOVQ ostride+64(FP), R15
-	LEAQ (R15)(R15*2), R11
-
-pk4group:
-	MOVQ   y+24(FP), DI
-	PK4INPUTS
-	MOVQ   d4+40(FP), BX
-	MOVQ   is4+48(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-
-pk4block:
-	PREFETCHT1 0(SI)(R13*1)
-	PREFETCHT1 64(SI)(R13*1)
-	PREFETCHT1 128(SI)(R13*1)
-	PKDECODE(pk0f<>(SB))
-	PKINPUT(DI, (BX), (R12), Y8, pkones<>(SB))
-	PKINPUT(R8, 4(BX), 4(R12), Y9, pkones<>(SB))
-	PKINPUT(R9, 8(BX), 8(R12), Y10, pkones<>(SB))
-	PKINPUT(AX, 12(BX), 12(R12), Y11, pkones<>(SB))
-	ADDQ $144, SI
-	ADDQ $32, DI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $32, AX
-	ADDQ $16, BX
-	ADDQ $16, R12
-	DECQ CX
-	JNZ  pk4block
-
-	PK4STORE(Y8, Y9, Y10, Y11)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     pk4group
-	VZEROUPPER
-	RET
-
 // Packed Q5_0 (see nibbleLayout): the Q4_0 kernels' decoding with the fifth
 // bits merged in, an offset of 16, and the pairs' int16 sums widened after
 // every four runs instead of eight: a pair is at most 2*31*128 = 7936 in
@@ -280,263 +192,108 @@ GLOBL pk10<>(SB), RODATA|NOPTR, $32
 	VBROADCASTSS s, Y15;          \
 	VFMADD231PS  Y15, Y13, acc
 
-// func packedQ5_0AVX2(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
-TEXT ·packedQ5_0AVX2(SB), NOSPLIT, $0-56
-	MOVQ    w+0(FP), SI
-	MOVQ    groups+8(FP), R10
-	MOVQ    out+48(FP), R14
-	VMOVDQU pk0f<>(SB), Y9
-	VMOVDQU pkones<>(SB), Y10
-	VMOVDQU pk10<>(SB), Y11
+// The kernels of the four nibble types (Q4_0, Q4_1, Q5_0, Q5_1) share
+// their bodies, which take the type's block bytes bb, the fifth-bit merge
+// (PK5HIGH, or NOHIGH), the input's products (PKINPUT, PK5INPUT, PKMIN144
+// or PKMIN176, all with PKINPUT's arguments) and the name of the sums
+// argument (is, or s for the Q8_1 sums of the types with a minimum).
+#define NOHIGH(m10, v, t)
+#define PKMIN144(y, d, s, acc, ones) PKMINPUT(y, d, s, 144, acc, ones)
+#define PKMIN176(y, d, s, acc, ones) PKMINPUT(y, d, s, 176, acc, ones)
 
-pq51group:
-	MOVQ   y+24(FP), DI
-	MOVQ   yd+32(FP), BX
-	MOVQ   is+40(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-
-pq51block:
-	// Three lines ahead per 176-byte block, as Q4_0 does per 144: no line
-	// is left out.
-	PREFETCHT1 512(SI)
-	PREFETCHT1 576(SI)
-	PREFETCHT1 640(SI)
-	PKDECODE(Y9)
-	PK5HIGH(Y11, Y12, Y13)
-	PK5INPUT(DI, (BX), (R12), Y8, Y10)
-	ADDQ $176, SI
-	ADDQ $32, DI
-	ADDQ $4, BX
-	ADDQ $4, R12
-	DECQ CX
-	JNZ  pq51block
-
-	VMOVUPS Y8, (R14)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     pq51group
-	VZEROUPPER
+// PKNIBONE is the one-input kernel:
+// func(w *byte, groups, nb int, y *int8, yd *float32, sums *int32, out *float32)
+#define PKNIBONE(name, bb, high, input, sums, lgroup, lblock) \
+TEXT name(SB), NOSPLIT, $0-56;      \
+	MOVQ    w+0(FP), SI;              \
+	MOVQ    groups+8(FP), R10;        \
+	MOVQ    out+48(FP), R14;          \
+	VMOVDQU pk0f<>(SB), Y9;           \
+	VMOVDQU pkones<>(SB), Y10;        \
+	VMOVDQU pk10<>(SB), Y11;          \
+lgroup:                             \
+	MOVQ   y+24(FP), DI;              \
+	MOVQ   yd+32(FP), BX;             \
+	MOVQ   sums+40(FP), R12;          \
+	MOVQ   nb+16(FP), CX;             \
+	VXORPS Y8, Y8, Y8;                \
+lblock:                             \
+	PREFETCHT1 512(SI);               \
+	PREFETCHT1 576(SI);               \
+	PREFETCHT1 640(SI);               \
+	PKDECODE(Y9);                     \
+	high(Y11, Y12, Y13);              \
+	input(DI, (BX), (R12), Y8, Y10);  \
+	ADDQ $bb, SI;                     \
+	ADDQ $32, DI;                     \
+	ADDQ $4, BX;                      \
+	ADDQ $4, R12;                     \
+	DECQ CX;                          \
+	JNZ  lblock;                      \
+	VMOVUPS Y8, (R14);                \
+	ADDQ    $32, R14;                 \
+	DECQ    R10;                      \
+	JNZ     lgroup;                   \
+	VZEROUPPER;                       \
 	RET
 
-// func packedQ5_0x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, is4 *int32, out *float32, ostride, pf int)
-TEXT ·packedQ5_0x4AVX2(SB), NOSPLIT, $0-80
-	MOVQ w+0(FP), SI
-	MOVQ pf+72(FP), R13
-	MOVQ groups+8(FP), R10
-	MOVQ ystride+32(FP), DX
-	MOVQ out+56(FP), R14
-	MOVQ ostride+64(FP), R15
-	LEAQ (R15)(R15*2), R11
-
-pq54group:
-	MOVQ   y+24(FP), DI
-	PK4INPUTS
-	MOVQ   d4+40(FP), BX
-	MOVQ   is4+48(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-
-pq54block:
-	PREFETCHT1 0(SI)(R13*1)
-	PREFETCHT1 64(SI)(R13*1)
-	PREFETCHT1 128(SI)(R13*1)
-	PKDECODE(pk0f<>(SB))
-	PK5HIGH(pk10<>(SB), Y15, Y12)
-	PK5INPUT(DI, (BX), (R12), Y8, pkones<>(SB))
-	PK5INPUT(R8, 4(BX), 4(R12), Y9, pkones<>(SB))
-	PK5INPUT(R9, 8(BX), 8(R12), Y10, pkones<>(SB))
-	PK5INPUT(AX, 12(BX), 12(R12), Y11, pkones<>(SB))
-	ADDQ $176, SI
-	ADDQ $32, DI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $32, AX
-	ADDQ $16, BX
-	ADDQ $16, R12
-	DECQ CX
-	JNZ  pq54block
-
-	PK4STORE(Y8, Y9, Y10, Y11)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     pq54group
-	VZEROUPPER
+// PKNIBFOUR is the four-input kernel: the four inputs' quants are ystride
+// bytes apart, their scales and sums interleaved (d4, sums: four per
+// block), outputs ostride bytes apart:
+// func(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, sums *int32, out *float32, ostride, pf int)
+#define PKNIBFOUR(name, bb, high, input, sums, lgroup, lblock) \
+TEXT name(SB), NOSPLIT, $0-80;                      \
+	MOVQ w+0(FP), SI;                                 \
+	MOVQ pf+72(FP), R13;                              \
+	MOVQ groups+8(FP), R10;                           \
+	MOVQ ystride+32(FP), DX;                          \
+	MOVQ out+56(FP), R14;                             \
+	MOVQ ostride+64(FP), R15;                         \
+	LEAQ (R15)(R15*2), R11;                           \
+lgroup:                                             \
+	MOVQ   y+24(FP), DI;                              \
+	PK4INPUTS;                                        \
+	MOVQ   d4+40(FP), BX;                             \
+	MOVQ   sums+48(FP), R12;                          \
+	MOVQ   nb+16(FP), CX;                             \
+	VXORPS Y8, Y8, Y8;                                \
+	VXORPS Y9, Y9, Y9;                                \
+	VXORPS Y10, Y10, Y10;                             \
+	VXORPS Y11, Y11, Y11;                             \
+lblock:                                             \
+	PREFETCHT1 0(SI)(R13*1);                          \
+	PREFETCHT1 64(SI)(R13*1);                         \
+	PREFETCHT1 128(SI)(R13*1);                        \
+	PKDECODE(pk0f<>(SB));                             \
+	high(pk10<>(SB), Y15, Y12);                       \
+	input(DI, (BX), (R12), Y8, pkones<>(SB));         \
+	input(R8, 4(BX), 4(R12), Y9, pkones<>(SB));       \
+	input(R9, 8(BX), 8(R12), Y10, pkones<>(SB));      \
+	input(AX, 12(BX), 12(R12), Y11, pkones<>(SB));    \
+	ADDQ $bb, SI;                                     \
+	ADDQ $32, DI;                                     \
+	ADDQ $32, R8;                                     \
+	ADDQ $32, R9;                                     \
+	ADDQ $32, AX;                                     \
+	ADDQ $16, BX;                                     \
+	ADDQ $16, R12;                                    \
+	DECQ CX;                                          \
+	JNZ  lblock;                                      \
+	PK4STORE(Y8, Y9, Y10, Y11);                       \
+	ADDQ    $32, R14;                                 \
+	DECQ    R10;                                      \
+	JNZ     lgroup;                                   \
+	VZEROUPPER;                                       \
 	RET
 
-// func packedQ4_1AVX2(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
-//
-// s holds the input's Q8_1 sums (float32).
-TEXT ·packedQ4_1AVX2(SB), NOSPLIT, $0-56
-	MOVQ    w+0(FP), SI
-	MOVQ    groups+8(FP), R10
-	MOVQ    out+48(FP), R14
-	VMOVDQU pk0f<>(SB), Y9
-	VMOVDQU pkones<>(SB), Y10
-
-pq411group:
-	MOVQ   y+24(FP), DI
-	MOVQ   yd+32(FP), BX
-	MOVQ   s+40(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-
-pq411block:
-	PREFETCHT1 512(SI)
-	PREFETCHT1 576(SI)
-	PREFETCHT1 640(SI)
-	PKDECODE(Y9)
-	PKMINPUT(DI, (BX), (R12), 144, Y8, Y10)
-	ADDQ $160, SI
-	ADDQ $32, DI
-	ADDQ $4, BX
-	ADDQ $4, R12
-	DECQ CX
-	JNZ  pq411block
-
-	VMOVUPS Y8, (R14)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     pq411group
-	VZEROUPPER
-	RET
-
-// func packedQ4_1x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, s4 *int32, out *float32, ostride, pf int)
-TEXT ·packedQ4_1x4AVX2(SB), NOSPLIT, $0-80
-	MOVQ w+0(FP), SI
-	MOVQ pf+72(FP), R13
-	MOVQ groups+8(FP), R10
-	MOVQ ystride+32(FP), DX
-	MOVQ out+56(FP), R14
-	MOVQ ostride+64(FP), R15
-	LEAQ (R15)(R15*2), R11
-
-pq414group:
-	MOVQ   y+24(FP), DI
-	PK4INPUTS
-	MOVQ   d4+40(FP), BX
-	MOVQ   s4+48(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-
-pq414block:
-	PREFETCHT1 0(SI)(R13*1)
-	PREFETCHT1 64(SI)(R13*1)
-	PREFETCHT1 128(SI)(R13*1)
-	PKDECODE(pk0f<>(SB))
-	PKMINPUT(DI, (BX), (R12), 144, Y8, pkones<>(SB))
-	PKMINPUT(R8, 4(BX), 4(R12), 144, Y9, pkones<>(SB))
-	PKMINPUT(R9, 8(BX), 8(R12), 144, Y10, pkones<>(SB))
-	PKMINPUT(AX, 12(BX), 12(R12), 144, Y11, pkones<>(SB))
-	ADDQ $160, SI
-	ADDQ $32, DI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $32, AX
-	ADDQ $16, BX
-	ADDQ $16, R12
-	DECQ CX
-	JNZ  pq414block
-
-	PK4STORE(Y8, Y9, Y10, Y11)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     pq414group
-	VZEROUPPER
-	RET
-
-// func packedQ5_1AVX2(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
-//
-// s holds the input's Q8_1 sums (float32).
-TEXT ·packedQ5_1AVX2(SB), NOSPLIT, $0-56
-	MOVQ    w+0(FP), SI
-	MOVQ    groups+8(FP), R10
-	MOVQ    out+48(FP), R14
-	VMOVDQU pk0f<>(SB), Y9
-	VMOVDQU pkones<>(SB), Y10
-	VMOVDQU pk10<>(SB), Y11
-
-pq511group:
-	MOVQ   y+24(FP), DI
-	MOVQ   yd+32(FP), BX
-	MOVQ   s+40(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-
-pq511block:
-	PREFETCHT1 512(SI)
-	PREFETCHT1 576(SI)
-	PREFETCHT1 640(SI)
-	PKDECODE(Y9)
-	PK5HIGH(Y11, Y12, Y13)
-	PKMINPUT(DI, (BX), (R12), 176, Y8, Y10)
-	ADDQ $192, SI
-	ADDQ $32, DI
-	ADDQ $4, BX
-	ADDQ $4, R12
-	DECQ CX
-	JNZ  pq511block
-
-	VMOVUPS Y8, (R14)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     pq511group
-	VZEROUPPER
-	RET
-
-// func packedQ5_1x4AVX2(w *byte, groups, nb int, y *int8, ystride int, d4 *float32, s4 *int32, out *float32, ostride, pf int)
-TEXT ·packedQ5_1x4AVX2(SB), NOSPLIT, $0-80
-	MOVQ w+0(FP), SI
-	MOVQ pf+72(FP), R13
-	MOVQ groups+8(FP), R10
-	MOVQ ystride+32(FP), DX
-	MOVQ out+56(FP), R14
-	MOVQ ostride+64(FP), R15
-	LEAQ (R15)(R15*2), R11
-
-pq514group:
-	MOVQ   y+24(FP), DI
-	PK4INPUTS
-	MOVQ   d4+40(FP), BX
-	MOVQ   s4+48(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-
-pq514block:
-	PREFETCHT1 0(SI)(R13*1)
-	PREFETCHT1 64(SI)(R13*1)
-	PREFETCHT1 128(SI)(R13*1)
-	PKDECODE(pk0f<>(SB))
-	PK5HIGH(pk10<>(SB), Y15, Y12)
-	PKMINPUT(DI, (BX), (R12), 176, Y8, pkones<>(SB))
-	PKMINPUT(R8, 4(BX), 4(R12), 176, Y9, pkones<>(SB))
-	PKMINPUT(R9, 8(BX), 8(R12), 176, Y10, pkones<>(SB))
-	PKMINPUT(AX, 12(BX), 12(R12), 176, Y11, pkones<>(SB))
-	ADDQ $192, SI
-	ADDQ $32, DI
-	ADDQ $32, R8
-	ADDQ $32, R9
-	ADDQ $32, AX
-	ADDQ $16, BX
-	ADDQ $16, R12
-	DECQ CX
-	JNZ  pq514block
-
-	PK4STORE(Y8, Y9, Y10, Y11)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     pq514group
-	VZEROUPPER
-	RET
+PKNIBONE(·packedQ4_0AVX2, 144, NOHIGH, PKINPUT, is, pq40one, pq40oneblock)
+PKNIBFOUR(·packedQ4_0x4AVX2, 144, NOHIGH, PKINPUT, is4, pq40four, pq40fourblock)
+PKNIBONE(·packedQ4_1AVX2, 160, NOHIGH, PKMIN144, s, pq41one, pq41oneblock)
+PKNIBFOUR(·packedQ4_1x4AVX2, 160, NOHIGH, PKMIN144, s4, pq41four, pq41fourblock)
+PKNIBONE(·packedQ5_0AVX2, 176, PK5HIGH, PK5INPUT, is, pq50one, pq50oneblock)
+PKNIBFOUR(·packedQ5_0x4AVX2, 176, PK5HIGH, PK5INPUT, is4, pq50four, pq50fourblock)
+PKNIBONE(·packedQ5_1AVX2, 192, PK5HIGH, PKMIN176, s, pq51one, pq51oneblock)
+PKNIBFOUR(·packedQ5_1x4AVX2, 192, PK5HIGH, PKMIN176, s4, pq51four, pq51fourblock)
 
 // PK8DECODE loads the Q8_0 block at SI: the eight rows' scales as float32
 // (Y14) and the absolute values of the eight runs of quants (Y0..Y7; the
@@ -763,40 +520,6 @@ GLOBL pk80<>(SB), RODATA|NOPTR, $32
 	VPDPBUSD.BCST 28(y), Y7, odd;   \
 	VNSCALE(even, odd, s, shift, d, Y14, Y13, facc)
 
-// func packedQ4_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
-TEXT ·packedQ4_0VNNI(SB), NOSPLIT, $0-56
-	MOVQ    w+0(FP), SI
-	MOVQ    groups+8(FP), R10
-	MOVQ    out+48(FP), R14
-	VMOVDQU pk0f<>(SB), Y9
-
-vq1group:
-	MOVQ   y+24(FP), DI
-	MOVQ   yd+32(FP), BX
-	MOVQ   is+40(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-
-vq1block:
-	PREFETCHT1 512(SI)
-	PREFETCHT1 576(SI)
-	PREFETCHT1 640(SI)
-	PKDECODE(Y9)
-	VNQ4INPUT(DI, (R12), (BX), Y10, Y11, Y8, $3)
-	ADDQ $144, SI
-	ADDQ $32, DI
-	ADDQ $4, BX
-	ADDQ $4, R12
-	DECQ CX
-	JNZ  vq1block
-
-	VMOVUPS Y8, (R14)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     vq1group
-	VZEROUPPER
-	RET
-
 // VN5HIGH is PK5HIGH for the VNNI kernels: vpternlogd ORs the masked
 // bits in (0xf8: a | b&c), one instruction instead of two. m10 holds the
 // 0x10 bytes; v and t are scratch.
@@ -818,42 +541,6 @@ vq1block:
 	VPSRLW     $3, v, t;             \
 	VPTERNLOGD $0xf8, m10, t, Y7
 
-// func packedQ5_0VNNI(w *byte, groups, nb int, y *int8, yd *float32, is *int32, out *float32)
-TEXT ·packedQ5_0VNNI(SB), NOSPLIT, $0-56
-	MOVQ    w+0(FP), SI
-	MOVQ    groups+8(FP), R10
-	MOVQ    out+48(FP), R14
-	VMOVDQU pk0f<>(SB), Y9
-	VMOVDQU pk10<>(SB), Y12
-
-vq51group:
-	MOVQ   y+24(FP), DI
-	MOVQ   yd+32(FP), BX
-	MOVQ   is+40(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-
-vq51block:
-	PREFETCHT1 512(SI)
-	PREFETCHT1 576(SI)
-	PREFETCHT1 640(SI)
-	PKDECODE(Y9)
-	VN5HIGH(Y12, Y10, Y11)
-	VNQ4INPUT(DI, (R12), (BX), Y10, Y11, Y8, $4)
-	ADDQ $176, SI
-	ADDQ $32, DI
-	ADDQ $4, BX
-	ADDQ $4, R12
-	DECQ CX
-	JNZ  vq51block
-
-	VMOVUPS Y8, (R14)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     vq51group
-	VZEROUPPER
-	RET
-
 // VNMINPUT is VNQ4INPUT for a Q4_1 or Q5_1 block: no offset, and the
 // rows' fp16 minimums at mo(SI) times the input's Q8_1 sum at s added
 // after the scaled products, as PKMINPUT does.
@@ -873,75 +560,50 @@ vq51block:
 	VCVTPH2PS     mo(SI), Y13;      \
 	VFMADD231PS.BCST s, Y13, facc
 
-// func packedQ4_1VNNI(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
-TEXT ·packedQ4_1VNNI(SB), NOSPLIT, $0-56
-	MOVQ    w+0(FP), SI
-	MOVQ    groups+8(FP), R10
-	MOVQ    out+48(FP), R14
-	VMOVDQU pk0f<>(SB), Y9
+// VNNIBONE is PKNIBONE for the VNNI set; its input macros (VNQ4IN,
+// VNQ5IN, VNMIN144, VNMIN176) take VNQ4INPUT's arguments less the shift.
+#define VNQ4IN(y, s, d, even, odd, facc) VNQ4INPUT(y, s, d, even, odd, facc, $3)
+#define VNQ5IN(y, s, d, even, odd, facc) VNQ4INPUT(y, s, d, even, odd, facc, $4)
+#define VNMIN144(y, s, d, even, odd, facc) VNMINPUT(y, s, d, 144, even, odd, facc)
+#define VNMIN176(y, s, d, even, odd, facc) VNMINPUT(y, s, d, 176, even, odd, facc)
 
-vq411group:
-	MOVQ   y+24(FP), DI
-	MOVQ   yd+32(FP), BX
-	MOVQ   s+40(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-
-vq411block:
-	PREFETCHT1 512(SI)
-	PREFETCHT1 576(SI)
-	PREFETCHT1 640(SI)
-	PKDECODE(Y9)
-	VNMINPUT(DI, (R12), (BX), 144, Y10, Y11, Y8)
-	ADDQ $160, SI
-	ADDQ $32, DI
-	ADDQ $4, BX
-	ADDQ $4, R12
-	DECQ CX
-	JNZ  vq411block
-
-	VMOVUPS Y8, (R14)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     vq411group
-	VZEROUPPER
+#define VNNIBONE(name, bb, high, input, sums, lgroup, lblock) \
+TEXT name(SB), NOSPLIT, $0-56;          \
+	MOVQ    w+0(FP), SI;                  \
+	MOVQ    groups+8(FP), R10;            \
+	MOVQ    out+48(FP), R14;              \
+	VMOVDQU pk0f<>(SB), Y9;               \
+	VMOVDQU pk10<>(SB), Y12;              \
+lgroup:                                 \
+	MOVQ   y+24(FP), DI;                  \
+	MOVQ   yd+32(FP), BX;                 \
+	MOVQ   sums+40(FP), R12;              \
+	MOVQ   nb+16(FP), CX;                 \
+	VXORPS Y8, Y8, Y8;                    \
+lblock:                                 \
+	PREFETCHT1 512(SI);                   \
+	PREFETCHT1 576(SI);                   \
+	PREFETCHT1 640(SI);                   \
+	PKDECODE(Y9);                         \
+	high(Y12, Y10, Y11);                  \
+	input(DI, (R12), (BX), Y10, Y11, Y8); \
+	ADDQ $bb, SI;                         \
+	ADDQ $32, DI;                         \
+	ADDQ $4, BX;                          \
+	ADDQ $4, R12;                         \
+	DECQ CX;                              \
+	JNZ  lblock;                          \
+	VMOVUPS Y8, (R14);                    \
+	ADDQ    $32, R14;                     \
+	DECQ    R10;                          \
+	JNZ     lgroup;                       \
+	VZEROUPPER;                           \
 	RET
 
-// func packedQ5_1VNNI(w *byte, groups, nb int, y *int8, yd *float32, s *int32, out *float32)
-TEXT ·packedQ5_1VNNI(SB), NOSPLIT, $0-56
-	MOVQ    w+0(FP), SI
-	MOVQ    groups+8(FP), R10
-	MOVQ    out+48(FP), R14
-	VMOVDQU pk0f<>(SB), Y9
-	VMOVDQU pk10<>(SB), Y12
-
-vq511group:
-	MOVQ   y+24(FP), DI
-	MOVQ   yd+32(FP), BX
-	MOVQ   s+40(FP), R12
-	MOVQ   nb+16(FP), CX
-	VXORPS Y8, Y8, Y8
-
-vq511block:
-	PREFETCHT1 512(SI)
-	PREFETCHT1 576(SI)
-	PREFETCHT1 640(SI)
-	PKDECODE(Y9)
-	VN5HIGH(Y12, Y10, Y11)
-	VNMINPUT(DI, (R12), (BX), 176, Y10, Y11, Y8)
-	ADDQ $192, SI
-	ADDQ $32, DI
-	ADDQ $4, BX
-	ADDQ $4, R12
-	DECQ CX
-	JNZ  vq511block
-
-	VMOVUPS Y8, (R14)
-	ADDQ    $32, R14
-	DECQ    R10
-	JNZ     vq511group
-	VZEROUPPER
-	RET
+VNNIBONE(·packedQ4_0VNNI, 144, NOHIGH, VNQ4IN, is, vn40one, vn40oneblock)
+VNNIBONE(·packedQ4_1VNNI, 160, NOHIGH, VNMIN144, s, vn41one, vn41oneblock)
+VNNIBONE(·packedQ5_0VNNI, 176, VN5HIGH, VNQ5IN, is, vn50one, vn50oneblock)
+VNNIBONE(·packedQ5_1VNNI, 192, VN5HIGH, VNMIN176, s, vn51one, vn51oneblock)
 
 // VN8RUN adds to acc the products of the Q8_0 run at wo(SI), made
 // unsigned in wreg, with the input quants at yo(y).
@@ -1118,39 +780,6 @@ vn81block:
 	VZPREF(192); \
 	VZPREF(256)
 
-// func packedQ4_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
-TEXT ·packedQ4_0x8VNNI(SB), NOSPLIT, $0-80
-	VZCONSTS(pk0f<>(SB))
-
-vz4set:
-	VZSETARGS($144)
-
-vz4group:
-	VZ8SINGLE(vz4pair)
-
-vz4pair:
-	VZPASSARGS
-	VZ8PASS
-
-vz4block:
-	VZQ4DECODE
-	VZ8INIT
-	VZ8MUL8(0, Z0)
-	VZ8MUL8(4, Z1)
-	VZ8MUL8(8, Z2)
-	VZ8MUL8(12, Z3)
-	VZ8MUL8(16, Z4)
-	VZ8MUL8(20, Z5)
-	VZ8MUL8(24, Z6)
-	VZ8MUL8(28, Z7)
-	VZ8TAILS
-	ADDQ $144, SI
-	VZ8NEXT
-	DECQ CX
-	JNZ  vz4block
-
-	VZ8END(vz4group, vz4set)
-
 // VZQ5DECODE is VZQ4DECODE for a Q5_0 block of both groups, the fifth
 // bits merged in as VN5HIGH does (Z10 = 0x10 bytes; Z8, Z9 scratch).
 #define VZQ5DECODE \
@@ -1171,40 +800,6 @@ vz4block:
 	VPTERNLOGD $0xf8, Z10, Z9, Z6; \
 	VPSRLW     $3, Z8, Z9;        \
 	VPTERNLOGD $0xf8, Z10, Z9, Z7
-
-// func packedQ5_0x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
-TEXT ·packedQ5_0x8VNNI(SB), NOSPLIT, $0-80
-	VZCONSTS(pk0f<>(SB))
-	VPBROADCASTD pk10<>(SB), Z10
-
-vz5set:
-	VZSETARGS($176)
-
-vz5group:
-	VZ8SINGLE(vz5pair)
-
-vz5pair:
-	VZPASSARGS
-	VZ8PASS
-
-vz5block:
-	VZQ5DECODE
-	VZ8INIT
-	VZ8MUL8(0, Z0)
-	VZ8MUL8(4, Z1)
-	VZ8MUL8(8, Z2)
-	VZ8MUL8(12, Z3)
-	VZ8MUL8(16, Z4)
-	VZ8MUL8(20, Z5)
-	VZ8MUL8(24, Z6)
-	VZ8MUL8(28, Z7)
-	VZ8TAILS
-	ADDQ $176, SI
-	VZ8NEXT
-	DECQ CX
-	JNZ  vz5block
-
-	VZ8END(vz5group, vz5set)
 
 // The Q4_1 and Q5_1 kernels start the int32 sums at zero (VZ8ZERO) and
 // end a block with VZ8TAILSM: VZ8TAIL, then the two groups' fp16 minimums
@@ -1238,74 +833,47 @@ vz5block:
 	VZ8TAILM(Z22, 24(BX), 56(BX), Z30); \
 	VZ8TAILM(Z23, 28(BX), 60(BX), Z31)
 
-// func packedQ4_1x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
-TEXT ·packedQ4_1x8VNNI(SB), NOSPLIT, $0-80
-	VZCONSTS(pk0f<>(SB))
+// VZNIBEIGHT is the eight-input kernel of the nibble types, given their
+// block decoding (VZQ4DECODE, VZQ5DECODE), the start of the int32 sums
+// (VZ8INIT at the offset terms; VZMIN144 or VZMIN176 at zero, the rows'
+// minimums loaded) and the block's end (VZ8TAILS, VZ8TAILSM):
+// func(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
+#define VZMIN144 VZ8MINS(144); VZ8ZERO
+#define VZMIN176 VZ8MINS(176); VZ8ZERO
 
-vzq41set:
-	VZSETARGS($160)
+#define VZNIBEIGHT(name, bb, decode, init, tails, lset, lgroup, lpair, lblock) \
+TEXT name(SB), NOSPLIT, $0-80;  \
+	VZCONSTS(pk0f<>(SB));         \
+	VPBROADCASTD pk10<>(SB), Z10; \
+lset:                           \
+	VZSETARGS($bb);               \
+lgroup:                         \
+	VZ8SINGLE(lpair);             \
+lpair:                          \
+	VZPASSARGS;                   \
+	VZ8PASS;                      \
+lblock:                         \
+	decode;                       \
+	init;                         \
+	VZ8MUL8(0, Z0);               \
+	VZ8MUL8(4, Z1);               \
+	VZ8MUL8(8, Z2);               \
+	VZ8MUL8(12, Z3);              \
+	VZ8MUL8(16, Z4);              \
+	VZ8MUL8(20, Z5);              \
+	VZ8MUL8(24, Z6);              \
+	VZ8MUL8(28, Z7);              \
+	tails;                        \
+	ADDQ $bb, SI;                 \
+	VZ8NEXT;                      \
+	DECQ CX;                      \
+	JNZ  lblock;                  \
+	VZ8END(lgroup, lset)
 
-vzq41group:
-	VZ8SINGLE(vzq41pair)
-
-vzq41pair:
-	VZPASSARGS
-	VZ8PASS
-
-vzq41block:
-	VZQ4DECODE
-	VZ8MINS(144)
-	VZ8ZERO
-	VZ8MUL8(0, Z0)
-	VZ8MUL8(4, Z1)
-	VZ8MUL8(8, Z2)
-	VZ8MUL8(12, Z3)
-	VZ8MUL8(16, Z4)
-	VZ8MUL8(20, Z5)
-	VZ8MUL8(24, Z6)
-	VZ8MUL8(28, Z7)
-	VZ8TAILSM
-	ADDQ $160, SI
-	VZ8NEXT
-	DECQ CX
-	JNZ  vzq41block
-
-	VZ8END(vzq41group, vzq41set)
-
-// func packedQ5_1x8VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf, sets int)
-TEXT ·packedQ5_1x8VNNI(SB), NOSPLIT, $0-80
-	VZCONSTS(pk0f<>(SB))
-	VPBROADCASTD pk10<>(SB), Z10
-
-vzq51set:
-	VZSETARGS($192)
-
-vzq51group:
-	VZ8SINGLE(vzq51pair)
-
-vzq51pair:
-	VZPASSARGS
-	VZ8PASS
-
-vzq51block:
-	VZQ5DECODE
-	VZ8MINS(176)
-	VZ8ZERO
-	VZ8MUL8(0, Z0)
-	VZ8MUL8(4, Z1)
-	VZ8MUL8(8, Z2)
-	VZ8MUL8(12, Z3)
-	VZ8MUL8(16, Z4)
-	VZ8MUL8(20, Z5)
-	VZ8MUL8(24, Z6)
-	VZ8MUL8(28, Z7)
-	VZ8TAILSM
-	ADDQ $192, SI
-	VZ8NEXT
-	DECQ CX
-	JNZ  vzq51block
-
-	VZ8END(vzq51group, vzq51set)
+VZNIBEIGHT(·packedQ4_0x8VNNI, 144, VZQ4DECODE, VZ8INIT, VZ8TAILS, vz40set, vz40group, vz40pair, vz40block)
+VZNIBEIGHT(·packedQ4_1x8VNNI, 160, VZQ4DECODE, VZMIN144, VZ8TAILSM, vz41set, vz41group, vz41pair, vz41block)
+VZNIBEIGHT(·packedQ5_0x8VNNI, 176, VZQ5DECODE, VZ8INIT, VZ8TAILS, vz50set, vz50group, vz50pair, vz50block)
+VZNIBEIGHT(·packedQ5_1x8VNNI, 192, VZQ5DECODE, VZMIN176, VZ8TAILSM, vz51set, vz51group, vz51pair, vz51block)
 
 // VZ8RUN8 makes the Q8_0 runs at wo(SI) unsigned in zreg and multiplies
 // them with the eight inputs' quants at offset yo.
@@ -1386,67 +954,6 @@ vz8block:
 	ADDQ $32, R8; \
 	ADDQ $64, BX
 
-// func packedQ4_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-TEXT ·packedQ4_0x4VNNI(SB), NOSPLIT, $0-72
-	VZARGS($144, pk0f<>(SB))
-
-vh4group:
-	VZ8SINGLE(vh4pair)
-
-vh4pair:
-	VZPASSARGS
-	VZ4PASS(Z24, Z25, Z26, Z27)
-
-vh4block:
-	VZQ4DECODE
-	VZ4INIT
-	VZ4EVEN(0, Z0)
-	VZ4ODD(4, Z1)
-	VZ4EVEN(8, Z2)
-	VZ4ODD(12, Z3)
-	VZ4EVEN(16, Z4)
-	VZ4ODD(20, Z5)
-	VZ4EVEN(24, Z6)
-	VZ4ODD(28, Z7)
-	VZ4TAILS
-	ADDQ $144, SI
-	VZ4NEXT
-	DECQ CX
-	JNZ  vh4block
-
-	VZ4END(vh4group, Z24, Z25, Z26, Z27)
-
-// func packedQ5_0x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-TEXT ·packedQ5_0x4VNNI(SB), NOSPLIT, $0-72
-	VZARGS($176, pk0f<>(SB))
-	VPBROADCASTD pk10<>(SB), Z10
-
-vh5group:
-	VZ8SINGLE(vh5pair)
-
-vh5pair:
-	VZPASSARGS
-	VZ4PASS(Z24, Z25, Z26, Z27)
-
-vh5block:
-	VZQ5DECODE
-	VZ4INIT
-	VZ4EVEN(0, Z0)
-	VZ4ODD(4, Z1)
-	VZ4EVEN(8, Z2)
-	VZ4ODD(12, Z3)
-	VZ4EVEN(16, Z4)
-	VZ4ODD(20, Z5)
-	VZ4EVEN(24, Z6)
-	VZ4ODD(28, Z7)
-	VZ4TAILS
-	ADDQ $176, SI
-	VZ4NEXT
-	DECQ CX
-	JNZ  vh5block
-
-	VZ4END(vh5group, Z24, Z25, Z26, Z27)
-
 // VZ4TAILSM is VZ4TAILS for the Q4_1 and Q5_1 kernels (see VZ8TAILSM),
 // whose even and odd sums both start at zero (VZ8ZERO).
 #define VZ4TAILSM \
@@ -1459,68 +966,40 @@ vh5block:
 	VZ8TAILM(Z18, 8(BX), 40(BX), Z26);  \
 	VZ8TAILM(Z19, 12(BX), 44(BX), Z27)
 
-// func packedQ4_1x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-TEXT ·packedQ4_1x4VNNI(SB), NOSPLIT, $0-72
-	VZARGS($160, pk0f<>(SB))
+// VZNIBFOUR is VZNIBEIGHT for four inputs (VZ4INIT for VZ8INIT, VZ4TAILS
+// and VZ4TAILSM for VZ8TAILS and VZ8TAILSM):
+// func(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
+#define VZNIBFOUR(name, bb, decode, init, tails, lgroup, lpair, lblock) \
+TEXT name(SB), NOSPLIT, $0-72;  \
+	VZARGS($bb, pk0f<>(SB));      \
+	VPBROADCASTD pk10<>(SB), Z10; \
+lgroup:                         \
+	VZ8SINGLE(lpair);             \
+lpair:                          \
+	VZPASSARGS;                   \
+	VZ4PASS(Z24, Z25, Z26, Z27);  \
+lblock:                         \
+	decode;                       \
+	init;                         \
+	VZ4EVEN(0, Z0);               \
+	VZ4ODD(4, Z1);                \
+	VZ4EVEN(8, Z2);               \
+	VZ4ODD(12, Z3);               \
+	VZ4EVEN(16, Z4);              \
+	VZ4ODD(20, Z5);               \
+	VZ4EVEN(24, Z6);              \
+	VZ4ODD(28, Z7);               \
+	tails;                        \
+	ADDQ $bb, SI;                 \
+	VZ4NEXT;                      \
+	DECQ CX;                      \
+	JNZ  lblock;                  \
+	VZ4END(lgroup, Z24, Z25, Z26, Z27)
 
-vhq41group:
-	VZ8SINGLE(vhq41pair)
-
-vhq41pair:
-	VZPASSARGS
-	VZ4PASS(Z24, Z25, Z26, Z27)
-
-vhq41block:
-	VZQ4DECODE
-	VZ8MINS(144)
-	VZ8ZERO
-	VZ4EVEN(0, Z0)
-	VZ4ODD(4, Z1)
-	VZ4EVEN(8, Z2)
-	VZ4ODD(12, Z3)
-	VZ4EVEN(16, Z4)
-	VZ4ODD(20, Z5)
-	VZ4EVEN(24, Z6)
-	VZ4ODD(28, Z7)
-	VZ4TAILSM
-	ADDQ $160, SI
-	VZ4NEXT
-	DECQ CX
-	JNZ  vhq41block
-
-	VZ4END(vhq41group, Z24, Z25, Z26, Z27)
-
-// func packedQ5_1x4VNNI(w *byte, groups, nb int, y *int8, ystride int, e8 *uint32, out *float32, ostride, pf int)
-TEXT ·packedQ5_1x4VNNI(SB), NOSPLIT, $0-72
-	VZARGS($192, pk0f<>(SB))
-	VPBROADCASTD pk10<>(SB), Z10
-
-vhq51group:
-	VZ8SINGLE(vhq51pair)
-
-vhq51pair:
-	VZPASSARGS
-	VZ4PASS(Z24, Z25, Z26, Z27)
-
-vhq51block:
-	VZQ5DECODE
-	VZ8MINS(176)
-	VZ8ZERO
-	VZ4EVEN(0, Z0)
-	VZ4ODD(4, Z1)
-	VZ4EVEN(8, Z2)
-	VZ4ODD(12, Z3)
-	VZ4EVEN(16, Z4)
-	VZ4ODD(20, Z5)
-	VZ4EVEN(24, Z6)
-	VZ4ODD(28, Z7)
-	VZ4TAILSM
-	ADDQ $192, SI
-	VZ4NEXT
-	DECQ CX
-	JNZ  vhq51block
-
-	VZ4END(vhq51group, Z24, Z25, Z26, Z27)
+VZNIBFOUR(·packedQ4_0x4VNNI, 144, VZQ4DECODE, VZ4INIT, VZ4TAILS, vh40group, vh40pair, vh40block)
+VZNIBFOUR(·packedQ4_1x4VNNI, 160, VZQ4DECODE, VZMIN144, VZ4TAILSM, vh41group, vh41pair, vh41block)
+VZNIBFOUR(·packedQ5_0x4VNNI, 176, VZQ5DECODE, VZ4INIT, VZ4TAILS, vh50group, vh50pair, vh50block)
+VZNIBFOUR(·packedQ5_1x4VNNI, 192, VZQ5DECODE, VZMIN176, VZ4TAILSM, vh51group, vh51pair, vh51block)
 
 // VZ4RUNEVEN and VZ4RUNODD make the Q8_0 runs at wo(SI) unsigned in zreg
 // and multiply them with the four inputs' quants at offset yo into the even
