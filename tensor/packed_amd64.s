@@ -201,16 +201,26 @@ GLOBL pk10<>(SB), RODATA|NOPTR, $32
 #define PKMIN144(y, d, s, acc, ones) PKMINPUT(y, d, s, 144, acc, ones)
 #define PKMIN176(y, d, s, acc, ones) PKMINPUT(y, d, s, 176, acc, ones)
 
-// PKNIBONE is the one-input kernel:
+// PKSETUP and VNSETUP load the one-input kernels' constants: the nibble
+// mask (Y9), the 16-bit ones of vpmaddubsw's sums (Y10, AVX2 only) and the
+// fifth bits' mask (Y11).
+#define PKSETUP \
+	VMOVDQU pk0f<>(SB), Y9;   \
+	VMOVDQU pkones<>(SB), Y10; \
+	VMOVDQU pk10<>(SB), Y11
+#define VNSETUP \
+	VMOVDQU pk0f<>(SB), Y9; \
+	VMOVDQU pk10<>(SB), Y11
+
+// NIBONE is the one-input kernel of both sets; setup loads its constants
+// (PKSETUP or VNSETUP):
 // func(w *byte, groups, nb int, y *int8, yd *float32, sums *int32, out *float32)
-#define PKNIBONE(name, bb, high, input, sums, lgroup, lblock) \
+#define NIBONE(name, bb, setup, high, input, sums, lgroup, lblock) \
 TEXT name(SB), NOSPLIT, $0-56;      \
 	MOVQ    w+0(FP), SI;              \
 	MOVQ    groups+8(FP), R10;        \
 	MOVQ    out+48(FP), R14;          \
-	VMOVDQU pk0f<>(SB), Y9;           \
-	VMOVDQU pkones<>(SB), Y10;        \
-	VMOVDQU pk10<>(SB), Y11;          \
+	setup;                            \
 lgroup:                             \
 	MOVQ   y+24(FP), DI;              \
 	MOVQ   yd+32(FP), BX;             \
@@ -286,13 +296,13 @@ lblock:                                             \
 	VZEROUPPER;                                       \
 	RET
 
-PKNIBONE(·packedQ4_0AVX2, 144, NOHIGH, PKINPUT, is, pq40one, pq40oneblock)
+NIBONE(·packedQ4_0AVX2, 144, PKSETUP, NOHIGH, PKINPUT, is, pq40one, pq40oneblock)
 PKNIBFOUR(·packedQ4_0x4AVX2, 144, NOHIGH, PKINPUT, is4, pq40four, pq40fourblock)
-PKNIBONE(·packedQ4_1AVX2, 160, NOHIGH, PKMIN144, s, pq41one, pq41oneblock)
+NIBONE(·packedQ4_1AVX2, 160, PKSETUP, NOHIGH, PKMIN144, s, pq41one, pq41oneblock)
 PKNIBFOUR(·packedQ4_1x4AVX2, 160, NOHIGH, PKMIN144, s4, pq41four, pq41fourblock)
-PKNIBONE(·packedQ5_0AVX2, 176, PK5HIGH, PK5INPUT, is, pq50one, pq50oneblock)
+NIBONE(·packedQ5_0AVX2, 176, PKSETUP, PK5HIGH, PK5INPUT, is, pq50one, pq50oneblock)
 PKNIBFOUR(·packedQ5_0x4AVX2, 176, PK5HIGH, PK5INPUT, is4, pq50four, pq50fourblock)
-PKNIBONE(·packedQ5_1AVX2, 192, PK5HIGH, PKMIN176, s, pq51one, pq51oneblock)
+NIBONE(·packedQ5_1AVX2, 192, PKSETUP, PK5HIGH, PKMIN176, s, pq51one, pq51oneblock)
 PKNIBFOUR(·packedQ5_1x4AVX2, 192, PK5HIGH, PKMIN176, s4, pq51four, pq51fourblock)
 
 // PK8DECODE loads the Q8_0 block at SI: the eight rows' scales as float32
@@ -560,50 +570,18 @@ GLOBL pk80<>(SB), RODATA|NOPTR, $32
 	VCVTPH2PS     mo(SI), Y13;      \
 	VFMADD231PS.BCST s, Y13, facc
 
-// VNNIBONE is PKNIBONE for the VNNI set; its input macros (VNQ4IN,
-// VNQ5IN, VNMIN144, VNMIN176) take VNQ4INPUT's arguments less the shift.
-#define VNQ4IN(y, s, d, even, odd, facc) VNQ4INPUT(y, s, d, even, odd, facc, $3)
-#define VNQ5IN(y, s, d, even, odd, facc) VNQ4INPUT(y, s, d, even, odd, facc, $4)
-#define VNMIN144(y, s, d, even, odd, facc) VNMINPUT(y, s, d, 144, even, odd, facc)
-#define VNMIN176(y, s, d, even, odd, facc) VNMINPUT(y, s, d, 176, even, odd, facc)
+// The VNNI one-input kernels are NIBONE with VNSETUP, VN5HIGH and these
+// input macros, which take PKINPUT's arguments (less the ones, which
+// vpdpbusd does not need) and sum in Y10 and Y12.
+#define VNQ4IN(y, d, s, acc, ones) VNQ4INPUT(y, s, d, Y10, Y12, acc, $3)
+#define VNQ5IN(y, d, s, acc, ones) VNQ4INPUT(y, s, d, Y10, Y12, acc, $4)
+#define VNMIN144(y, d, s, acc, ones) VNMINPUT(y, s, d, 144, Y10, Y12, acc)
+#define VNMIN176(y, d, s, acc, ones) VNMINPUT(y, s, d, 176, Y10, Y12, acc)
 
-#define VNNIBONE(name, bb, high, input, sums, lgroup, lblock) \
-TEXT name(SB), NOSPLIT, $0-56;          \
-	MOVQ    w+0(FP), SI;                  \
-	MOVQ    groups+8(FP), R10;            \
-	MOVQ    out+48(FP), R14;              \
-	VMOVDQU pk0f<>(SB), Y9;               \
-	VMOVDQU pk10<>(SB), Y12;              \
-lgroup:                                 \
-	MOVQ   y+24(FP), DI;                  \
-	MOVQ   yd+32(FP), BX;                 \
-	MOVQ   sums+40(FP), R12;              \
-	MOVQ   nb+16(FP), CX;                 \
-	VXORPS Y8, Y8, Y8;                    \
-lblock:                                 \
-	PREFETCHT1 512(SI);                   \
-	PREFETCHT1 576(SI);                   \
-	PREFETCHT1 640(SI);                   \
-	PKDECODE(Y9);                         \
-	high(Y12, Y10, Y11);                  \
-	input(DI, (R12), (BX), Y10, Y11, Y8); \
-	ADDQ $bb, SI;                         \
-	ADDQ $32, DI;                         \
-	ADDQ $4, BX;                          \
-	ADDQ $4, R12;                         \
-	DECQ CX;                              \
-	JNZ  lblock;                          \
-	VMOVUPS Y8, (R14);                    \
-	ADDQ    $32, R14;                     \
-	DECQ    R10;                          \
-	JNZ     lgroup;                       \
-	VZEROUPPER;                           \
-	RET
-
-VNNIBONE(·packedQ4_0VNNI, 144, NOHIGH, VNQ4IN, is, vn40one, vn40oneblock)
-VNNIBONE(·packedQ4_1VNNI, 160, NOHIGH, VNMIN144, s, vn41one, vn41oneblock)
-VNNIBONE(·packedQ5_0VNNI, 176, VN5HIGH, VNQ5IN, is, vn50one, vn50oneblock)
-VNNIBONE(·packedQ5_1VNNI, 192, VN5HIGH, VNMIN176, s, vn51one, vn51oneblock)
+NIBONE(·packedQ4_0VNNI, 144, VNSETUP, NOHIGH, VNQ4IN, is, vn40one, vn40oneblock)
+NIBONE(·packedQ4_1VNNI, 160, VNSETUP, NOHIGH, VNMIN144, s, vn41one, vn41oneblock)
+NIBONE(·packedQ5_0VNNI, 176, VNSETUP, VN5HIGH, VNQ5IN, is, vn50one, vn50oneblock)
+NIBONE(·packedQ5_1VNNI, 192, VNSETUP, VN5HIGH, VNMIN176, s, vn51one, vn51oneblock)
 
 // VN8RUN adds to acc the products of the Q8_0 run at wo(SI), made
 // unsigned in wreg, with the input quants at yo(y).
