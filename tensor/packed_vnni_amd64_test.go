@@ -11,9 +11,9 @@ import (
 
 // TestPackedVNNIMatchesAVX2 holds the VNNI packed kernels of every type to
 // the AVX2 ones bit for bit, for one, four and three sets of eight inputs
-// in one call: their int32
-// block sums are exact in both, and the scaling is the same products, so a
-// model's outputs do not depend on which of the two sets a CPU picks.
+// in one call: their int32 block sums are exact in both, and the scaling is
+// the same products, so a model's outputs do not depend on which of the two
+// sets a CPU picks.
 // Weights are random bytes (Q8_0 quants of -128 included, which the VNNI
 // kernels' offset of 128 maps to 0; Q4_K scales and minimums of all 6 bits)
 // and inputs reach the quant extremes.
