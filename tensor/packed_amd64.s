@@ -3,16 +3,16 @@
 #include "textflag.h"
 #include "vnni_amd64.h"
 
-// Kernels of packed matrices of the 32-element types (see packed.go for
-// the layouts), Q4_0's first. Each
-// vector lane is one of a group's eight rows: per block, the four 32-byte
-// runs of quants split into eight vectors of unsigned nibbles (Y0..Y7, four
-// quants of every row each), vpbroadcastd hands the matching four input
-// quants to every lane, and vpmaddubsw multiplies them. The eight int16
-// results are summed in int16 before one vpmaddwd widens them: each is at
-// most 2*15*127, so the sum of eight stays below 32767. The offset 8 of
-// the nibbles comes off as 8 times the input block's sum (is), and one
-// conversion and multiply-add scale all eight rows.
+// Kernels of packed matrices of the 32-element types (see packed.go for the
+// layouts), Q4_0's first. Each vector lane is one of a group's eight rows:
+// per block, the four 32-byte runs of quants split into eight vectors of
+// unsigned nibbles (Y0..Y7, four quants of every row each), vpbroadcastd
+// hands the matching four input quants to every lane, and vpmaddubsw
+// multiplies them. The eight int16 results are summed in int16 before one
+// vpmaddwd widens them: each is at most 2*15*127, so the sum of eight stays
+// below 32767. The offset 8 of the nibbles comes off as 8 times the input
+// block's sum (is), and one conversion and multiply-add scale all eight
+// rows.
 
 DATA pk0f<>+0(SB)/8, $0x0f0f0f0f0f0f0f0f
 DATA pk0f<>+8(SB)/8, $0x0f0f0f0f0f0f0f0f
@@ -74,11 +74,10 @@ GLOBL pkones<>(SB), RODATA|NOPTR, $32
 	VPAND     mask, Y6, Y6; \
 	VPAND     mask, Y7, Y7
 
-// PKINPUT multiplies the decoded block with the input block whose 32 quants
-// start at register y, whose scale is at d and whose quant sum is at s, and adds the
-// eight rows' products to acc, using Y12, Y13 and Y15; ones holds the int16
-// ones (a register where the kernel has one free, else memory).
-#define PKINPUT(y, d, s, acc, ones) \
+// PK4SUMS leaves in Y12 the int32 products of the nibbles in Y0..Y7 with
+// the 32 input quants at register y, using Y13 and Y15; ones holds the
+// int16 ones (a register where the kernel has one free, else memory).
+#define PK4SUMS(y, ones) \
 	VPBROADCASTD 0(y), Y15;        \
 	VPMADDUBSW   Y15, Y0, Y12;    \
 	VPBROADCASTD 4(y), Y15;        \
@@ -102,7 +101,13 @@ GLOBL pkones<>(SB), RODATA|NOPTR, $32
 	VPBROADCASTD 28(y), Y15;       \
 	VPMADDUBSW   Y15, Y7, Y13;    \
 	VPADDW       Y13, Y12, Y12;   \
-	VPMADDWD     ones, Y12, Y12;  \
+	VPMADDWD     ones, Y12, Y12
+
+// PKINPUT multiplies the decoded Q4_0 block with the input block whose
+// quants start at register y, whose scale is at d and whose quant sum is
+// at s, and adds the eight rows' products to acc, using Y12, Y13 and Y15.
+#define PKINPUT(y, d, s, acc, ones) \
+	PK4SUMS(y, ones);             \
 	VPBROADCASTD s, Y15;          \
 	VPSLLD       $3, Y15, Y15;    \
 	VPSUBD       Y15, Y12, Y12;   \
@@ -182,11 +187,12 @@ GLOBL pk10<>(SB), RODATA|NOPTR, $32
 	VPSUBD       Y15, Y12, Y12;   \
 	PKSCALE(Y12, d, Y14, Y15, acc)
 
-// PKMINPUT is PK5INPUT for a Q4_1 or Q5_1 block, whose quants have no
-// offset: the eight rows' fp16 minimums at mo(SI) times the input's Q8_1
-// sum at s are added after the scaled products.
-#define PKMINPUT(y, d, s, mo, acc, ones) \
-	PK5SUMS(y, ones);             \
+// PKMINPUT is PKINPUT for a Q4_1 or Q5_1 block (sums: PK4SUMS or
+// PK5SUMS), whose quants have no offset: the eight rows' fp16 minimums at
+// mo(SI) times the input's Q8_1 sum at s are added after the scaled
+// products.
+#define PKMINPUT(y, d, s, mo, acc, ones, sums) \
+	sums(y, ones);                \
 	PKSCALE(Y12, d, Y14, Y15, acc); \
 	VCVTPH2PS    mo(SI), Y13;     \
 	VBROADCASTSS s, Y15;          \
@@ -198,8 +204,8 @@ GLOBL pk10<>(SB), RODATA|NOPTR, $32
 // or PKMIN176, all with PKINPUT's arguments) and the name of the sums
 // argument (is, or s for the Q8_1 sums of the types with a minimum).
 #define NOHIGH(m10, v, t)
-#define PKMIN144(y, d, s, acc, ones) PKMINPUT(y, d, s, 144, acc, ones)
-#define PKMIN176(y, d, s, acc, ones) PKMINPUT(y, d, s, 176, acc, ones)
+#define PKMIN144(y, d, s, acc, ones) PKMINPUT(y, d, s, 144, acc, ones, PK4SUMS)
+#define PKMIN176(y, d, s, acc, ones) PKMINPUT(y, d, s, 176, acc, ones, PK5SUMS)
 
 // PKSETUP and VNSETUP load the one-input kernels' constants: the nibble
 // mask (Y9), the 16-bit ones of vpmaddubsw's sums (Y10, AVX2 only) and the
@@ -512,12 +518,9 @@ GLOBL pk80<>(SB), RODATA|NOPTR, $32
 	VMULPS       scales, tmp, tmp; \
 	VFMADD231PS  tmp, even, facc
 
-// VNQ4INPUT multiplies the decoded Q4_0 block (PKDECODE: nibbles in
-// Y0..Y7, scales in Y14) by the input block whose quants start at y and
-// adds the eight rows' products to facc; even and odd are its int32
-// accumulators, shift the log2 of the quants' offset (Q5_0's block too,
-// with 4).
-#define VNQ4INPUT(y, s, d, even, odd, facc, shift) \
+// VNPRODS sets even and odd to the int32 products of the nibbles in
+// Y0..Y7 with the input quants at y, the even runs' and the odd runs'.
+#define VNPRODS(y, even, odd) \
 	VPXORD        even, even, even; \
 	VPXORD        odd, odd, odd;    \
 	VPDPBUSD.BCST 0(y), Y0, even;   \
@@ -527,7 +530,15 @@ GLOBL pk80<>(SB), RODATA|NOPTR, $32
 	VPDPBUSD.BCST 16(y), Y4, even;  \
 	VPDPBUSD.BCST 20(y), Y5, odd;   \
 	VPDPBUSD.BCST 24(y), Y6, even;  \
-	VPDPBUSD.BCST 28(y), Y7, odd;   \
+	VPDPBUSD.BCST 28(y), Y7, odd
+
+// VNQ4INPUT multiplies the decoded Q4_0 block (PKDECODE: nibbles in
+// Y0..Y7, scales in Y14) by the input block whose quants start at y and
+// adds the eight rows' products to facc; even and odd are its int32
+// accumulators, shift the log2 of the quants' offset (Q5_0's block too,
+// with 4).
+#define VNQ4INPUT(y, s, d, even, odd, facc, shift) \
+	VNPRODS(y, even, odd); \
 	VNSCALE(even, odd, s, shift, d, Y14, Y13, facc)
 
 // VN5HIGH is PK5HIGH for the VNNI kernels: vpternlogd ORs the masked
@@ -555,16 +566,7 @@ GLOBL pk80<>(SB), RODATA|NOPTR, $32
 // rows' fp16 minimums at mo(SI) times the input's Q8_1 sum at s added
 // after the scaled products, as PKMINPUT does.
 #define VNMINPUT(y, s, d, mo, even, odd, facc) \
-	VPXORD        even, even, even; \
-	VPXORD        odd, odd, odd;    \
-	VPDPBUSD.BCST 0(y), Y0, even;   \
-	VPDPBUSD.BCST 4(y), Y1, odd;    \
-	VPDPBUSD.BCST 8(y), Y2, even;   \
-	VPDPBUSD.BCST 12(y), Y3, odd;   \
-	VPDPBUSD.BCST 16(y), Y4, even;  \
-	VPDPBUSD.BCST 20(y), Y5, odd;   \
-	VPDPBUSD.BCST 24(y), Y6, even;  \
-	VPDPBUSD.BCST 28(y), Y7, odd;   \
+	VNPRODS(y, even, odd);          \
 	VPADDD        odd, even, even;  \
 	PKSCALE(even, d, Y14, Y13, facc); \
 	VCVTPH2PS     mo(SI), Y13;      \
